@@ -1,0 +1,4 @@
+# Sourced by the scripts: one cargo target directory outside the clone, so a fresh
+# clone (CI) builds incrementally on top of the last run instead of from nothing.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rlhf-playground/target}"
+mkdir -p "$CARGO_TARGET_DIR"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what building and testing the app needs, skipping what is already there.
+# Usage: scripts/setup.sh [--test]   (--test also installs Chromium and the e2e deps)
+# Idempotent: a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+apt_updated=0
+apt_install() {
+  if [ $apt_updated -eq 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+# The toolchain pinned by rust-toolchain.toml, with the wasm target.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# Trunk 0.21.14 (0.22 needs a newer rustc than the pinned one).
+if ! trunk --version 2>/dev/null | grep -q '0\.21\.14'; then
+  log "installing trunk 0.21.14 (about 11 minutes on 2 cores)"
+  cargo install --locked trunk --version 0.21.14
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+# Not --locked: one of its locked dependencies was yanked from the registry.
+wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
+  log "installing wasm-bindgen-cli $wbg (about 4 minutes)"
+  cargo install wasm-bindgen-cli --version "$wbg" --force
+fi
+
+# wasm-opt from Debian's binaryen (trunk runs it; offline mode never downloads it).
+if ! command -v wasm-opt >/dev/null; then
+  log "installing binaryen (wasm-opt)"
+  apt_install binaryen
+fi
+
+if [ $want_test -eq 1 ]; then
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "installing Chromium (its SwiftShader gives headless WebGPU) and ChromeDriver"
+    apt_install chromium chromium-driver
+  fi
+  if ! command -v node >/dev/null; then
+    log "installing Node.js"
+    apt_install nodejs npm
+  fi
+  if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+    log "installing the e2e test's npm packages"
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
+log "tools ready"

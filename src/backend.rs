@@ -1,0 +1,41 @@
+//! Which compute device runs the model: WebGPU / wgpu when a GPU adapter answers,
+//! otherwise burn's `flex` CPU backend — and the words the page shows for it.
+
+use burn::prelude::*;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn's pure-Rust CPU backend.
+    Flex,
+    /// burn's wgpu backend: WebGPU in a browser, Vulkan/Metal/DX12 natively.
+    Wgpu,
+}
+
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub device: Device,
+    pub kind: BackendKind,
+    /// The GPU adapter's name, when there is one.
+    pub adapter: Option<String>,
+}
+
+impl Backend {
+    pub fn cpu() -> Self {
+        Self { device: Device::flex(), kind: BackendKind::Flex, adapter: None }
+    }
+
+    /// Asks for a wgpu device; the error says why there is none (the caller falls
+    /// back to [`Backend::cpu`] and tells the user).
+    #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
+    pub async fn gpu() -> Result<Self, String> {
+        let (device, setup) = Device::wgpu_options().init_with_setup_async().await.map_err(|e| format!("{e}"))?;
+        let info = setup.adapter.get_info();
+        let parts: Vec<String> = [info.name, info.driver, format!("{:?}", info.backend)]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        Ok(Self { device, kind: BackendKind::Wgpu, adapter: Some(parts.join(" · ")) })
+    }
+}

@@ -1,0 +1,39 @@
+//! rlhf-playground: train a tiny GPT through the ChatGPT recipe, in a web page.
+//!
+//! The compute core (everything but `ui`) is plain Rust over burn tensors: it
+//! builds and is tested natively, and never imports leptos or web-sys.
+
+pub mod backend;
+pub mod corpus;
+pub mod data;
+pub mod inspect;
+pub mod lab;
+pub mod model;
+pub mod pretrain;
+pub mod readback;
+pub mod sample;
+pub mod tokenizer;
+
+#[cfg(target_arch = "wasm32")]
+mod ui;
+
+/// Why a training or inference step failed. Training state is left as it was
+/// before the failing step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainError {
+    /// The loss came out NaN or infinite; the update was not applied.
+    NonFinite { step: usize, value: f32 },
+    /// The device failed (lost GPU, out of memory, read-back error).
+    Backend(String),
+}
+
+impl std::fmt::Display for TrainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NonFinite { step, value } => write!(f, "the loss became {value} at step {step}; training stopped and the last good weights were kept (try a smaller learning rate)"),
+            Self::Backend(e) => write!(f, "the compute device failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}

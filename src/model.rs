@@ -1,0 +1,214 @@
+//! The GPT: token + position embeddings, N pre-LayerNorm blocks of causal
+//! self-attention and a GELU MLP, a final LayerNorm, and an LM head whose weight is
+//! *tied* to the token embedding (as in GPT-2 / nanoGPT: fewer parameters, and the
+//! head of a tiny model learns faster when it shares the embedding's statistics).
+//!
+//! Shapes in comments: B batch, T time (tokens), C channels (n_embd), nh heads,
+//! hs head size (C / nh), V vocabulary.
+
+use burn::module::Initializer;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, log_softmax, softmax};
+use serde::{Deserialize, Serialize};
+
+/// A model size. `micro` trains in seconds on a CPU or a software GPU (CI, e2e);
+/// `small` is the default for a laptop GPU.
+#[derive(Config, Debug, PartialEq)]
+pub struct GptConfig {
+    pub vocab_size: usize,
+    /// Longest context the position embedding covers.
+    pub block_size: usize,
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub n_embd: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Micro,
+    Small,
+}
+
+impl Preset {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "micro" => Some(Self::Micro),
+            "small" => Some(Self::Small),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Micro => "micro",
+            Self::Small => "small",
+        }
+    }
+
+    pub fn gpt(self, vocab_size: usize) -> GptConfig {
+        match self {
+            Self::Micro => GptConfig::new(vocab_size, 64, 2, 2, 48),
+            Self::Small => GptConfig::new(vocab_size, 128, 4, 4, 128),
+        }
+    }
+}
+
+fn normal(std: f64) -> Initializer {
+    Initializer::Normal { mean: 0.0, std }
+}
+
+#[derive(Module, Debug)]
+pub struct CausalSelfAttention {
+    /// Query, key and value projections for all heads, in one matmul.
+    c_attn: Linear,
+    c_proj: Linear,
+    n_head: usize,
+}
+
+impl CausalSelfAttention {
+    /// Returns the output and the attention probabilities (B, nh, T, T).
+    pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
+        let [b, t, c] = x.dims();
+        let (nh, hs) = (self.n_head, c / self.n_head);
+        let mut qkv = self.c_attn.forward(x).chunk(3, 2); // 3 × (B, T, C)
+        let heads = |x: Tensor<3>| x.reshape([b, t, nh, hs]).swap_dims(1, 2); // (B, nh, T, hs)
+        let v = heads(qkv.pop().unwrap());
+        let k = heads(qkv.pop().unwrap());
+        let q = heads(qkv.pop().unwrap());
+
+        let att = q.matmul(k.swap_dims(2, 3)) / (hs as f64).sqrt(); // (B, nh, T, T)
+        // Position i may only look at positions j ≤ i: mask the strict upper triangle.
+        let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &att.device())
+            .unsqueeze::<4>()
+            .expand([b, nh, t, t]);
+        let att = softmax(att.mask_fill(future, -1.0e9), 3);
+
+        let y = att.clone().matmul(v); // (B, nh, T, hs)
+        let y = y.swap_dims(1, 2).reshape([b, t, c]); // re-assemble heads side by side
+        (self.c_proj.forward(y), att)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    c_fc: Linear,
+    c_proj: Linear,
+}
+
+impl Mlp {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.c_proj.forward(gelu(self.c_fc.forward(x)))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Block {
+    ln_1: LayerNorm,
+    attn: CausalSelfAttention,
+    ln_2: LayerNorm,
+    mlp: Mlp,
+}
+
+impl Block {
+    pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
+        let (a, att) = self.attn.forward(self.ln_1.forward(x.clone()));
+        let x = x + a;
+        let x = x.clone() + self.mlp.forward(self.ln_2.forward(x));
+        (x, att)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Gpt {
+    /// Token embedding (V, C); also the LM head, transposed (weight tying).
+    wte: Embedding,
+    /// Position embedding (block_size, C).
+    wpe: Embedding,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    block_size: usize,
+}
+
+impl GptConfig {
+    pub fn init(&self, device: &Device) -> Gpt {
+        let c = self.n_embd;
+        // GPT-2's init: N(0, 0.02), residual projections scaled by 1/sqrt(2·n_layer)
+        // so the residual stream's variance does not grow with depth.
+        let proj_std = 0.02 / ((2 * self.n_layer) as f64).sqrt();
+        let linear = |i, o, std| LinearConfig::new(i, o).with_initializer(normal(std)).init(device);
+        let blocks = (0..self.n_layer)
+            .map(|_| Block {
+                ln_1: LayerNormConfig::new(c).init(device),
+                attn: CausalSelfAttention {
+                    c_attn: linear(c, 3 * c, 0.02),
+                    c_proj: linear(c, c, proj_std),
+                    n_head: self.n_head,
+                },
+                ln_2: LayerNormConfig::new(c).init(device),
+                mlp: Mlp { c_fc: linear(c, 4 * c, 0.02), c_proj: linear(4 * c, c, proj_std) },
+            })
+            .collect();
+        Gpt {
+            wte: EmbeddingConfig::new(self.vocab_size, c).with_initializer(normal(0.02)).init(device),
+            wpe: EmbeddingConfig::new(self.block_size, c).with_initializer(normal(0.02)).init(device),
+            blocks,
+            ln_f: LayerNormConfig::new(c).init(device),
+            block_size: self.block_size,
+        }
+    }
+}
+
+impl Gpt {
+    pub fn block_size(&self) -> usize {
+        self.block_size
+    }
+
+    /// Logits of the next token at every position: (B, T) ids → (B, T, V).
+    pub fn forward(&self, idx: Tensor<2, Int>) -> Tensor<3> {
+        self.forward_with_attention(idx).0
+    }
+
+    /// Like [`forward`](Self::forward), also returning every layer's attention
+    /// probabilities, each (B, nh, T, T), for the heatmap viewer.
+    pub fn forward_with_attention(&self, idx: Tensor<2, Int>) -> (Tensor<3>, Vec<Tensor<4>>) {
+        let (h, atts) = self.hidden(idx);
+        (self.lm_head(h), atts)
+    }
+
+    /// The final LayerNorm's output (B, T, C) — what the LM head reads, and what the
+    /// reward and value heads will read instead.
+    pub fn hidden(&self, idx: Tensor<2, Int>) -> (Tensor<3>, Vec<Tensor<4>>) {
+        let [_, t] = idx.dims();
+        assert!(t <= self.block_size, "sequence of {t} tokens exceeds block size {}", self.block_size);
+        let pos = Tensor::<1, Int>::arange(0..t as i64, &idx.device()).unsqueeze::<2>(); // (1, T)
+        let mut x = self.wte.forward(idx) + self.wpe.forward(pos); // (B, T, C)
+        let mut atts = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            let (y, att) = block.forward(x);
+            x = y;
+            atts.push(att);
+        }
+        (self.ln_f.forward(x), atts)
+    }
+
+    /// Tied LM head: logits = h · Wteᵀ, (B, T, C) → (B, T, V).
+    pub fn lm_head(&self, h: Tensor<3>) -> Tensor<3> {
+        let [b, t, c] = h.dims();
+        let w = self.wte.weight.val(); // (V, C)
+        let v = w.dims()[0];
+        h.reshape([b * t, c]).matmul(w.transpose()).reshape([b, t, v])
+    }
+}
+
+/// log p(target) at every position: logits (B, T, V), targets (B, T) → (B, T).
+/// Cross-entropy is its negative mean; PPO and the KL view reuse it per token.
+pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
+    log_softmax(logits, 2).gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2)
+}
+
+/// Mean next-token cross-entropy over all positions.
+pub fn cross_entropy(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<1> {
+    token_log_probs(logits, targets).mean().neg()
+}

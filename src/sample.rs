@@ -1,0 +1,100 @@
+//! Sampling: temperature and top-k over the last position's logits.
+//!
+//! The logits of one position are read back and the choice is made on the CPU
+//! (top-k is a partial sort of a few hundred numbers). burn's `topk_with_indices`
+//! panics on WebGPU (burn #5110), and reading one row per token is what a tiny
+//! vocabulary makes cheap; a GPU sampling kernel is the speed work's business.
+
+use crate::TrainError;
+use crate::data::ids_row;
+use crate::model::Gpt;
+use crate::readback::read_vec;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SampleConfig {
+    /// > 1 flattens the distribution, < 1 sharpens it; 0 means greedy (argmax).
+    pub temperature: f32,
+    /// Keep only the k most likely tokens (0 = all).
+    pub top_k: usize,
+    pub max_new_tokens: usize,
+}
+
+impl Default for SampleConfig {
+    fn default() -> Self {
+        Self { temperature: 0.8, top_k: 20, max_new_tokens: 48 }
+    }
+}
+
+/// Picks a token id from raw logits with temperature and top-k.
+pub fn pick(logits: &[f32], temperature: f32, top_k: usize, rng: &mut impl Rng) -> u32 {
+    let argmax = || logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u32).unwrap_or(0);
+    if temperature <= 0.0 || top_k == 1 {
+        return argmax();
+    }
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    if top_k > 0 {
+        order.truncate(top_k);
+    }
+    let max = logits[order[0]];
+    let weights: Vec<f64> = order.iter().map(|&i| (((logits[i] - max) / temperature) as f64).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    if !total.is_finite() || total <= 0.0 {
+        return argmax();
+    }
+    let mut u = rng.random::<f64>() * total;
+    for (&i, w) in order.iter().zip(&weights) {
+        u -= w;
+        if u <= 0.0 {
+            return i as u32;
+        }
+    }
+    order[order.len() - 1] as u32
+}
+
+/// The model's context for predicting the next token: end-of-text first (every
+/// training document follows one), then the last tokens that fit the block.
+pub fn context(bos: u32, tokens: &[u32], block_size: usize) -> Vec<u32> {
+    let mut ctx = Vec::with_capacity(tokens.len() + 1);
+    ctx.push(bos);
+    ctx.extend_from_slice(tokens);
+    let skip = ctx.len().saturating_sub(block_size);
+    ctx.split_off(skip)
+}
+
+fn last_logits(model: &Gpt, ctx: &[u32], device: &Device) -> Tensor<1> {
+    let t = ctx.len();
+    model.forward(ids_row(ctx, device)).narrow(1, t - 1, 1).flatten::<1>(0, 2) // (V)
+}
+
+/// Logits of the next token after `ctx` (already cropped to the block size).
+pub async fn next_logits(model: &Gpt, ctx: &[u32], device: &Device) -> Result<Vec<f32>, TrainError> {
+    read_vec(last_logits(model, ctx, device)).await
+}
+
+/// Next-token probabilities (softmax at temperature 1) after `ctx`.
+pub async fn next_probs(model: &Gpt, ctx: &[u32], device: &Device) -> Result<Vec<f32>, TrainError> {
+    read_vec(softmax(last_logits(model, ctx, device), 0)).await
+}
+
+/// Continues `prompt` by up to `max_new_tokens`, stopping after `stop` if given.
+/// Returns only the new tokens.
+pub async fn generate(model: &Gpt, bos: u32, prompt: &[u32], cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<u32>, TrainError> {
+    let mut all = prompt.to_vec();
+    let mut new = Vec::with_capacity(cfg.max_new_tokens);
+    for _ in 0..cfg.max_new_tokens {
+        let ctx = context(bos, &all, model.block_size());
+        let logits = next_logits(model, &ctx, device).await?;
+        let next = pick(&logits, cfg.temperature, cfg.top_k, rng);
+        all.push(next);
+        new.push(next);
+        if Some(next) == stop {
+            break;
+        }
+    }
+    Ok(new)
+}

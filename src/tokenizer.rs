@@ -1,0 +1,104 @@
+//! Byte-level BPE, trained at run time on the toy corpus with HuggingFace `tokenizers`.
+//!
+//! Byte-level means the 256 byte symbols are always in the vocabulary, so any text —
+//! Chinese, emoji, odd Unicode — encodes and decodes back exactly; BPE merges then
+//! glue frequent byte pairs into the few hundred tokens the tiny GPT predicts.
+
+use serde::Serialize;
+use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
+use tokenizers::normalizers::NormalizerWrapper;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::{AddedToken, TokenizerBuilder, TokenizerImpl};
+
+/// Separates documents in pretraining and ends an answer in SFT/RLHF.
+pub const END_OF_TEXT: &str = "<|endoftext|>";
+
+type Inner = TokenizerImpl<BPE, NormalizerWrapper, ByteLevel, ByteLevel, ByteLevel>;
+
+/// One learned merge, in the order BPE learned it (rank 0 = most frequent pair).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Merge {
+    pub rank: usize,
+    pub left: String,
+    pub right: String,
+}
+
+pub struct Tokenizer {
+    inner: Inner,
+    eot: u32,
+}
+
+impl Tokenizer {
+    /// Trains a byte-level BPE with `vocab_size` entries (256 bytes + special + merges).
+    pub fn train<S: AsRef<str> + Send>(texts: impl Iterator<Item = S> + Send, vocab_size: usize) -> Result<Self, String> {
+        // Training is a few ms on our corpus; a thread pool would only cost start-up
+        // (and wasm has no threads).
+        tokenizers::utils::parallelism::set_parallelism(false);
+        let mut trainer = BpeTrainerBuilder::new()
+            .show_progress(false)
+            .vocab_size(vocab_size)
+            .min_frequency(2)
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .special_tokens(vec![AddedToken::from(END_OF_TEXT.to_string(), true)])
+            .build();
+        // No prefix space: decode(encode(s)) == s exactly, which the UI relies on.
+        let byte_level = ByteLevel::default().add_prefix_space(false);
+        let mut inner: Inner = TokenizerBuilder::new()
+            .with_model(BPE::default())
+            .with_normalizer(None)
+            .with_pre_tokenizer(Some(byte_level.clone()))
+            .with_post_processor(Some(byte_level.clone()))
+            .with_decoder(Some(byte_level))
+            .build()
+            .map_err(|e| e.to_string())?;
+        inner.train(&mut trainer, texts).map_err(|e| e.to_string())?;
+        let eot = inner.token_to_id(END_OF_TEXT).ok_or("end-of-text token missing after training")?;
+        Ok(Self { inner, eot })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    pub fn eot(&self) -> u32 {
+        self.eot
+    }
+
+    /// Text → token ids. The special end-of-text marker is recognised in the text.
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        self.inner
+            .encode(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Token ids → text. Ids that end inside a multi-byte character decode to U+FFFD.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.inner.decode(ids, false).unwrap_or_default()
+    }
+
+    /// One token as readable text (for probability tables and heatmap axes).
+    pub fn token_text(&self, id: u32) -> String {
+        self.decode(&[id])
+    }
+
+    /// The merges BPE learned, in rank order, shown as readable text.
+    pub fn merges(&self) -> Vec<Merge> {
+        let json = serde_json::to_value(self.inner.get_model()).unwrap_or_default();
+        let readable = |s: &serde_json::Value| self.piece_text(s.as_str().unwrap_or_default());
+        json["merges"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .enumerate()
+                    .map(|(rank, m)| Merge { rank, left: readable(&m[0]), right: readable(&m[1]) })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A BPE piece is stored in byte-level alphabet ("Ġ" = space); show its real text.
+    fn piece_text(&self, piece: &str) -> String {
+        self.inner.token_to_id(piece).map(|id| self.token_text(id)).unwrap_or_else(|| piece.to_string())
+    }
+}

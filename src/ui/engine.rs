@@ -1,0 +1,274 @@
+//! The engine task: the one owner of the lab (tokenizer, model, optimizer). The
+//! page never touches tensors; it flips command signals, and this loop reads them
+//! between steps, trains, inspects, and publishes plain results into signals and
+//! into `rlhfStatus()`. Yielding to the browser between steps keeps the page live.
+
+use super::Params;
+use super::status;
+use crate::backend::{Backend, BackendKind};
+use crate::corpus::Lang;
+use crate::inspect::{AttentionMaps, TokenProb, attention_maps, top_next_tokens};
+use crate::lab::Lab;
+use crate::model::Preset;
+use crate::sample::{SampleConfig, generate};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use wasm_bindgen::prelude::*;
+use web_time::Instant;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendInfo {
+    pub webgpu: bool,
+    pub adapter: Option<String>,
+    /// Why we run on the CPU, in plain words.
+    pub note: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossPoint {
+    pub step: usize,
+    pub train: f32,
+    pub held_out: Option<f32>,
+}
+
+/// Everything the page shows or commands, as signals (all `Copy`).
+#[derive(Clone, Copy)]
+pub struct Ui {
+    pub lang: RwSignal<Lang>,
+    // commands
+    pub running: RwSignal<bool>,
+    pub step_requests: RwSignal<u64>,
+    pub reset_requests: RwSignal<u64>,
+    pub prompt: RwSignal<String>,
+    // results
+    pub ready: RwSignal<bool>,
+    pub backend: RwSignal<Option<BackendInfo>>,
+    pub step: RwSignal<usize>,
+    pub losses: RwSignal<Vec<LossPoint>>,
+    pub tokens_per_sec: RwSignal<f64>,
+    pub samples: RwSignal<Vec<(usize, String)>>,
+    pub next_tokens: RwSignal<Vec<TokenProb>>,
+    pub attention: RwSignal<Option<AttentionMaps>>,
+    pub vocab: RwSignal<Vec<String>>,
+    pub error: RwSignal<Option<String>>,
+}
+
+impl Ui {
+    pub fn new(lang: Lang) -> Self {
+        Self {
+            lang: RwSignal::new(lang),
+            running: RwSignal::new(false),
+            step_requests: RwSignal::new(0),
+            reset_requests: RwSignal::new(0),
+            prompt: RwSignal::new("Q: What does the fox eat?".to_string()),
+            ready: RwSignal::new(false),
+            backend: RwSignal::new(None),
+            step: RwSignal::new(0),
+            losses: RwSignal::new(vec![]),
+            tokens_per_sec: RwSignal::new(0.0),
+            samples: RwSignal::new(vec![]),
+            next_tokens: RwSignal::new(vec![]),
+            attention: RwSignal::new(None),
+            vocab: RwSignal::new(vec![]),
+            error: RwSignal::new(None),
+        }
+    }
+}
+
+/// How often the slower views refresh, in training steps. Each costs forward passes
+/// (a sample costs one per token), which on a software GPU take a visible moment.
+struct Cadence {
+    held_out: usize,
+    inspect: usize,
+    sample: usize,
+    sample_tokens: usize,
+}
+
+fn cadence(preset: Preset) -> Cadence {
+    match preset {
+        Preset::Micro => Cadence { held_out: 5, inspect: 10, sample: 20, sample_tokens: 24 },
+        Preset::Small => Cadence { held_out: 10, inspect: 10, sample: 25, sample_tokens: 40 },
+    }
+}
+
+/// Lets the browser paint and handle input: resolves on the next macrotask.
+pub async fn yield_to_browser(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Is `navigator.gpu` there at all? (wgpu would otherwise fail deep inside.)
+fn has_webgpu() -> bool {
+    web_sys::window()
+        .map(|w| js_sys::Reflect::get(&w.navigator(), &JsValue::from_str("gpu")).map(|g| !g.is_undefined() && !g.is_null()).unwrap_or(false))
+        .unwrap_or(false)
+}
+
+async fn choose_backend(force_cpu: bool) -> (Backend, BackendInfo) {
+    let cpu = |note: String| (Backend::cpu(), BackendInfo { webgpu: false, adapter: None, note });
+    if force_cpu {
+        return cpu("chosen with backend=cpu in the URL".into());
+    }
+    if !has_webgpu() {
+        return cpu("this browser has no WebGPU, so training runs on the CPU and is slower".into());
+    }
+    match Backend::gpu().await {
+        Ok(b) if b.kind == BackendKind::Wgpu => {
+            let info = BackendInfo { webgpu: true, adapter: b.adapter.clone(), note: String::new() };
+            (b, info)
+        }
+        Ok(b) => (b, BackendInfo { webgpu: false, adapter: None, note: String::new() }),
+        Err(e) => cpu(format!("WebGPU is present but gave no device ({e}); training runs on the CPU")),
+    }
+}
+
+pub fn spawn(params: Params, ui: Ui) {
+    spawn_local(async move { run(params, ui).await });
+}
+
+fn publish_status(ui: &Ui, lab: &Lab) {
+    let losses = ui.losses.get_untracked();
+    let last = losses.last().cloned();
+    let held = losses.iter().rev().find_map(|p| p.held_out);
+    let first_held = losses.iter().find_map(|p| p.held_out);
+    let (running, step, tps, error, backend) = (ui.running.get_untracked(), ui.step.get_untracked(), ui.tokens_per_sec.get_untracked(), ui.error.get_untracked(), ui.backend.get_untracked());
+    status::update(|s| {
+        s.stage = "pretrain";
+        s.running = running;
+        s.step = step;
+        s.ready = true;
+        s.preset = lab.preset.name();
+        s.seed = lab.seed;
+        s.error = error;
+        s.backend = if backend.as_ref().is_some_and(|b| b.webgpu) { "webgpu" } else { "cpu" };
+        s.adapter = backend.and_then(|b| b.adapter);
+        s.metrics.clear();
+        if let Some(p) = last {
+            s.metrics.insert("train_loss", p.train as f64);
+        }
+        if let Some(h) = held {
+            s.metrics.insert("held_out_loss", h as f64);
+        }
+        if let Some(h) = first_held {
+            s.metrics.insert("initial_held_out_loss", h as f64);
+        }
+        s.metrics.insert("tokens_per_sec", tps);
+        s.metrics.insert("samples", ui.samples.with_untracked(|v| v.len()) as f64);
+        s.metrics.insert("attention_cells", ui.attention.with_untracked(|a| a.as_ref().map_or(0, |m| m.len() * m.len())) as f64);
+    });
+}
+
+async fn build_lab(params: &Params, backend: &Backend, ui: &Ui) -> Option<Lab> {
+    match Lab::new(params.preset, params.seed, params.lang, &backend.device) {
+        Ok(lab) => {
+            ui.vocab.set(lab.tokenizer.merges().iter().map(|m| format!("{}+{}", m.left, m.right)).collect());
+            Some(lab)
+        }
+        Err(e) => {
+            ui.error.set(Some(format!("could not build the model: {e}")));
+            None
+        }
+    }
+}
+
+async fn run(params: Params, ui: Ui) {
+    let (backend, info) = choose_backend(params.force_cpu).await;
+    ui.backend.set(Some(info));
+    yield_to_browser(0).await;
+    let Some(mut lab) = build_lab(&params, &backend, &ui).await else { return };
+    let cadence = cadence(params.preset);
+    let mut rng = StdRng::seed_from_u64(params.seed ^ 0x5eed);
+    let (mut seen_steps, mut seen_resets) = (0u64, 0u64);
+    let mut inspected_prompt: Option<String> = None;
+    let mut tps_ema: Option<f64> = None;
+
+    // First held-out point at step 0, so the chart starts from the untrained loss.
+    match lab.pretrainer.held_out_loss().await {
+        Ok(h) => ui.losses.set(vec![LossPoint { step: 0, train: h, held_out: Some(h) }]),
+        Err(e) => ui.error.set(Some(e.to_string())),
+    }
+    ui.ready.set(true);
+    publish_status(&ui, &lab);
+
+    loop {
+        let resets = ui.reset_requests.get_untracked();
+        if resets != seen_resets {
+            seen_resets = resets;
+            ui.running.set(false);
+            ui.step.set(0);
+            ui.samples.set(vec![]);
+            ui.error.set(None);
+            tps_ema = None;
+            if let Some(l) = build_lab(&params, &backend, &ui).await {
+                lab = l;
+            }
+            let h = lab.pretrainer.held_out_loss().await.ok();
+            ui.losses.set(h.map(|h| vec![LossPoint { step: 0, train: h, held_out: Some(h) }]).unwrap_or_default());
+            inspected_prompt = None;
+        }
+
+        let requested = ui.step_requests.get_untracked();
+        let want_step = ui.running.get_untracked() || requested != seen_steps;
+        seen_steps = requested;
+        if want_step {
+            let t0 = Instant::now();
+            match lab.pretrainer.step().await {
+                Ok(s) => {
+                    let dt = t0.elapsed().as_secs_f64().max(1e-6);
+                    let tps = s.tokens as f64 / dt;
+                    let ema = tps_ema.map_or(tps, |e| 0.8 * e + 0.2 * tps);
+                    tps_ema = Some(ema);
+                    ui.tokens_per_sec.set(ema);
+                    ui.step.set(s.step);
+                    let held = if s.step % cadence.held_out == 0 { lab.pretrainer.held_out_loss().await.ok() } else { None };
+                    ui.losses.update(|v| v.push(LossPoint { step: s.step, train: s.train_loss, held_out: held }));
+                    if s.step % cadence.inspect == 0 {
+                        inspected_prompt = None;
+                    }
+                    if s.step % cadence.sample == 0 {
+                        let model = lab.pretrainer.model();
+                        let cfg = SampleConfig { temperature: 0.8, top_k: 20, max_new_tokens: cadence.sample_tokens };
+                        let tok = &lab.tokenizer;
+                        if let Ok(ids) = generate(&model, tok.eot(), &[], &cfg, Some(tok.eot()), &mut rng, &lab.device).await {
+                            let text = tok.decode(&ids);
+                            ui.samples.update(|v| {
+                                v.insert(0, (s.step, text));
+                                v.truncate(8);
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    ui.running.set(false);
+                    ui.error.set(Some(e.to_string()));
+                }
+            }
+        }
+
+        let prompt = ui.prompt.get_untracked();
+        if inspected_prompt.as_deref() != Some(prompt.as_str()) {
+            let model = lab.pretrainer.model();
+            match (
+                top_next_tokens(&model, &lab.tokenizer, &prompt, 10, &lab.device).await,
+                attention_maps(&model, &lab.tokenizer, &prompt, &lab.device).await,
+            ) {
+                (Ok(top), Ok(maps)) => {
+                    ui.next_tokens.set(top);
+                    ui.attention.set(Some(maps));
+                }
+                (Err(e), _) | (_, Err(e)) => ui.error.set(Some(e.to_string())),
+            }
+            inspected_prompt = Some(prompt);
+        }
+
+        publish_status(&ui, &lab);
+        // Busy: give the browser one macrotask; idle: poll the commands gently.
+        yield_to_browser(if want_step { 0 } else { 50 }).await;
+    }
+}

@@ -1,0 +1,117 @@
+//! Stage 1, pretraining: controls, the loss chart, throughput, samples, the
+//! next-token table for the user's prompt, the attention heatmap, and the
+//! tokenizer's merges.
+
+use super::chart::{BLUE, LineChart, ORANGE, Series};
+use super::engine::Ui;
+use super::heatmap::Heatmap;
+use super::i18n::tr;
+use crate::model::Preset;
+use leptos::prelude::*;
+
+#[component]
+pub fn PretrainPanel(ui: Ui, preset: Preset) -> impl IntoView {
+    let lang = ui.lang;
+    let layer = RwSignal::new(0usize);
+    let head = RwSignal::new(0usize);
+    let series = Signal::derive(move || {
+        let l = lang.get();
+        ui.losses.with(|pts| {
+            vec![
+                Series { label: tr(l, "train", "训练").into(), color: BLUE, dashed: false, points: pts.iter().map(|p| (p.step as f64, p.train as f64)).collect() },
+                Series { label: tr(l, "held-out", "留出集").into(), color: ORANGE, dashed: true, points: pts.iter().filter_map(|p| p.held_out.map(|h| (p.step as f64, h as f64))).collect() },
+            ]
+        })
+    });
+    let n_layers = move || ui.attention.with(|a| a.as_ref().map_or(1, |m| m.n_layer));
+    let n_heads = move || ui.attention.with(|a| a.as_ref().map_or(1, |m| m.n_head));
+    let disabled = move || !ui.ready.get();
+
+    view! {
+        <section class="panel" data-testid="panel-pretrain">
+            <h2>{move || tr(lang.get(), "1 · Pretraining: learn to predict the next token", "1 · 预训练：学会预测下一个词元")}</h2>
+            <p class="explain">{move || tr(lang.get(),
+                "A GPT reads our toy world's text and learns one thing: given the tokens so far, how likely is each next token. Watch the loss fall, the samples turn from noise into sentences, and the attention heads find structure. Notice that the text lists questions without answers — so this model will continue a question with more questions.",
+                "GPT 阅读玩具世界的文本，只学一件事：给定前面的词元，下一个词元是什么的概率。看损失下降、样本从乱码变成句子、注意力头找到结构。注意语料里有只列问题不给答案的清单——所以这个模型会用更多问题来接一个问题。")}</p>
+            <div class="controls">
+                <button data-testid="pretrain-start" disabled=move || disabled() || ui.running.get() on:click=move |_| ui.running.set(true)>
+                    {move || tr(lang.get(), "▶ Start", "▶ 开始")}
+                </button>
+                <button data-testid="pretrain-pause" disabled=move || !ui.running.get() on:click=move |_| ui.running.set(false)>
+                    {move || tr(lang.get(), "⏸ Pause", "⏸ 暂停")}
+                </button>
+                <button data-testid="pretrain-step" disabled=move || disabled() || ui.running.get() on:click=move |_| ui.step_requests.update(|n| *n += 1)>
+                    {move || tr(lang.get(), "Step", "单步")}
+                </button>
+                <button data-testid="pretrain-reset" disabled=disabled on:click=move |_| ui.reset_requests.update(|n| *n += 1)>
+                    {move || tr(lang.get(), "↺ Reset", "↺ 重置")}
+                </button>
+                <span class="stat" data-testid="pretrain-step-count">{move || format!("{} {}", tr(lang.get(), "step", "步数"), ui.step.get())}</span>
+                <span class="stat" data-testid="tokens-per-sec">{move || format!("{:.0} {}", ui.tokens_per_sec.get(), tr(lang.get(), "tokens/s", "词元/秒"))}</span>
+                <span class="stat muted">{move || format!("{} {}", tr(lang.get(), "preset", "规模"), preset.name())}</span>
+                <Show when=move || !ui.ready.get()>
+                    <span class="stat muted" data-testid="loading">{move || tr(lang.get(), "training the tokenizer and building the model…", "正在训练分词器并构建模型…")}</span>
+                </Show>
+            </div>
+
+            <div class="grid">
+                <div class="card">
+                    <h3>{move || tr(lang.get(), "Loss (cross-entropy, nats)", "损失（交叉熵，nats）")}</h3>
+                    <LineChart series=series testid="loss-chart" x_label=Signal::derive(move || tr(lang.get(), "step", "步数").to_string()) />
+                </div>
+                <div class="card">
+                    <h3>{move || tr(lang.get(), "Samples (from an empty prompt)", "样本（空提示生成）")}</h3>
+                    <ol class="samples" data-testid="samples">
+                        <For each=move || ui.samples.get() key=|(step, _)| *step let:s>
+                            <li><span class="muted">{format!("#{} ", s.0)}</span><span class="sample-text">{s.1}</span></li>
+                        </For>
+                    </ol>
+                </div>
+            </div>
+
+            <div class="grid">
+                <div class="card">
+                    <h3>{move || tr(lang.get(), "Next-token probabilities", "下一个词元的概率")}</h3>
+                    <textarea data-testid="prompt-input" rows="2" aria-label="prompt"
+                        prop:value=move || ui.prompt.get()
+                        on:input=move |ev| ui.prompt.set(event_target_value(&ev).chars().take(2000).collect())></textarea>
+                    <table class="probs" data-testid="next-token-table">
+                        <tbody>
+                            {move || ui.next_tokens.get().into_iter().map(|t| {
+                                let width = format!("width: {:.1}%", (t.prob * 100.0).min(100.0));
+                                view! {
+                                    <tr>
+                                        <td class="tok">{format!("{:?}", t.text)}</td>
+                                        <td class="bar"><div class="bar-fill" style=width></div></td>
+                                        <td class="num">{format!("{:.1}%", t.prob * 100.0)}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                <div class="card">
+                    <h3>{move || tr(lang.get(), "Attention (row attends to column)", "注意力（行关注列）")}</h3>
+                    <div class="controls">
+                        <label>{move || tr(lang.get(), "layer", "层")}
+                            <select data-testid="attention-layer" on:change=move |ev| layer.set(event_target_value(&ev).parse().unwrap_or(0))>
+                                {move || (0..n_layers()).map(|i| view! { <option value=i selected=move || layer.get() == i>{i + 1}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label>{move || tr(lang.get(), "head", "头")}
+                            <select data-testid="attention-head" on:change=move |ev| head.set(event_target_value(&ev).parse().unwrap_or(0))>
+                                {move || (0..n_heads()).map(|i| view! { <option value=i selected=move || head.get() == i>{i + 1}</option> }).collect_view()}
+                            </select>
+                        </label>
+                    </div>
+                    <Heatmap maps=ui.attention layer=layer head=head />
+                </div>
+            </div>
+
+            <details class="card" data-testid="tokenizer-merges">
+                <summary>{move || format!("{} ({})", tr(lang.get(), "Tokenizer: the BPE merges, in the order learned", "分词器：按学习顺序排列的 BPE 合并"), ui.vocab.with(|v| v.len()))}</summary>
+                <p class="merges">{move || ui.vocab.get().into_iter().map(|m| view! { <code>{m.replace(' ', "·").replace('\n', "⏎")}</code>" "}).collect_view()}</p>
+            </details>
+        </section>
+    }
+}

@@ -1,0 +1,55 @@
+//! `window.rlhfStatus()`: the automation contract read by our e2e tests and by
+//! courses that embed the app. The engine writes a snapshot after every change;
+//! the function returns it as a plain JS object.
+
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use wasm_bindgen::prelude::*;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Status {
+    pub stage: &'static str,
+    pub running: bool,
+    pub step: usize,
+    pub metrics: BTreeMap<&'static str, f64>,
+    /// "webgpu" or "cpu"; empty while the device is being chosen.
+    pub backend: &'static str,
+    pub adapter: Option<String>,
+    pub error: Option<String>,
+    /// The model preset and seed in use.
+    pub preset: &'static str,
+    pub seed: u64,
+    /// True once the tokenizer is trained and the model built.
+    pub ready: bool,
+}
+
+thread_local! {
+    static STATUS: RefCell<Status> = RefCell::new(Status { stage: "pretrain", ..Default::default() });
+}
+
+pub fn update(f: impl FnOnce(&mut Status)) {
+    STATUS.with(|s| f(&mut s.borrow_mut()));
+}
+
+fn snapshot() -> JsValue {
+    let status = STATUS.with(|s| s.borrow().clone());
+    // Plain objects (not JS Maps) so `rlhfStatus().metrics.train_loss` just works.
+    let ser = serde_wasm_bindgen::Serializer::json_compatible();
+    status.serialize(&ser).unwrap_or(JsValue::NULL)
+}
+
+/// Exported through wasm-bindgen and also placed on `window`, since Trunk's loader
+/// keeps the module's exports off the global object.
+#[wasm_bindgen(js_name = rlhfStatus)]
+pub fn rlhf_status() -> JsValue {
+    snapshot()
+}
+
+pub fn install_global() {
+    let f = Closure::<dyn Fn() -> JsValue>::new(snapshot);
+    if let Some(w) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&w, &JsValue::from_str("rlhfStatus"), f.as_ref());
+    }
+    f.forget(); // lives as long as the page
+}

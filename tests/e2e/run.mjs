@@ -1,0 +1,163 @@
+// End-to-end test: serves the release build (dist/) on 127.0.0.1, opens it in
+// headless Chromium with WebGPU (SwiftShader on a machine without a GPU) and drives
+// the Pretrain panel like a person would. Fails on any console error.
+// Screenshots go to tests/e2e/screenshots/ (git-ignored).
+import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { readFile, mkdir } from 'node:fs/promises';
+import { execSync } from 'node:child_process';
+import { extname, join, normalize, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '..', '..', 'dist');
+const shots = join(here, 'screenshots');
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml' };
+
+function serve() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const file = join(dist, path.endsWith('/') ? join(path, 'index.html') : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+const results = [];
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}: ${e.stack ?? e}`);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, timeoutMs, everyMs = 500) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+}
+
+const server = await serve();
+const base = `http://127.0.0.1:${server.address().port}/`;
+const chromiumPath = process.env.CHROMIUM ?? execSync('command -v chromium || command -v chromium-browser').toString().trim();
+const browser = await chromium.launch({
+  executablePath: chromiumPath, headless: true,
+  args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+});
+await mkdir(shots, { recursive: true });
+const consoleErrors = [];
+const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
+const status = () => page.evaluate(() => (typeof window.rlhfStatus === 'function' ? window.rlhfStatus() : null));
+
+let initial;
+await test('page loads on WebGPU with preset=micro and exposes rlhfStatus()', async () => {
+  const t0 = Date.now();
+  await page.goto(`${base}?preset=micro&seed=1&lang=en`);
+  await page.getByTestId('pretrain-start').waitFor();
+  const s = await until('the model to be built', async () => { const s = await status(); return s?.ready && s; }, 120_000);
+  console.log(`     ready after ${((Date.now() - t0) / 1000).toFixed(1)} s on ${s.adapter}`);
+  assert(s.backend === 'webgpu', `backend is ${s.backend}, adapter ${s.adapter}, error ${s.error}`);
+  assert(s.stage === 'pretrain' && s.preset === 'micro' && s.seed === 1, JSON.stringify(s));
+  assert((await page.getByTestId('backend').innerText()).includes('WebGPU'), 'the backend badge does not say WebGPU');
+  initial = s.metrics.initial_held_out_loss;
+  assert(initial > 5.5 && initial < 7, `untrained held-out loss ${initial} is not near ln(512) = 6.24`);
+  await page.screenshot({ path: join(shots, '01-ready.png'), fullPage: true });
+});
+
+await test('Step runs exactly one training step', async () => {
+  await page.getByTestId('pretrain-step').click();
+  await until('step 1', async () => (await status()).step === 1, 60_000, 200);
+  assert((await page.getByTestId('pretrain-step-count').innerText()).includes('1'), 'step counter not updated');
+});
+
+await test('Start trains until the held-out loss has clearly fallen; the page stays responsive', async () => {
+  const t0 = Date.now();
+  await page.getByTestId('pretrain-start').click();
+  let worstClick = 0;
+  const s = await until('held-out loss to fall by 1.5 nats', async () => {
+    // The page must answer while training: time a round trip through the UI thread.
+    const c0 = Date.now();
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+    worstClick = Math.max(worstClick, Date.now() - c0);
+    const s = await status();
+    assert(!s.error, `training error: ${s.error}`);
+    return s.metrics.held_out_loss < initial - 1.5 && s;
+  }, 420_000, 1000);
+  const secs = (Date.now() - t0) / 1000;
+  console.log(`     held-out ${initial.toFixed(3)} -> ${s.metrics.held_out_loss.toFixed(3)} at step ${s.step} in ${secs.toFixed(0)} s ` +
+              `(${(s.step / secs).toFixed(2)} steps/s, ${s.metrics.tokens_per_sec.toFixed(0)} tokens/s); slowest animation frame ${worstClick} ms`);
+  assert(s.running, 'not running');
+  await page.getByTestId('pretrain-pause').click();
+  await until('pause', async () => !(await status()).running, 30_000, 200);
+  const stepAtPause = (await status()).step;
+  await sleep(1500);
+  assert((await status()).step === stepAtPause, 'training went on after Pause');
+  await page.screenshot({ path: join(shots, '02-trained.png'), fullPage: true });
+});
+
+await test('the loss chart, samples, next-token table and attention heatmap are drawn', async () => {
+  const lines = await page.locator('[data-testid=loss-chart] polyline').count();
+  assert(lines === 2, `loss chart has ${lines} lines, expected train and held-out`);
+  const pts = await page.locator('[data-testid=loss-chart] polyline').first().getAttribute('points');
+  assert(pts.split(' ').length > 10, 'train loss line has too few points');
+  const cells = await page.locator('[data-testid=attention-heatmap] rect').count();
+  const expected = Number(await page.getByTestId('attention-heatmap').getAttribute('data-cells'));
+  assert(cells > 16 && cells === expected, `heatmap has ${cells} cells, expected ${expected}`);
+  const heads = await page.locator('[data-testid=attention-head] option').count();
+  assert(heads >= 2, `only ${heads} heads selectable`);
+  await page.getByTestId('attention-head').selectOption('1');
+  await page.getByTestId('attention-layer').selectOption('1');
+  assert((await page.locator('[data-testid=next-token-table] tr').count()) === 10, 'next-token table is not 10 rows');
+  assert((await page.locator('[data-testid=samples] li').count()) >= 1, 'no samples');
+  await page.getByTestId('tokenizer-merges').locator('summary').click();
+});
+
+await test('typing a prompt updates the next-token probabilities', async () => {
+  const before = await page.getByTestId('next-token-table').innerText();
+  await page.getByTestId('prompt-input').fill('The owl lives in');
+  await until('the table to change', async () => (await page.getByTestId('next-token-table').innerText()) !== before, 60_000, 300);
+  await page.screenshot({ path: join(shots, '03-prompt.png'), fullPage: true });
+});
+
+await test('switching to 简体中文 translates the page', async () => {
+  await page.getByTestId('lang').selectOption('zh');
+  await until('Chinese text', async () => (await page.getByTestId('panel-pretrain').innerText()).includes('预训练'), 5_000, 100);
+  await page.screenshot({ path: join(shots, '04-zh.png'), fullPage: true });
+  await page.getByTestId('lang').selectOption('en');
+});
+
+await test('Reset starts over from an untrained model', async () => {
+  await page.getByTestId('pretrain-reset').click();
+  const s = await until('step 0 again', async () => { const s = await status(); return s.step === 0 && s.metrics.held_out_loss > 5.5 && s; }, 120_000, 300);
+  assert(Math.abs(s.metrics.held_out_loss - initial) < 1e-3, `same seed should rebuild the same model: ${s.metrics.held_out_loss} vs ${initial}`);
+});
+
+await test('no console errors', async () => {
+  assert(consoleErrors.length === 0, `console errors:\n${consoleErrors.join('\n')}`);
+});
+
+await browser.close();
+server.close();
+const failed = results.filter((r) => !r.ok).length;
+console.log(`\n${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
