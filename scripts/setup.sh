@@ -37,20 +37,21 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
   cargo install wasm-bindgen-cli --version "$wbg" --force
 fi
 
-# wasm-opt from Debian's binaryen (trunk runs it; offline mode never downloads it).
-if ! command -v wasm-opt >/dev/null; then
-  log "installing binaryen (wasm-opt)"
-  apt_install binaryen
+# wasm-opt from binaryen 132 on npm (Debian's 108 corrupts wasm-bindgen's externref
+# table). scripts/env.sh puts it first on PATH; trunk runs it offline.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  log "installing Node.js and npm"
+  apt_install nodejs npm
+fi
+if [ ! -x tools/wasm-opt/node_modules/.bin/wasm-opt ]; then
+  log "installing wasm-opt (binaryen 132, npm)"
+  (cd tools/wasm-opt && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if [ $want_test -eq 1 ]; then
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     log "installing Chromium (its SwiftShader gives headless WebGPU) and ChromeDriver"
     apt_install chromium chromium-driver
-  fi
-  if ! command -v node >/dev/null; then
-    log "installing Node.js"
-    apt_install nodejs npm
   fi
   if [ ! -d tests/e2e/node_modules/playwright-core ]; then
     log "installing the e2e test's npm packages"

@@ -21,7 +21,8 @@ mod ui;
 /// before the failing step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainError {
-    /// The loss came out NaN or infinite; the update was not applied.
+    /// The loss came out NaN or infinite after update `step`; training went back
+    /// to the weights before that update.
     NonFinite { step: usize, value: f32 },
     /// The device failed (lost GPU, out of memory, read-back error).
     Backend(String),
@@ -30,7 +31,7 @@ pub enum TrainError {
 impl std::fmt::Display for TrainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::NonFinite { step, value } => write!(f, "the loss became {value} at step {step}; training stopped and the last good weights were kept (try a smaller learning rate)"),
+            Self::NonFinite { step, value } => write!(f, "the loss became {value} after update {step}; training stopped and went back to the last good weights (try a smaller learning rate)"),
             Self::Backend(e) => write!(f, "the compute device failed: {e}"),
         }
     }

@@ -3,7 +3,9 @@
 //! presses Start and Pause, so there is no known end for a cosine to decay to).
 //!
 //! Each `step` reads exactly one number back (the loss): the chart needs it, and it
-//! lets us refuse a non-finite loss *before* the update, keeping the last good weights.
+//! is how a blow-up is caught. A NaN/inf loss means the *previous* update broke the
+//! weights, so the pretrainer goes back to the weights before it (the last ones
+//! whose loss was finite), restarts AdamW's moments, and reports the error.
 
 use crate::data::Batch;
 use crate::model::{Gpt, GptConfig, Preset, cross_entropy};
@@ -55,6 +57,8 @@ pub struct PretrainStep {
 pub struct Pretrainer {
     /// Lives on the autodiff flavour of the chosen device.
     model: Gpt,
+    /// The weights one update ago, whose loss was finite (cheap: tensors are shared).
+    last_good: Gpt,
     optim: ModuleOptimizer,
     pub cfg: PretrainConfig,
     train: Vec<u32>,
@@ -70,12 +74,8 @@ impl Pretrainer {
         device.seed(seed);
         let device = device.clone().autodiff();
         let model = model_cfg.init(&device);
-        let optim = AdamWConfig::new()
-            .with_weight_decay(cfg.weight_decay)
-            .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip_norm)))
-            .init();
         let held_out = Batch::evenly_spaced(held_out, cfg.eval_windows, cfg.block);
-        Self { model, optim, train, held_out, rng: StdRng::seed_from_u64(seed), step: 0, device, cfg }
+        Self { last_good: model.clone(), model, optim: adamw(&cfg), train, held_out, rng: StdRng::seed_from_u64(seed), step: 0, device, cfg }
     }
 
     pub fn step_count(&self) -> usize {
@@ -94,10 +94,14 @@ impl Pretrainer {
         let loss = cross_entropy(self.model.forward(inputs), targets);
         let train_loss = read_scalar(loss.clone()).await?;
         if !train_loss.is_finite() {
-            return Err(TrainError::NonFinite { step: self.step, value: train_loss });
+            self.model = self.last_good.clone();
+            self.optim = adamw(&self.cfg);
+            self.step = self.step.saturating_sub(1);
+            return Err(TrainError::NonFinite { step: self.step + 1, value: train_loss });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let lr = self.cfg.lr_at(self.step);
+        self.last_good = self.model.clone();
         self.model = self.optim.step(lr, self.model.clone(), grads);
         self.step += 1;
         Ok(PretrainStep { step: self.step, train_loss, lr, tokens: batch.batch_size * batch.block })
@@ -109,4 +113,11 @@ impl Pretrainer {
         let (inputs, targets) = self.held_out.to_tensors(&self.device.clone().inner());
         read_scalar(cross_entropy(model.forward(inputs), targets)).await
     }
+}
+
+fn adamw(cfg: &PretrainConfig) -> ModuleOptimizer {
+    AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip_norm)))
+        .init()
 }

@@ -161,3 +161,24 @@ fn sampling_respects_temperature_and_top_k() {
     }
     assert!(seen.iter().all(|&s| s));
 }
+
+#[test]
+fn a_blown_up_update_is_rolled_back_to_the_last_good_weights() {
+    let tok = tokenizer();
+    let docs = corpus::documents(corpus::pretraining_text(Lang::En));
+    let split = corpus::tokenize_split(&docs, &tok);
+    let device = Device::flex();
+    // A NaN learning rate turns the weights to NaN on the first update.
+    let cfg = PretrainConfig { lr: f64::NAN, warmup_steps: 0, ..PretrainConfig::for_preset(Preset::Micro) };
+    let mut trainer = Pretrainer::new(&Preset::Micro.gpt(tok.vocab_size()), cfg, split.train, &split.held_out, 1, &device);
+    let before = block_on(trainer.held_out_loss()).unwrap();
+    let first = block_on(trainer.step()).expect("the first loss is computed on good weights");
+    assert!(first.train_loss.is_finite());
+    assert!(block_on(trainer.held_out_loss()).unwrap().is_nan(), "the NaN update was applied");
+    let err = block_on(trainer.step()).unwrap_err();
+    assert!(matches!(err, rlhf_playground::TrainError::NonFinite { step: 1, .. }), "{err:?}");
+    assert!(err.to_string().contains("last good weights"));
+    assert_eq!(trainer.step_count(), 0, "the step that broke the weights is undone");
+    let after = block_on(trainer.held_out_loss()).unwrap();
+    assert_eq!(after, before, "the weights are back to the last good ones");
+}

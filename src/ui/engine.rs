@@ -110,6 +110,19 @@ fn has_webgpu() -> bool {
         .unwrap_or(false)
 }
 
+/// The adapter as the browser describes it (`GPUAdapter.info`): wgpu's own
+/// adapter name is empty on the web.
+async fn adapter_description() -> Option<String> {
+    let gpu = js_sys::Reflect::get(&web_sys::window()?.navigator(), &JsValue::from_str("gpu")).ok()?;
+    let request = js_sys::Reflect::get(&gpu, &JsValue::from_str("requestAdapter")).ok()?.dyn_into::<js_sys::Function>().ok()?;
+    let promise = request.call0(&gpu).ok()?.dyn_into::<js_sys::Promise>().ok()?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let info = js_sys::Reflect::get(&adapter, &JsValue::from_str("info")).ok()?;
+    let field = |k: &str| js_sys::Reflect::get(&info, &JsValue::from_str(k)).ok().and_then(|v| v.as_string()).filter(|s| !s.is_empty());
+    let parts: Vec<String> = ["vendor", "architecture", "device", "description"].iter().filter_map(|k| field(k)).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
 async fn choose_backend(force_cpu: bool) -> (Backend, BackendInfo) {
     let cpu = |note: String| (Backend::cpu(), BackendInfo { webgpu: false, adapter: None, note });
     if force_cpu {
@@ -120,7 +133,8 @@ async fn choose_backend(force_cpu: bool) -> (Backend, BackendInfo) {
     }
     match Backend::gpu().await {
         Ok(b) if b.kind == BackendKind::Wgpu => {
-            let info = BackendInfo { webgpu: true, adapter: b.adapter.clone(), note: String::new() };
+            let adapter = adapter_description().await.or(b.adapter.clone());
+            let info = BackendInfo { webgpu: true, adapter, note: String::new() };
             (b, info)
         }
         Ok(b) => (b, BackendInfo { webgpu: false, adapter: None, note: String::new() }),
@@ -246,6 +260,7 @@ async fn run(params: Params, ui: Ui) {
                 }
                 Err(e) => {
                     ui.running.set(false);
+                    ui.step.set(lab.pretrainer.step_count());
                     ui.error.set(Some(e.to_string()));
                 }
             }

@@ -13,7 +13,7 @@ fn ramp(p: f32) -> String {
 
 /// Token text made visible: spaces and newlines would otherwise be blank labels.
 fn label(s: &str) -> String {
-    s.replace(' ', "·").replace('\n', "⏎").replace("<|endoftext|>", "␃")
+    s.replace(' ', "·").replace('\n', "⏎").replace("<|endoftext|>", "<eot>")
 }
 
 #[component]

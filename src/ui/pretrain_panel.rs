@@ -38,7 +38,7 @@ pub fn PretrainPanel(ui: Ui, preset: Preset) -> impl IntoView {
                     {move || tr(lang.get(), "▶ Start", "▶ 开始")}
                 </button>
                 <button data-testid="pretrain-pause" disabled=move || !ui.running.get() on:click=move |_| ui.running.set(false)>
-                    {move || tr(lang.get(), "⏸ Pause", "⏸ 暂停")}
+                    {move || tr(lang.get(), "❚❚ Pause", "❚❚ 暂停")}
                 </button>
                 <button data-testid="pretrain-step" disabled=move || disabled() || ui.running.get() on:click=move |_| ui.step_requests.update(|n| *n += 1)>
                     {move || tr(lang.get(), "Step", "单步")}
