@@ -182,3 +182,32 @@ fn a_blown_up_update_is_rolled_back_to_the_last_good_weights() {
     let after = block_on(trainer.held_out_loss()).unwrap();
     assert_eq!(after, before, "the weights are back to the last good ones");
 }
+
+#[test]
+fn batches_are_shifted_windows_and_every_tenth_document_is_held_out() {
+    use rlhf_playground::data::Batch;
+    use rlhf_playground::sample::context;
+    let tokens: Vec<u32> = (0..100).collect();
+    let mut rng = StdRng::seed_from_u64(5);
+    let b = Batch::random(&tokens, 4, 8, &mut rng);
+    assert_eq!((b.inputs.len(), b.targets.len()), (32, 32));
+    for row in 0..4 {
+        let (x, y) = (&b.inputs[row * 8..(row + 1) * 8], &b.targets[row * 8..(row + 1) * 8]);
+        assert!(x.iter().zip(y).all(|(a, b)| b - a == 1), "targets are inputs shifted by one");
+    }
+    let e = Batch::evenly_spaced(&tokens, 4, 8);
+    assert_eq!(e, Batch::evenly_spaced(&tokens, 4, 8), "evaluation batches are fixed");
+    assert_eq!(*e.targets.last().unwrap() as usize, 3 * ((100 - 9) / 4) + 8);
+    // The context starts with end-of-text and keeps the most recent tokens.
+    assert_eq!(context(0, &[5, 6, 7], 8), vec![0, 5, 6, 7]);
+    assert_eq!(context(0, &[1, 2, 3, 4, 5], 3), vec![3, 4, 5]);
+    assert_eq!(context(0, &[], 3), vec![0]);
+
+    let docs = corpus::documents(corpus::pretraining_text(Lang::En));
+    let held: Vec<&str> = docs.iter().enumerate().filter(|(i, _)| i % corpus::HELD_OUT_EVERY == corpus::HELD_OUT_EVERY - 1).map(|(_, d)| *d).collect();
+    assert!(held.len() * corpus::HELD_OUT_EVERY >= docs.len() - corpus::HELD_OUT_EVERY && !held.is_empty());
+    let tok = tokenizer();
+    let split = corpus::tokenize_split(&docs, &tok);
+    assert!(split.train.len() > 8 * split.held_out.len() && split.held_out.len() > 1000, "{} / {}", split.train.len(), split.held_out.len());
+    assert_eq!(split.held_out.iter().filter(|&&t| t == tok.eot()).count(), held.len(), "each held-out document ends with end-of-text");
+}

@@ -39,8 +39,20 @@ impl Params {
     }
 }
 
+unsafe extern "C" {
+    /// Synthesised by wasm-ld: runs the static constructors (cubecl and burn register
+    /// their kernels and dialects through `inventory`).
+    fn __wasm_call_ctors();
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
+    // Calling the constructors ourselves, once, tells wasm-ld this is not a
+    // "command" module; otherwise it wraps *every* export so the constructors re-run
+    // on each call from JS (each callback, each resolved GPU promise) — measured:
+    // most of the main thread's time during training went there.
+    // SAFETY: called once, first thing, before any code that relies on them.
+    unsafe { __wasm_call_ctors() };
     console_error_panic_hook::set_once();
     status::install_global();
     leptos::mount::mount_to_body(App);

@@ -1,0 +1,59 @@
+// Shared by the e2e test and the browser bench: serve dist/ on 127.0.0.1, launch
+// Debian's Chromium headless with WebGPU (SwiftShader where there is no GPU).
+import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { execSync } from 'node:child_process';
+import { extname, join, normalize, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const here = dirname(fileURLToPath(import.meta.url));
+const dist = process.env.E2E_DIST ?? join(here, '..', '..', 'dist');
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml' };
+
+/** Serves dist/ on a free port of 127.0.0.1; resolves to { server, base }. */
+export async function serve() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const file = join(dist, path.endsWith('/') ? join(path, 'index.html') : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { server, base: `http://127.0.0.1:${server.address().port}/` };
+}
+
+export function launch() {
+  const executablePath = process.env.CHROMIUM ?? execSync('command -v chromium || command -v chromium-browser').toString().trim();
+  return chromium.launch({
+    executablePath, headless: true,
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns something truthy; throws after `timeoutMs`. */
+export async function until(what, fn, timeoutMs, everyMs = 500) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+}
+
+export const status = (page) => page.evaluate(() => (typeof window.rlhfStatus === 'function' ? window.rlhfStatus() : null));
+
+/** Opens the app and waits until the model is built; returns the status. */
+export async function openApp(page, base, query) {
+  await page.goto(`${base}?${query}`);
+  return until('the model to be built', async () => { const s = await status(page); return s?.ready && s; }, 120_000);
+}
