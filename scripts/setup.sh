@@ -53,6 +53,11 @@ if [ $want_test -eq 1 ]; then
     log "installing Chromium (its SwiftShader gives headless WebGPU) and ChromeDriver"
     apt_install chromium chromium-driver
   fi
+  # A CJK font, so screenshots of the 简体中文 UI show characters, not boxes.
+  if ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
+    log "installing a CJK font for the browser tests"
+    apt_install fonts-wqy-microhei
+  fi
   if [ ! -d tests/e2e/node_modules/playwright-core ]; then
     log "installing the e2e test's npm packages"
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

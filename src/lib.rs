@@ -8,6 +8,7 @@ pub mod corpus;
 pub mod data;
 pub mod inspect;
 pub mod lab;
+pub mod losses;
 pub mod model;
 pub mod pretrain;
 pub mod readback;

@@ -250,6 +250,7 @@ async fn run(params: Params, ui: Ui) {
                         let cfg = SampleConfig { temperature: 0.8, top_k: 20, max_new_tokens: cadence.sample_tokens };
                         let tok = &lab.tokenizer;
                         if let Ok(ids) = generate(&model, tok.eot(), &[], &cfg, Some(tok.eot()), &mut rng, &lab.device).await {
+                            let ids: Vec<u32> = ids.into_iter().take_while(|&id| id != tok.eot()).collect();
                             let text = tok.decode(&ids);
                             ui.samples.update(|v| {
                                 v.insert(0, (s.step, text));
