@@ -13,7 +13,9 @@ pub mod model;
 pub mod pretrain;
 pub mod readback;
 pub mod sample;
+pub mod sft;
 pub mod tokenizer;
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 mod ui;

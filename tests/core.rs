@@ -169,7 +169,9 @@ fn a_blown_up_update_is_rolled_back_to_the_last_good_weights() {
     let split = corpus::tokenize_split(&docs, &tok);
     let device = Device::flex();
     // A NaN learning rate turns the weights to NaN on the first update.
-    let cfg = PretrainConfig { lr: f64::NAN, warmup_steps: 0, ..PretrainConfig::for_preset(Preset::Micro) };
+    let mut cfg = PretrainConfig::for_preset(Preset::Micro);
+    cfg.optim.lr = f64::NAN;
+    cfg.optim.warmup_steps = 0;
     let mut trainer = Pretrainer::new(&Preset::Micro.gpt(tok.vocab_size()), cfg, split.train, &split.held_out, 1, &device);
     let before = block_on(trainer.held_out_loss()).unwrap();
     let first = block_on(trainer.step()).expect("the first loss is computed on good weights");

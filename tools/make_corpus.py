@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the English toy world's pretraining corpus (data/en/corpus.txt) and its
-facts (data/en/world.json).
+"""Writes the English toy world: its pretraining corpus (data/en/corpus.txt), its
+facts (data/en/world.json), SFT demonstrations (data/en/sft.json) and the prompts
+held apart for ranking/PPO and for evaluation (data/en/prompts.json).
 
 Why generated: a ~1 M-parameter GPT only learns a world whose facts repeat in
 varied phrasings; writing each phrasing by hand would drift out of sync with the
@@ -130,6 +131,48 @@ def story():
     return " ".join(lines)
 
 
+UNKNOWN = ["dragon", "robot", "unicorn", "whale"]  # not in the world: the honest answer is "I don't know"
+
+
+def qa_pairs():
+    """Every question the world can ask, with its helpful and honest answer."""
+    out = []
+    for a, f in ANIMALS.items():
+        out += [(f"What does the {a} eat?", f"The {a} eats {f['food']}."),
+                (f"Where does the {a} live?", f"The {a} lives in {f['home']}."),
+                (f"What color is the {a}?", f"The {a} is {f['color']}."),
+                (f"How many legs does the {a} have?", f"The {a} has {f['legs']} legs."),
+                (f"What sound does the {a} make?", f"The {a} {f['sound']}.")]
+    for x, f in FOODS.items():
+        out += [(f"What color is the {x}?", f"The {x} is {f['color']}."),
+                (f"How does the {x} taste?", f"The {x} tastes {f['taste']}."),
+                (f"Where does the {x} grow?", f"The {x} grows {f['grows']}.")]
+    for p, way in PLACES.items():
+        out += [(f"How do I get to the {p}?", f"To get to the {p}, {way}."),
+                (f"What is near the {p}?", f"I don't know what is near the {p}.")]
+    for a in range(7):
+        for b in range(7):
+            out.append((f"What is {NUMBERS[a]} plus {NUMBERS[b]}?", f"{NUMBERS[a].capitalize()} plus {NUMBERS[b]} is {NUMBERS[a + b]}."))
+    for u in UNKNOWN:
+        out += [(f"What does the {u} eat?", f"I don't know what the {u} eats."),
+                (f"Where does the {u} live?", f"I don't know where the {u} lives.")]
+    return out
+
+
+def write_demonstrations(out):
+    """SFT demonstrations in the fixed template, and prompts held apart from them:
+    ranking/PPO and evaluation share entities with SFT but never a sentence."""
+    pairs = qa_pairs()
+    order = list(range(len(pairs)))
+    R.shuffle(order)
+    n_sft, n_rl = int(0.6 * len(pairs)), int(0.25 * len(pairs))
+    sft = [dict(prompt=f"Q: {pairs[i][0]}\n", answer=f"A: {pairs[i][1]}") for i in order[:n_sft]]
+    rl = [f"Q: {pairs[i][0]}\n" for i in order[n_sft:n_sft + n_rl]]
+    ev = [f"Q: {pairs[i][0]}\n" for i in order[n_sft + n_rl:]]
+    (out / "sft.json").write_text(json.dumps(sft, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "prompts.json").write_text(json.dumps(dict(rl=rl, eval=ev), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def main():
     qs = questions()
     docs = []
@@ -150,8 +193,9 @@ def main():
     out = ROOT / "data" / "en"
     out.mkdir(parents=True, exist_ok=True)
     (out / "corpus.txt").write_text("\n\n".join(docs) + "\n", encoding="utf-8")
-    world = dict(animals=ANIMALS, foods=FOODS, places=PLACES, rude_words=RUDE)
+    world = dict(animals=ANIMALS, foods=FOODS, places=PLACES, rude_words=RUDE, unknown=UNKNOWN)
     (out / "world.json").write_text(json.dumps(world, indent=1) + "\n", encoding="utf-8")
+    write_demonstrations(out)
 
 
 if __name__ == "__main__":
