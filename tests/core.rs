@@ -110,14 +110,19 @@ fn untrained_loss_is_near_uniform() {
     assert!((loss - uniform).abs() < 0.3, "initial loss {loss} vs ln(V) = {uniform}");
 }
 
-#[test]
-fn pretraining_lowers_held_out_loss_and_samples_the_world() {
+/// A micro pretrainer on the corpus with `cfg`, seed 1, on the CPU.
+fn micro_pretrainer(cfg: PretrainConfig, device: &Device) -> (Tokenizer, Pretrainer) {
     let tok = tokenizer();
     let docs = corpus::documents(corpus::pretraining_text(Lang::En));
     let split = corpus::tokenize_split(&docs, &tok);
+    let trainer = Pretrainer::new(&Preset::Micro.gpt(tok.vocab_size()), cfg, split.train, &split.held_out, 1, device);
+    (tok, trainer)
+}
+
+#[test]
+fn pretraining_lowers_held_out_loss_and_samples_the_world() {
     let device = Device::flex();
-    let cfg = PretrainConfig::for_preset(Preset::Micro);
-    let mut trainer = Pretrainer::new(&Preset::Micro.gpt(tok.vocab_size()), cfg, split.train, &split.held_out, 1, &device);
+    let (tok, mut trainer) = micro_pretrainer(PretrainConfig::for_preset(Preset::Micro), &device);
     let before = block_on(trainer.held_out_loss()).unwrap();
     let mut first_train = None;
     for _ in 0..150 {
@@ -164,15 +169,12 @@ fn sampling_respects_temperature_and_top_k() {
 
 #[test]
 fn a_blown_up_update_is_rolled_back_to_the_last_good_weights() {
-    let tok = tokenizer();
-    let docs = corpus::documents(corpus::pretraining_text(Lang::En));
-    let split = corpus::tokenize_split(&docs, &tok);
     let device = Device::flex();
     // A NaN learning rate turns the weights to NaN on the first update.
     let mut cfg = PretrainConfig::for_preset(Preset::Micro);
     cfg.optim.lr = f64::NAN;
     cfg.optim.warmup_steps = 0;
-    let mut trainer = Pretrainer::new(&Preset::Micro.gpt(tok.vocab_size()), cfg, split.train, &split.held_out, 1, &device);
+    let (_, mut trainer) = micro_pretrainer(cfg, &device);
     let before = block_on(trainer.held_out_loss()).unwrap();
     let first = block_on(trainer.step()).expect("the first loss is computed on good weights");
     assert!(first.train_loss.is_finite());

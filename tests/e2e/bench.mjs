@@ -1,6 +1,6 @@
 // Browser benchmark (not a test): pretraining speed of each preset in headless
 // Chromium's WebGPU, plus load time and bundle size. Run after a release build:
-//   node tests/e2e/bench.mjs [steps]     (default 12 steps per preset)
+//   node tests/e2e/bench.mjs [steps] [presets]   (default: 12 steps, micro,small)
 // Prints one JSON line per preset. On a machine without a GPU the adapter is
 // SwiftShader (software), so these figures say nothing about a real GPU.
 import { readdir, readFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { here, launch, openApp, serve, status, until } from './lib.mjs';
 
 const steps = Number(process.argv[2] ?? 12);
+const presets = (process.argv[3] ?? 'micro,small').split(',');
 const dist = process.env.E2E_DIST ?? join(here, '..', '..', 'dist');
 const wasm = (await readdir(dist)).find((f) => f.endsWith('.wasm'));
 const bytes = await readFile(join(dist, wasm));
@@ -16,7 +17,7 @@ console.log(JSON.stringify({ bench: 'bundle', wasm_mb: +(bytes.length / 1e6).toF
 
 const { server, base } = await serve();
 const browser = await launch();
-for (const preset of ['micro', 'small']) {
+for (const preset of presets) {
   const page = await browser.newPage();
   const t0 = Date.now();
   const ready = await openApp(page, base, `preset=${preset}&seed=1`);
