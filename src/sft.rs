@@ -139,6 +139,11 @@ impl SftTrainer {
         self.fitter.model.valid()
     }
 
+    /// The fine-tuned weights with autodiff: the reward model and PPO start here.
+    pub fn trainable_model(&self) -> Gpt {
+        self.fitter.model.clone()
+    }
+
     /// One AdamW step on a random batch of demonstrations.
     pub async fn step(&mut self) -> Result<SftStep, TrainError> {
         let picked: Vec<&Example> = (0..self.cfg.batch_size).map(|_| &self.examples[self.rng.random_range(0..self.examples.len())]).collect();

@@ -34,19 +34,20 @@ impl OptimConfig {
     }
 }
 
-/// A model on an autodiff device and its optimiser.
-pub struct Fitter {
+/// A model (the GPT, or the reward model built on it) on an autodiff device, and
+/// its optimiser.
+pub struct Fitter<M = Gpt> {
     /// The weights being trained; compute the loss from these.
-    pub model: Gpt,
+    pub model: M,
     /// The weights one update ago, whose loss was finite (cheap: tensors are shared).
-    last_good: Gpt,
+    last_good: M,
     optim: ModuleOptimizer,
     pub cfg: OptimConfig,
     step: usize,
 }
 
-impl Fitter {
-    pub fn new(model: Gpt, cfg: OptimConfig) -> Self {
+impl<M: Module> Fitter<M> {
+    pub fn new(model: M, cfg: OptimConfig) -> Self {
         Self { last_good: model.clone(), optim: cfg.adamw(), model, cfg, step: 0 }
     }
 

@@ -1,0 +1,128 @@
+//! The reward model (InstructGPT step 2): the SFT network with its LM head replaced
+//! by a scalar head, read at the answer's last token (its end-of-text). Trained on
+//! comparisons with −log σ(r_w − r_l); all the pairs of one prompt form one batch,
+//! so each answer is scored once however many pairs it is in (InstructGPT §3.5).
+
+use crate::TrainError;
+use crate::losses::pairwise_loss;
+use crate::model::Gpt;
+use crate::rank::Pair;
+use crate::readback::read_vec;
+use crate::tokenizer::Tokenizer;
+use crate::train::{Fitter, OptimConfig};
+use burn::module::Initializer;
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use serde::Serialize;
+
+#[derive(Module, Debug)]
+pub struct RewardModel {
+    backbone: Gpt,
+    /// (C) → 1: the scalar reward. Starts at zero, so every answer starts at r = 0.
+    head: Linear,
+}
+
+impl RewardModel {
+    /// From the SFT model (InstructGPT starts the RM from the SFT weights).
+    pub fn from_sft(backbone: Gpt, n_embd: usize, device: &Device) -> Self {
+        let head = LinearConfig::new(n_embd, 1).with_initializer(Initializer::Zeros).init(device);
+        Self { backbone, head }
+    }
+
+    /// Rewards of B sequences: ids (B, T), `last` (B) = index of each answer's last token.
+    pub fn forward(&self, ids: Tensor<2, Int>, last: Tensor<1, Int>) -> Tensor<1> {
+        let (h, _) = self.backbone.hidden(ids); // (B, T, C)
+        let r = self.head.forward(h).squeeze_dim::<2>(2); // (B, T): a reward at every position
+        r.gather(1, last.unsqueeze_dim::<2>(1)).squeeze_dim::<1>(1) // (B): read at the answer's end
+    }
+}
+
+/// One prompt's answers, ready to score: end-of-text + prompt + answer + end-of-text,
+/// right-padded; the reward is read at the final end-of-text.
+pub struct Scored {
+    pub ids: Tensor<2, Int>,
+    pub last: Tensor<1, Int>,
+}
+
+pub fn encode_answers(tok: &Tokenizer, prompt: &str, answers: &[String], block: usize, device: &Device) -> Scored {
+    let rows: Vec<Vec<u32>> = answers
+        .iter()
+        .map(|a| {
+            let mut ids = vec![tok.eot()];
+            ids.extend(tok.encode(prompt));
+            ids.extend(tok.encode(a));
+            ids.push(tok.eot());
+            let skip = ids.len().saturating_sub(block); // keep the end: that is where r is read
+            ids.split_off(skip)
+        })
+        .collect();
+    let width = rows.iter().map(Vec::len).max().unwrap_or(1);
+    let last: Vec<i32> = rows.iter().map(|r| r.len() as i32 - 1).collect();
+    let flat: Vec<i32> = rows.iter().flat_map(|r| r.iter().map(|&t| t as i32).chain(std::iter::repeat(tok.eot() as i32)).take(width)).collect();
+    Scored {
+        ids: Tensor::from_data(TensorData::new(flat, [rows.len(), width]), device),
+        last: Tensor::from_data(TensorData::new(last, [rows.len()]), device),
+    }
+}
+
+/// One prompt's comparisons: its K answers and the pairs a ranking gave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub prompt: String,
+    pub answers: Vec<String>,
+    pub pairs: Vec<Pair>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RewardStep {
+    pub step: usize,
+    pub loss: f32,
+    /// Fraction of this batch's pairs the model orders right.
+    pub accuracy: f32,
+    /// Mean r_w − r_l.
+    pub margin: f32,
+}
+
+pub struct RewardTrainer {
+    fitter: Fitter<RewardModel>,
+    block: usize,
+    device: Device,
+}
+
+fn pair_indices(pairs: &[Pair], device: &Device) -> (Tensor<1, Int>, Tensor<1, Int>) {
+    let idx = |f: fn(&Pair) -> usize| Tensor::from_data(TensorData::new(pairs.iter().map(|p| f(p) as i32).collect::<Vec<_>>(), [pairs.len()]), device);
+    (idx(|p| p.chosen), idx(|p| p.rejected))
+}
+
+impl RewardTrainer {
+    /// `sft` is the SFT model on an autodiff device.
+    pub fn new(sft: Gpt, n_embd: usize, cfg: OptimConfig, device: &Device) -> Self {
+        let device = device.clone().autodiff();
+        let block = sft.block_size();
+        Self { fitter: Fitter::new(RewardModel::from_sft(sft, n_embd, &device), cfg), block, device }
+    }
+
+    pub fn model(&self) -> RewardModel {
+        self.fitter.model.valid()
+    }
+
+    /// One step on all the pairs of one prompt.
+    pub async fn step(&mut self, tok: &Tokenizer, c: &Comparison) -> Result<RewardStep, TrainError> {
+        let s = encode_answers(tok, &c.prompt, &c.answers, self.block, &self.device);
+        let r = self.fitter.model.forward(s.ids, s.last); // (K)
+        let (w, l) = pair_indices(&c.pairs, &self.device);
+        let (chosen, rejected) = (r.clone().select(0, w), r.select(0, l)); // (P) each
+        let diff = (chosen.clone() - rejected.clone()).detach();
+        let loss = pairwise_loss(chosen, rejected);
+        let stats = Tensor::cat(vec![diff.clone().greater_elem(0.0).float().mean(), diff.mean()], 0);
+        let (loss, _) = self.fitter.step(loss).await?;
+        let st = read_vec(stats).await?;
+        Ok(RewardStep { step: self.fitter.step_count(), loss, accuracy: st[0], margin: st[1] })
+    }
+}
+
+/// Scores of `answers` to `prompt` under a reward model (no gradients).
+pub async fn score(model: &RewardModel, tok: &Tokenizer, prompt: &str, answers: &[String], device: &Device) -> Result<Vec<f32>, TrainError> {
+    let s = encode_answers(tok, prompt, answers, model.backbone.block_size(), device);
+    read_vec(model.forward(s.ids, s.last)).await
+}
