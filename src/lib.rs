@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod lab;
 pub mod losses;
 pub mod model;
+pub mod persona;
 pub mod pretrain;
 pub mod rank;
 pub mod readback;

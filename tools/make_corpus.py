@@ -193,7 +193,7 @@ def main():
     out = ROOT / "data" / "en"
     out.mkdir(parents=True, exist_ok=True)
     (out / "corpus.txt").write_text("\n\n".join(docs) + "\n", encoding="utf-8")
-    world = dict(animals=ANIMALS, foods=FOODS, places=PLACES, rude_words=RUDE, unknown=UNKNOWN)
+    world = dict(animals=ANIMALS, foods=FOODS, places=PLACES, numbers=NUMBERS, rude_words=RUDE, unknown=UNKNOWN)
     (out / "world.json").write_text(json.dumps(world, indent=1) + "\n", encoding="utf-8")
     write_demonstrations(out)
 
