@@ -11,6 +11,7 @@ pub mod lab;
 pub mod losses;
 pub mod model;
 pub mod persona;
+pub mod ppo;
 pub mod pretrain;
 pub mod rank;
 pub mod readback;

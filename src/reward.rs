@@ -29,11 +29,22 @@ impl RewardModel {
         Self { backbone, head }
     }
 
+    /// The scalar head at every position: ids (B, T) → (B, T). The reward model reads
+    /// it at the answer's end; PPO's value network (initialised from the reward
+    /// model) reads it at every answer token.
+    pub fn per_position(&self, ids: Tensor<2, Int>) -> Tensor<2> {
+        let (h, _) = self.backbone.hidden(ids); // (B, T, C)
+        self.head.forward(h).squeeze_dim::<2>(2)
+    }
+
     /// Rewards of B sequences: ids (B, T), `last` (B) = index of each answer's last token.
     pub fn forward(&self, ids: Tensor<2, Int>, last: Tensor<1, Int>) -> Tensor<1> {
-        let (h, _) = self.backbone.hidden(ids); // (B, T, C)
-        let r = self.head.forward(h).squeeze_dim::<2>(2); // (B, T): a reward at every position
+        let r = self.per_position(ids); // (B, T)
         r.gather(1, last.unsqueeze_dim::<2>(1)).squeeze_dim::<1>(1) // (B): read at the answer's end
+    }
+
+    pub fn block_size(&self) -> usize {
+        self.backbone.block_size()
     }
 }
 
@@ -106,6 +117,11 @@ impl RewardTrainer {
         self.fitter.model.valid()
     }
 
+    /// The trained reward model with autodiff: PPO's value network starts here.
+    pub fn trainable_model(&self) -> RewardModel {
+        self.fitter.model.clone()
+    }
+
     /// One step on all the pairs of one prompt.
     pub async fn step(&mut self, tok: &Tokenizer, c: &Comparison) -> Result<RewardStep, TrainError> {
         let s = encode_answers(tok, &c.prompt, &c.answers, self.block, &self.device);
@@ -123,6 +139,6 @@ impl RewardTrainer {
 
 /// Scores of `answers` to `prompt` under a reward model (no gradients).
 pub async fn score(model: &RewardModel, tok: &Tokenizer, prompt: &str, answers: &[String], device: &Device) -> Result<Vec<f32>, TrainError> {
-    let s = encode_answers(tok, prompt, answers, model.backbone.block_size(), device);
+    let s = encode_answers(tok, prompt, answers, model.block_size(), device);
     read_vec(model.forward(s.ids, s.last)).await
 }

@@ -1,0 +1,327 @@
+//! PPO (InstructGPT step 3; Ziegler et al. 2019; TRL's PPO trainer): the policy
+//! starts from SFT, the frozen reference is SFT, the value network starts from the
+//! reward model. Each iteration samples answers, scores them, turns score and KL
+//! into per-token rewards, estimates advantages with GAE, and takes several epochs
+//! of clipped policy and value steps over minibatches of that rollout.
+
+use crate::TrainError;
+use crate::data::Batch;
+use crate::losses::{clipped_surrogate, clipped_value_loss, gae, whiten};
+use crate::model::{Gpt, cross_entropy, token_log_probs};
+use crate::readback::read_vec;
+use crate::reward::{RewardModel, score};
+use crate::sample::{SampleConfig, generate};
+use crate::tokenizer::Tokenizer;
+use crate::train::{Fitter, OptimConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{log_softmax, softmax};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PpoConfig {
+    /// KL weight: per-token reward −β·(log π − log π_ref). 0 lets the policy drift.
+    pub beta: f32,
+    /// If set, β adapts each iteration toward this KL per answer (Ziegler et al.).
+    pub target_kl: Option<f32>,
+    /// PPO-ptx: weight of the pretraining loss mixed into the policy loss (0 = off).
+    pub gamma_ptx: f32,
+    pub policy_optim: OptimConfig,
+    pub value_optim: OptimConfig,
+    /// Prompts (one answer each) per rollout.
+    pub rollout_size: usize,
+    pub minibatch_size: usize,
+    pub ppo_epochs: usize,
+    pub max_new_tokens: usize,
+    pub temperature: f32,
+    /// ε of the ratio clip and of the value clip.
+    pub clip_eps: f32,
+    pub value_clip: f32,
+    /// GAE discount γ and λ.
+    pub discount: f32,
+    pub lambda: f32,
+    /// Subtracted from the score of an answer that never ended.
+    pub missing_end_penalty: f32,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        let optim = |lr| OptimConfig { lr, warmup_steps: 0, weight_decay: 0.0, grad_clip_norm: 1.0 };
+        Self {
+            beta: 0.1,
+            target_kl: None,
+            gamma_ptx: 0.0,
+            policy_optim: optim(3e-4),
+            value_optim: optim(1e-3),
+            rollout_size: 8,
+            minibatch_size: 4,
+            ppo_epochs: 4,
+            max_new_tokens: 16,
+            temperature: 1.0,
+            clip_eps: 0.2,
+            value_clip: 0.2,
+            discount: 1.0,
+            lambda: 0.95,
+            missing_end_penalty: 1.0,
+        }
+    }
+}
+
+/// One sampled answer and everything PPO computed about it, token by token —
+/// what the per-token KL heatmap draws.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rollout {
+    pub prompt: String,
+    pub answer: String,
+    /// end-of-text + prompt tokens.
+    pub prefix: Vec<u32>,
+    /// Sampled tokens (the last is end-of-text when the answer ended).
+    pub answer_ids: Vec<u32>,
+    pub ended: bool,
+    /// Reward-model score (after the missing-end penalty).
+    pub score: f32,
+    pub log_probs: Vec<f32>,
+    pub ref_log_probs: Vec<f32>,
+    pub values: Vec<f32>,
+    pub rewards: Vec<f32>,
+    pub advantages: Vec<f32>,
+    pub returns: Vec<f32>,
+}
+
+impl Rollout {
+    /// Σ_t (log π − log π_ref): this answer's KL estimate.
+    pub fn kl(&self) -> f32 {
+        self.log_probs.iter().zip(&self.ref_log_probs).map(|(a, b)| a - b).sum()
+    }
+}
+
+/// Rows of (prefix + answer) sequences, right-padded, with the answer tokens masked
+/// in as *targets*: target index P−1+i holds answer token i.
+struct Padded {
+    inputs: Tensor<2, Int>,
+    targets: Tensor<2, Int>,
+    mask: Tensor<2>,
+    /// (row, start target index, answer length) to read per-token values back.
+    spans: Vec<(usize, usize)>,
+    width: usize,
+}
+
+fn pad(rollouts: &[&Rollout], pad: u32, device: &Device) -> Padded {
+    let width = rollouts.iter().map(|r| r.prefix.len() + r.answer_ids.len() - 1).max().unwrap_or(1);
+    let (mut inputs, mut targets, mut mask, mut spans) = (vec![], vec![], vec![], vec![]);
+    for r in rollouts {
+        let seq: Vec<i32> = r.prefix.iter().chain(&r.answer_ids).map(|&t| t as i32).chain(std::iter::repeat(pad as i32)).take(width + 1).collect();
+        inputs.extend_from_slice(&seq[..width]);
+        targets.extend_from_slice(&seq[1..]);
+        let start = r.prefix.len() - 1;
+        mask.extend((0..width).map(|t| if t >= start && t < start + r.answer_ids.len() { 1.0f32 } else { 0.0 }));
+        spans.push((start, r.answer_ids.len()));
+    }
+    let shape = [rollouts.len(), width];
+    Padded {
+        inputs: Tensor::from_data(TensorData::new(inputs, shape), device),
+        targets: Tensor::from_data(TensorData::new(targets, shape), device),
+        mask: Tensor::from_data(TensorData::new(mask, shape), device),
+        spans,
+        width,
+    }
+}
+
+/// Per-token values laid out like `pad`'s targets (zeros off the answer).
+fn per_token(rollouts: &[&Rollout], p: &Padded, f: fn(&Rollout) -> &Vec<f32>, device: &Device) -> Tensor<2> {
+    let mut v = vec![0.0f32; rollouts.len() * p.width];
+    for (row, (r, &(start, len))) in rollouts.iter().zip(&p.spans).enumerate() {
+        v[row * p.width + start..row * p.width + start + len].copy_from_slice(&f(r)[..len]);
+    }
+    Tensor::from_data(TensorData::new(v, [rollouts.len(), p.width]), device)
+}
+
+pub struct PpoTrainer {
+    policy: Fitter<Gpt>,
+    value: Fitter<RewardModel>,
+    reference: Gpt,
+    reward_model: RewardModel,
+    pub cfg: PpoConfig,
+    /// The current KL weight (adapts when `target_kl` is set).
+    pub beta: f32,
+    prompts: Vec<String>,
+    /// Corpus tokens for PPO-ptx batches.
+    ptx_tokens: Vec<u32>,
+    rng: StdRng,
+    device: Device,
+    iteration: usize,
+}
+
+impl PpoTrainer {
+    /// `sft` (autodiff) becomes the policy and, frozen, the reference; `reward_model`
+    /// (autodiff) scores answers and, trained further, becomes the value network.
+    pub fn new(sft: Gpt, reward_model: RewardModel, prompts: Vec<String>, ptx_tokens: Vec<u32>, cfg: PpoConfig, seed: u64, device: &Device) -> Self {
+        let device = device.clone().autodiff();
+        Self {
+            reference: sft.valid(),
+            policy: Fitter::new(sft, cfg.policy_optim.clone()),
+            reward_model: reward_model.valid(),
+            value: Fitter::new(reward_model, cfg.value_optim.clone()),
+            beta: cfg.beta,
+            cfg,
+            prompts,
+            ptx_tokens,
+            rng: StdRng::seed_from_u64(seed),
+            device,
+            iteration: 0,
+        }
+    }
+
+    pub fn policy(&self) -> Gpt {
+        self.policy.model.valid()
+    }
+
+    pub fn reference(&self) -> &Gpt {
+        &self.reference
+    }
+
+    /// Samples one answer per prompt and computes log-probs, values, score, rewards,
+    /// advantages and returns for each.
+    pub async fn rollout(&mut self, tok: &Tokenizer, prompts: &[String]) -> Result<Vec<Rollout>, TrainError> {
+        let plain = self.device.clone().inner();
+        let policy = self.policy.model.valid();
+        let sample = SampleConfig { temperature: self.cfg.temperature, top_k: 0, max_new_tokens: self.cfg.max_new_tokens };
+        let mut rollouts = Vec::with_capacity(prompts.len());
+        for prompt in prompts {
+            let mut prefix = vec![tok.eot()];
+            prefix.extend(tok.encode(prompt));
+            let room = policy.block_size().saturating_sub(prefix.len());
+            let cfg = SampleConfig { max_new_tokens: sample.max_new_tokens.min(room), ..sample };
+            let answer_ids = generate(&policy, tok.eot(), &prefix[1..], &cfg, Some(tok.eot()), &mut self.rng, &plain).await?;
+            let ended = answer_ids.last() == Some(&tok.eot());
+            let text: Vec<u32> = answer_ids.iter().copied().filter(|&t| t != tok.eot()).collect();
+            rollouts.push(Rollout { prompt: prompt.clone(), answer: tok.decode(&text), prefix, answer_ids, ended, score: 0.0, log_probs: vec![], ref_log_probs: vec![], values: vec![], rewards: vec![], advantages: vec![], returns: vec![] });
+        }
+        rollouts.retain(|r| !r.answer_ids.is_empty());
+        if rollouts.is_empty() {
+            return Ok(rollouts);
+        }
+        // One forward of policy, reference and value over the whole rollout; one readback.
+        let refs: Vec<&Rollout> = rollouts.iter().collect();
+        let p = pad(&refs, tok.eot(), &plain);
+        let lp = token_log_probs(policy.forward(p.inputs.clone()), p.targets.clone());
+        let lp_ref = token_log_probs(self.reference.forward(p.inputs.clone()), p.targets.clone());
+        let values = self.value.model.valid().per_position(p.inputs.clone());
+        let all = read_vec(Tensor::cat(vec![lp, lp_ref, values], 0)).await?; // (3B, T)
+        let (b, w) = (rollouts.len(), p.width);
+        for (row, (r, &(start, len))) in rollouts.iter_mut().zip(&p.spans).enumerate() {
+            let slice = |k: usize| all[(k * b + row) * w + start..(k * b + row) * w + start + len].to_vec();
+            r.log_probs = slice(0);
+            r.ref_log_probs = slice(1);
+            r.values = slice(2);
+        }
+        let answers: Vec<Vec<String>> = rollouts.iter().map(|r| vec![r.answer.clone()]).collect();
+        for (r, a) in rollouts.iter_mut().zip(&answers) {
+            let s = score(&self.reward_model, tok, &r.prompt, a, &plain).await?[0];
+            r.score = if r.ended { s } else { s - self.cfg.missing_end_penalty };
+        }
+        // Per-token rewards: −β·KL at every token, the score added at the last one.
+        for r in rollouts.iter_mut() {
+            r.rewards = r.log_probs.iter().zip(&r.ref_log_probs).map(|(a, b)| -self.beta * (a - b)).collect();
+            *r.rewards.last_mut().unwrap() += r.score;
+            let (adv, ret) = gae(&r.rewards, &r.values, self.cfg.discount, self.cfg.lambda);
+            r.advantages = adv;
+            r.returns = ret;
+        }
+        // Whiten advantages over the whole rollout.
+        let flat: Vec<f32> = rollouts.iter().flat_map(|r| r.advantages.clone()).collect();
+        let mut white = whiten(&flat).into_iter();
+        for r in rollouts.iter_mut() {
+            r.advantages = r.advantages.iter().map(|_| white.next().unwrap()).collect();
+        }
+        Ok(rollouts)
+    }
+
+    /// One PPO iteration: a rollout over random prompts, then `ppo_epochs` epochs of
+    /// minibatch updates. Returns TRL-named metrics and the rollout.
+    pub async fn step(&mut self, tok: &Tokenizer) -> Result<(BTreeMap<&'static str, f32>, Vec<Rollout>), TrainError> {
+        let prompts: Vec<String> = (0..self.cfg.rollout_size).map(|_| self.prompts[self.rng.random_range(0..self.prompts.len())].clone()).collect();
+        let rollouts = self.rollout(tok, &prompts).await?;
+        let mut m = BTreeMap::new();
+        if rollouts.is_empty() {
+            return Ok((m, rollouts));
+        }
+        let n = rollouts.len() as f32;
+        let mean = |f: &dyn Fn(&Rollout) -> f32| rollouts.iter().map(f).sum::<f32>() / n;
+        let kl = mean(&|r| r.kl());
+        m.insert("objective/scores", mean(&|r| r.score));
+        m.insert("objective/kl", kl);
+        m.insert("objective/non_score_reward", -self.beta * kl);
+        m.insert("objective/rlhf_reward", mean(&|r| r.score) - self.beta * kl);
+        m.insert("eps", mean(&|r| r.ended as u8 as f32));
+        m.insert("beta", self.beta);
+
+        let (mut sums, mut count) = (BTreeMap::<&'static str, f32>::new(), 0.0);
+        let mut order: Vec<usize> = (0..rollouts.len()).collect();
+        for _ in 0..self.cfg.ppo_epochs {
+            order.shuffle(&mut self.rng);
+            for chunk in order.chunks(self.cfg.minibatch_size) {
+                let mb: Vec<&Rollout> = chunk.iter().map(|&i| &rollouts[i]).collect();
+                let stats = self.update(&mb, tok.eot()).await?;
+                for (k, v) in stats {
+                    *sums.entry(k).or_default() += v;
+                }
+                count += 1.0;
+            }
+        }
+        for (k, v) in sums {
+            m.insert(k, v / count);
+        }
+        // Adaptive KL (Ziegler et al. 2019): proportional control of β toward the target.
+        if let Some(target) = self.cfg.target_kl {
+            let error = ((kl - target) / target).clamp(-0.2, 0.2);
+            self.beta *= 1.0 + error * rollouts.len() as f32 / 100.0;
+        }
+        self.iteration += 1;
+        Ok((m, rollouts))
+    }
+
+    async fn update(&mut self, mb: &[&Rollout], pad_id: u32) -> Result<Vec<(&'static str, f32)>, TrainError> {
+        let d = self.device.clone();
+        let p = pad(mb, pad_id, &d);
+        let old_lp = per_token(mb, &p, |r| &r.log_probs, &d);
+        let adv = per_token(mb, &p, |r| &r.advantages, &d);
+        let old_values = per_token(mb, &p, |r| &r.values, &d);
+        let returns = per_token(mb, &p, |r| &r.returns, &d);
+
+        // Policy: clipped surrogate (+ γ_ptx × pretraining loss on a corpus batch).
+        let logits = self.policy.model.forward(p.inputs.clone());
+        let entropy = {
+            let l = logits.clone().detach();
+            (softmax(l.clone(), 2) * log_softmax(l, 2)).sum_dim(2).squeeze_dim::<2>(2).neg()
+        };
+        let pl = clipped_surrogate(token_log_probs(logits, p.targets.clone()), old_lp, adv, p.mask.clone(), self.cfg.clip_eps);
+        let mut policy_loss = pl.loss.clone();
+        if self.cfg.gamma_ptx > 0.0 && self.ptx_tokens.len() > p.width + 1 {
+            let b = Batch::random(&self.ptx_tokens, mb.len(), p.width, &mut self.rng);
+            let (x, y) = b.to_tensors(&d);
+            policy_loss = policy_loss + cross_entropy(self.policy.model.forward(x), y) * self.cfg.gamma_ptx as f64;
+        }
+        let diag = Tensor::cat(vec![pl.approx_kl, pl.clip_frac, pl.ratio, crate::losses::masked_mean(entropy, p.mask.clone())], 0);
+        let (policy_loss, _) = self.policy.step(policy_loss).await?;
+
+        // Value: clipped squared error toward the GAE returns.
+        let values = self.value.model.per_position(p.inputs);
+        let (value_loss, value_clip) = clipped_value_loss(values, old_values, returns, p.mask, self.cfg.value_clip);
+        let value_clip = value_clip.detach();
+        let (value_loss, _) = self.value.step(value_loss).await?;
+        let dv = read_vec(Tensor::cat(vec![diag, value_clip], 0)).await?;
+        Ok(vec![
+            ("loss/policy_avg", policy_loss),
+            ("loss/value_avg", value_loss),
+            ("policy/approxkl_avg", dv[0]),
+            ("policy/clipfrac_avg", dv[1]),
+            ("val/ratio", dv[2]),
+            ("objective/entropy", dv[3]),
+            ("val/clipfrac_avg", dv[4]),
+        ])
+    }
+}
