@@ -6,7 +6,7 @@
 
 use crate::TrainError;
 use crate::data::Batch;
-use crate::losses::{clipped_surrogate, clipped_value_loss, gae, whiten};
+use crate::losses::{clipped_surrogate, clipped_value_loss, gae, masked_mean, whiten};
 use crate::model::{Gpt, cross_entropy, token_log_probs};
 use crate::readback::read_vec;
 use crate::reward::{RewardModel, score};
@@ -299,14 +299,16 @@ impl PpoTrainer {
             (softmax(l.clone(), 2) * log_softmax(l, 2)).sum_dim(2).squeeze_dim::<2>(2).neg()
         };
         let pl = clipped_surrogate(token_log_probs(logits, p.targets.clone()), old_lp, adv, p.mask.clone(), self.cfg.clip_eps);
-        let mut policy_loss = pl.loss.clone();
+        let mut loss = pl.loss.clone();
+        let mut ptx_loss = Tensor::<1>::zeros([1], &d);
         if self.cfg.gamma_ptx > 0.0 && self.ptx_tokens.len() > p.width + 1 {
             let b = Batch::random(&self.ptx_tokens, mb.len(), p.width, &mut self.rng);
             let (x, y) = b.to_tensors(&d);
-            policy_loss = policy_loss + cross_entropy(self.policy.model.forward(x), y) * self.cfg.gamma_ptx as f64;
+            ptx_loss = cross_entropy(self.policy.model.forward(x), y);
+            loss = loss + ptx_loss.clone() * self.cfg.gamma_ptx as f64;
         }
-        let diag = Tensor::cat(vec![pl.approx_kl, pl.clip_frac, pl.ratio, crate::losses::masked_mean(entropy, p.mask.clone())], 0);
-        let (policy_loss, _) = self.policy.step(policy_loss).await?;
+        let diag = Tensor::cat(vec![pl.approx_kl, pl.clip_frac, pl.ratio, masked_mean(entropy, p.mask.clone()), pl.loss.detach(), ptx_loss.detach()], 0);
+        self.policy.step(loss).await?;
 
         // Value: clipped squared error toward the GAE returns.
         let values = self.value.model.per_position(p.inputs);
@@ -315,13 +317,14 @@ impl PpoTrainer {
         let (value_loss, _) = self.value.step(value_loss).await?;
         let dv = read_vec(Tensor::cat(vec![diag, value_clip], 0)).await?;
         Ok(vec![
-            ("loss/policy_avg", policy_loss),
+            ("loss/policy_avg", dv[4]),
+            ("loss/ptx_avg", dv[5]),
             ("loss/value_avg", value_loss),
             ("policy/approxkl_avg", dv[0]),
             ("policy/clipfrac_avg", dv[1]),
             ("val/ratio", dv[2]),
             ("objective/entropy", dv[3]),
-            ("val/clipfrac_avg", dv[4]),
+            ("val/clipfrac_avg", dv[6]),
         ])
     }
 }

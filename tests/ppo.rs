@@ -89,5 +89,14 @@ fn ppo_raises_the_reward_and_the_kl_penalty_holds_the_policy_near_sft() {
     eprintln!("held-out mean RM score: SFT {before:.3} -> PPO(β=0.1) {after:.3}; persona win rate PPO vs SFT {wins:.3}; KL over the last 10 iterations: β=0.1 {:.3}, β=0 {:.3}", last_kl[0], last_kl[1]);
     assert!(after > before + 0.1, "PPO did not raise the held-out reward: {before} -> {after}");
     assert!(wins > 0.5, "the persona does not prefer PPO's answers: win rate {wins}");
+
+    // PPO-ptx mixes the pretraining loss into the policy step and reports it.
+    let cfg = PpoConfig { gamma_ptx: 1.0, ..PpoConfig::default() };
+    let mut ptx = PpoTrainer::new(sft_trainer.trainable_model(), rm.trainable_model(), prompts.rl.clone(), lab.split.train.clone(), cfg, 3, &device);
+    let (m, rollouts) = block_on(ptx.step(tok)).unwrap();
+    assert!(m["loss/ptx_avg"] > 0.5 && m["loss/ptx_avg"].is_finite(), "{m:?}");
+    let r = &rollouts[0];
+    assert_eq!(r.log_probs.len(), r.answer_ids.len(), "one log-prob per sampled token, for the KL heatmap");
+    assert_eq!(r.ref_log_probs.len(), r.answer_ids.len());
     assert!(last_kl[1] > last_kl[0], "β = 0 should drift further: {last_kl:?}");
 }

@@ -178,7 +178,7 @@ fn publish_status(ui: &Ui, lab: &Lab) {
     });
 }
 
-async fn build_lab(params: &Params, backend: &Backend, ui: &Ui) -> Option<Lab> {
+fn build_lab(params: &Params, backend: &Backend, ui: &Ui) -> Option<Lab> {
     match Lab::new(params.preset, params.seed, params.lang, &backend.device) {
         Ok(lab) => {
             ui.vocab.set(lab.tokenizer.merges().iter().map(|m| format!("{}+{}", m.left, m.right)).collect());
@@ -195,7 +195,7 @@ async fn run(params: Params, ui: Ui) {
     let (backend, info) = choose_backend(params.force_cpu).await;
     ui.backend.set(Some(info));
     yield_to_browser(0).await;
-    let Some(mut lab) = build_lab(&params, &backend, &ui).await else { return };
+    let Some(mut lab) = build_lab(&params, &backend, &ui) else { return };
     let cadence = cadence(params.preset);
     let mut rng = StdRng::seed_from_u64(params.seed ^ 0x5eed);
     let (mut seen_steps, mut seen_resets) = (0u64, 0u64);
@@ -219,7 +219,7 @@ async fn run(params: Params, ui: Ui) {
             ui.samples.set(vec![]);
             ui.error.set(None);
             tps_ema = None;
-            if let Some(l) = build_lab(&params, &backend, &ui).await {
+            if let Some(l) = build_lab(&params, &backend, &ui) {
                 lab = l;
             }
             let h = lab.pretrainer.held_out_loss().await.ok();
