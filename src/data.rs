@@ -50,3 +50,9 @@ impl Batch {
 pub fn ids_row(ids: &[u32], device: &Device) -> Tensor<2, Int> {
     Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&x| x as i32).collect::<Vec<_>>(), [1, ids.len()]), device)
 }
+
+/// `tokens` as i32 ids, right-padded with `pad` (or cut) to exactly `width`: how
+/// the stages line up sequences of different lengths in one batch.
+pub fn padded(tokens: &[u32], pad: u32, width: usize) -> Vec<i32> {
+    tokens.iter().map(|&t| t as i32).chain(std::iter::repeat(pad as i32)).take(width).collect()
+}

@@ -5,7 +5,7 @@
 //! of clipped policy and value steps over minibatches of that rollout.
 
 use crate::TrainError;
-use crate::data::Batch;
+use crate::data::{Batch, padded};
 use crate::losses::{clipped_surrogate, clipped_value_loss, gae, masked_mean, whiten};
 use crate::model::{Gpt, cross_entropy, token_log_probs};
 use crate::readback::read_vec;
@@ -113,7 +113,7 @@ fn pad(rollouts: &[&Rollout], pad: u32, device: &Device) -> Padded {
     let width = rollouts.iter().map(|r| r.prefix.len() + r.answer_ids.len() - 1).max().unwrap_or(1);
     let (mut inputs, mut targets, mut mask, mut spans) = (vec![], vec![], vec![], vec![]);
     for r in rollouts {
-        let seq: Vec<i32> = r.prefix.iter().chain(&r.answer_ids).map(|&t| t as i32).chain(std::iter::repeat(pad as i32)).take(width + 1).collect();
+        let seq = padded(&[r.prefix.as_slice(), r.answer_ids.as_slice()].concat(), pad, width + 1);
         inputs.extend_from_slice(&seq[..width]);
         targets.extend_from_slice(&seq[1..]);
         let start = r.prefix.len() - 1;

@@ -4,6 +4,7 @@
 //! so each answer is scored once however many pairs it is in (InstructGPT §3.5).
 
 use crate::TrainError;
+use crate::data::padded;
 use crate::losses::pairwise_loss;
 use crate::model::Gpt;
 use crate::rank::Pair;
@@ -69,7 +70,7 @@ pub fn encode_answers(tok: &Tokenizer, prompt: &str, answers: &[String], block: 
         .collect();
     let width = rows.iter().map(Vec::len).max().unwrap_or(1);
     let last: Vec<i32> = rows.iter().map(|r| r.len() as i32 - 1).collect();
-    let flat: Vec<i32> = rows.iter().flat_map(|r| r.iter().map(|&t| t as i32).chain(std::iter::repeat(tok.eot() as i32)).take(width)).collect();
+    let flat: Vec<i32> = rows.iter().flat_map(|r| padded(r, tok.eot(), width)).collect();
     Scored {
         ids: Tensor::from_data(TensorData::new(flat, [rows.len(), width]), device),
         last: Tensor::from_data(TensorData::new(last, [rows.len()]), device),

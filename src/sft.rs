@@ -4,6 +4,7 @@
 //! corpus does); after, it answers.
 
 use crate::TrainError;
+use crate::data::padded;
 use crate::corpus::Lang;
 use crate::losses::{masked_mean, sft_loss};
 use crate::model::{Gpt, Preset, token_log_probs};
@@ -72,9 +73,9 @@ pub fn batch(examples: &[&Example], pad: u32, device: &Device) -> (Tensor<2, Int
     let width = examples.iter().map(|e| e.tokens.len() - 1).max().unwrap_or(1);
     let (mut inputs, mut targets, mut mask) = (vec![], vec![], vec![]);
     for e in examples {
-        let padded: Vec<i32> = e.tokens.iter().map(|&t| t as i32).chain(std::iter::repeat(pad as i32)).take(width + 1).collect();
-        inputs.extend_from_slice(&padded[..width]);
-        targets.extend_from_slice(&padded[1..]);
+        let row = padded(&e.tokens, pad, width + 1);
+        inputs.extend_from_slice(&row[..width]);
+        targets.extend_from_slice(&row[1..]);
         mask.extend(e.answer_mask(width));
     }
     let shape = [examples.len(), width];
