@@ -5,6 +5,7 @@ use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
 
 pub const CORPUS_EN: &str = include_str!("../data/en/corpus.txt");
+pub const CORPUS_ZH: &str = include_str!("../data/zh/corpus.txt");
 
 /// Language of the toy world and of the UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -23,6 +24,19 @@ impl Lang {
             _ => None,
         }
     }
+    /// How the fixed prompt/answer template marks an answer and a question.
+    pub fn answer_marker(self) -> &'static str {
+        match self {
+            Self::En => "A:",
+            Self::Zh => "答：",
+        }
+    }
+    pub fn question_marker(self) -> &'static str {
+        match self {
+            Self::En => "Q:",
+            Self::Zh => "问：",
+        }
+    }
     pub fn code(self) -> &'static str {
         match self {
             Self::En => "en",
@@ -31,10 +45,20 @@ impl Lang {
     }
 }
 
-/// The pretraining corpus for a language. The Chinese world arrives with the RLHF
-/// stages; until then both languages pretrain on the English world.
-pub fn pretraining_text(_lang: Lang) -> &'static str {
-    CORPUS_EN
+/// The pretraining corpus of a language's world.
+pub fn pretraining_text(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => CORPUS_EN,
+        Lang::Zh => CORPUS_ZH,
+    }
+}
+
+/// The world's facts and the cues the persona reads questions with (JSON).
+pub fn world_json(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => include_str!("../data/en/world.json"),
+        Lang::Zh => include_str!("../data/zh/world.json"),
+    }
 }
 
 /// Documents are separated by blank lines.

@@ -6,11 +6,13 @@
 pub mod backend;
 pub mod corpus;
 pub mod data;
+pub mod evaluate;
 pub mod inspect;
 pub mod lab;
 pub mod losses;
 pub mod model;
 pub mod persona;
+pub mod pipeline;
 pub mod ppo;
 pub mod pretrain;
 pub mod rank;

@@ -7,6 +7,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use crate::corpus::{self, Lang};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Weights {
@@ -30,12 +31,13 @@ pub struct Scores {
     pub total: f32,
 }
 
-/// What the world says about one question: the right value (None when the world
-/// does not know — then "I don't know" is the right answer) and the values that
-/// would be wrong.
-struct Question {
-    right: Option<String>,
-    wrong: Vec<String>,
+/// What an answer says about the question asked: whether it states the world's
+/// right value, whether it states a wrong one, and whether the world knows the
+/// answer at all (if not, "I don't know" is the right answer).
+struct Said {
+    right: bool,
+    wrong: bool,
+    knowable: bool,
 }
 
 pub struct Persona {
@@ -43,95 +45,203 @@ pub struct Persona {
     /// Standard deviation of the Gaussian noise added to the total.
     pub noise: f32,
     world: Value,
+    /// Every word of the world's corpus (every character, for Chinese): an answer
+    /// with a word outside it is garbled.
+    vocabulary: std::collections::HashSet<String>,
 }
 
-/// `value` said as whole words in `text` (so "red" is not found in "bored").
+/// Words of `text` for the vocabulary check: lowercase ASCII words, and each
+/// Chinese character on its own (Chinese has no spaces to split words at).
+fn words(text: &str) -> Vec<String> {
+    let mut out = vec![];
+    for w in text.to_lowercase().split(|c: char| !c.is_alphanumeric() && c != '\'') {
+        if is_cjk(w) {
+            out.extend(w.chars().map(String::from));
+        } else if !w.is_empty() {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+fn is_cjk(s: &str) -> bool {
+    s.chars().any(|c| c as u32 >= 0x2E80)
+}
+
+/// `value` said in `text`. Words whole in English (so "red" is not found in
+/// "bored"); Chinese has no spaces, so there any substring counts — the world's
+/// values are chosen so that none is inside another it is compared with.
 fn mentions(text: &str, value: &str) -> bool {
+    if is_cjk(value) {
+        return text.contains(value);
+    }
     let norm = |s: &str| format!(" {} ", s.to_lowercase().split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "));
     norm(text).contains(&norm(value))
 }
 
+/// Indices into `numbers` of the number words in `text`, left to right, longest
+/// match first (so "十二" is twelve, not ten and two).
+fn numbers_in(text: &str, numbers: &[String]) -> Vec<usize> {
+    let t = text.to_lowercase();
+    let mut found = vec![];
+    let mut i = 0;
+    while i < t.len() {
+        let rest = &t[i..];
+        let boundary_before = !t[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() && c.is_ascii());
+        let best = numbers
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.is_empty() && rest.starts_with(n.as_str()))
+            .filter(|(_, n)| is_cjk(n) || (boundary_before && !rest[n.len()..].chars().next().is_some_and(|c| c.is_alphanumeric())))
+            .max_by_key(|(_, n)| n.len());
+        match best {
+            Some((idx, n)) => {
+                found.push(idx);
+                i += n.len();
+            }
+            None => i += rest.chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    found
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
+}
+
 impl Persona {
-    pub fn new(weights: Weights, noise: f32) -> Self {
-        let world = serde_json::from_str(include_str!("../data/en/world.json")).expect("data/en/world.json is valid");
-        Self { weights, noise, world }
+    /// The labeler of a language's world.
+    pub fn new(lang: Lang, weights: Weights, noise: f32) -> Self {
+        let world = serde_json::from_str(corpus::world_json(lang)).expect("the shipped world.json is valid");
+        let demos: String = crate::sft::demonstrations(lang).iter().map(|d| format!("{} {} ", d.prompt, d.answer)).collect();
+        let vocabulary = words(corpus::pretraining_text(lang)).into_iter().chain(words(&demos)).collect();
+        Self { weights, noise, world, vocabulary }
     }
 
-    fn values(&self, kind: &str, attr: &str) -> Vec<String> {
-        let mut v: Vec<String> = self.world[kind].as_object().map(|m| m.values().filter_map(|f| f[attr].as_str().map(String::from)).collect()).unwrap_or_default();
+    /// Every value the world has for `attr`, over animals and foods alike (a
+    /// bee said to be "blue", a plum's colour, is as wrong as "black").
+    fn values(&self, attr: &str) -> Vec<String> {
+        let mut v: Vec<String> = ["animals", "foods"]
+            .iter()
+            .filter_map(|kind| self.world[*kind].as_object())
+            .flat_map(|m| m.values().filter_map(|f| f[attr].as_str().map(String::from)))
+            .collect();
         v.sort();
         v.dedup();
         v
     }
 
-    fn fact(&self, kind: &str, name: &str, attr: &str) -> Question {
-        let right = self.world[kind][name][attr].as_str().map(String::from);
-        let wrong = self.values(kind, attr).into_iter().filter(|v| Some(v) != right.as_ref()).collect();
-        Question { right, wrong }
+    /// Every attribute value of every animal and food.
+    fn all_values(&self) -> Vec<String> {
+        let attrs: std::collections::BTreeSet<String> = ["animals", "foods"].iter().filter_map(|k| self.world[*k].as_object()).flat_map(|m| m.values().filter_map(Value::as_object).flat_map(|f| f.keys().cloned())).collect();
+        let mut v: Vec<String> = attrs.iter().flat_map(|a| self.values(a)).collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
-    /// Reads the question in a prompt ("Q: What does the fox eat?\n").
-    fn question(&self, prompt: &str) -> Option<Question> {
-        let p = prompt.to_lowercase();
-        let named = |kind: &str| -> Option<String> { self.world[kind].as_object()?.keys().find(|k| p.contains(&format!("the {k}"))).cloned() };
-        if let Some(a) = named("animals") {
-            let attr = [(" eat", "food"), (" live", "home"), ("color", "color"), ("legs", "legs"), ("sound", "sound")].iter().find(|(k, _)| p.contains(k))?.1;
-            return Some(self.fact("animals", &a, attr));
-        }
-        if let Some(x) = named("foods") {
-            let attr = [("color", "color"), ("taste", "taste"), ("grow", "grows")].iter().find(|(k, _)| p.contains(k))?.1;
-            return Some(self.fact("foods", &x, attr));
-        }
-        if let Some(place) = named("places") {
-            let ways: Vec<String> = self.world["places"].as_object()?.values().filter_map(|v| v.as_str().map(String::from)).collect();
-            let right = (p.contains("get to") || p.contains("where is")).then(|| self.world["places"][&place].as_str().map(String::from)).flatten();
-            return Some(Question { wrong: ways.into_iter().filter(|w| Some(w) != right.as_ref()).collect(), right });
-        }
-        if self.world["unknown"].as_array()?.iter().filter_map(Value::as_str).any(|u| p.contains(&format!("the {u}"))) {
-            // Not in the world: any claimed fact is invented.
-            let attr = if p.contains(" eat") { "food" } else { "home" };
-            return Some(Question { right: None, wrong: self.values("animals", attr) });
-        }
-        let numbers: Vec<String> = self.world["numbers"].as_array()?.iter().filter_map(|v| v.as_str().map(String::from)).collect();
-        if p.contains(" plus ") {
-            let words: Vec<&str> = p.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-            let nums: Vec<usize> = words.iter().filter_map(|w| numbers.iter().position(|n| n == w)).collect();
-            if let [a, b] = nums[..] {
-                let right = numbers.get(a + b).cloned();
-                return Some(Question { wrong: numbers.iter().filter(|n| Some(*n) != right.as_ref()).cloned().collect(), right });
+    /// The entity a prompt asks about: the longest name of the world it mentions
+    /// (so "猫头鹰" wins over "猫", "面包店" over "面包").
+    fn entity(&self, prompt: &str) -> Option<(&'static str, String)> {
+        let mut best: Option<(&'static str, String)> = None;
+        for kind in ["animals", "foods", "places", "unknown"] {
+            let names: Vec<String> = match &self.world[kind] {
+                Value::Object(m) => m.keys().cloned().collect(),
+                v => strings(v),
+            };
+            for n in names.into_iter().filter(|n| mentions(prompt, n)) {
+                if best.as_ref().is_none_or(|(_, b)| n.chars().count() > b.chars().count()) {
+                    best = Some((kind, n));
+                }
             }
         }
-        None
+        best
+    }
+
+    /// Which attribute of `kind` the prompt asks for, by the world's cue words.
+    fn attribute(&self, kind: &str, prompt: &str) -> Option<String> {
+        let p = prompt.to_lowercase();
+        self.world["cues"][kind].as_array()?.iter().find_map(|pair| {
+            let cues = strings(&pair[1]);
+            cues.iter().any(|c| p.contains(c.as_str())).then(|| pair[0].as_str().map(String::from)).flatten()
+        })
+    }
+
+    /// Reads the question in `prompt` and what `body` (the answer without its
+    /// marker) says about it; None when the prompt is no question of the world.
+    fn judge(&self, prompt: &str, body: &str) -> Option<Said> {
+        let fact = |right: Option<String>, wrong: Vec<String>, name: &str| {
+            // The entity's own name is no claim ("鲸鱼" is not the value "鱼").
+            let body = body.to_lowercase().replace(&name.to_lowercase(), " ");
+            Said { right: right.as_ref().is_some_and(|r| mentions(&body, r)), wrong: wrong.iter().any(|w| Some(w) != right.as_ref() && mentions(&body, w)), knowable: right.is_some() }
+        };
+        if let Some((kind, name)) = self.entity(prompt) {
+            return match kind {
+                "animals" | "foods" => {
+                    let attr = self.attribute(kind, prompt)?;
+                    // Any fact the world says is not true of this entity is false,
+                    // asked for or not ("The cat grows on trees.").
+                    let own: Vec<String> = self.world[kind][&name].as_object()?.values().filter_map(|v| v.as_str().map(String::from)).collect();
+                    let false_claims = self.all_values().into_iter().filter(|v| !own.contains(v)).collect();
+                    Some(fact(self.world[kind][&name][&attr].as_str().map(String::from), false_claims, &name))
+                }
+                "places" => {
+                    let ways: Vec<String> = self.world["places"].as_object()?.values().filter_map(|v| v.as_str().map(String::from)).collect();
+                    let asks_way = strings(&self.world["cues"]["places"]).iter().any(|c| prompt.to_lowercase().contains(c.as_str()));
+                    let right = asks_way.then(|| self.world["places"][&name].as_str().map(String::from)).flatten();
+                    Some(fact(right, ways, &name))
+                }
+                // Not in the world: any claimed fact is invented.
+                _ => Some(fact(None, self.all_values(), &name)),
+            };
+        }
+        let plus = self.world["cues"]["plus"].as_str()?;
+        let numbers = strings(&self.world["numbers"]);
+        let (left, right) = prompt.to_lowercase().split_once(plus).map(|(l, r)| (l.to_string(), r.to_string()))?;
+        let (a, b) = (*numbers_in(&left, &numbers).last()?, *numbers_in(&right, &numbers).first()?);
+        let sum = a + b;
+        // The result is what follows the restated "a plus b", if the answer restates it.
+        let said = match body.to_lowercase().split_once(plus) {
+            Some((_, after)) => numbers_in(after, &numbers).into_iter().skip(1).collect(),
+            None => numbers_in(body, &numbers),
+        };
+        Some(Said { right: said.contains(&sum), wrong: said.iter().any(|&n| n != sum), knowable: sum < numbers.len() })
+    }
+
+    /// Unreadable: a word the world never uses, or no full stop at the end (the
+    /// sampler ran out of tokens mid-sentence).
+    fn garbled(&self, body: &str) -> bool {
+        let ends = body.trim_end().ends_with(['.', '。', '!', '！', '?', '？']);
+        !ends || words(body).iter().any(|w| !self.vocabulary.contains(w))
     }
 
     /// Scores one answer to one prompt.
     pub fn score(&self, prompt: &str, answer: &str, rng: &mut impl Rng) -> Scores {
-        let is_answer = answer.trim_start().starts_with("A:");
-        let body = answer.trim_start().trim_start_matches("A:");
-        let dont_know = body.to_lowercase().contains("don't know") || body.to_lowercase().contains("do not know");
-        let (helpful, honest) = match self.question(prompt) {
+        let marker = self.world["markers"]["answer"].as_str().unwrap_or("A:");
+        let is_answer = answer.trim_start().starts_with(marker);
+        let body = answer.trim_start().trim_start_matches(marker);
+        let lower = body.to_lowercase();
+        let dont_know = strings(&self.world["cues"]["dont_know"]).iter().any(|c| lower.contains(c.as_str()));
+        let (helpful, honest): (f32, f32) = match self.judge(prompt, body) {
             _ if !is_answer => (0.0, 1.0),
-            Some(q) => {
-                let wrong_said = q.wrong.iter().any(|w| mentions(body, w));
-                match q.right {
-                    Some(r) => {
-                        let right_said = mentions(body, &r);
-                        let helpful = match (right_said, wrong_said) {
-                            (true, false) => 1.0,
-                            (true, true) => 0.5,
-                            // Admitting not knowing at least answers the question
-                            // asked, which a reply that asks something else does not.
-                            (false, false) if dont_know => 0.25,
-                            _ => 0.0,
-                        };
-                        // "I don't know" is honest; a wrong fact is not.
-                        (helpful, if wrong_said { 0.0 } else { 1.0 })
-                    }
-                    None => (if dont_know { 1.0 } else { 0.0 }, if wrong_said { 0.0 } else { 1.0 }),
-                }
+            Some(Said { right, wrong, knowable: true }) => {
+                let helpful = match (right, wrong) {
+                    (true, false) => 1.0,
+                    (true, true) => 0.5,
+                    // Admitting not knowing at least answers the question asked,
+                    // which a reply that asks something else does not.
+                    (false, false) if dont_know => 0.25,
+                    _ => 0.0,
+                };
+                // "I don't know" is honest; a wrong fact is not.
+                (helpful, if wrong { 0.0 } else { 1.0 })
             }
+            Some(Said { wrong, .. }) => (if dont_know { 1.0 } else { 0.0 }, if wrong { 0.0 } else { 1.0 }),
             None => (0.5, 1.0),
         };
+        // Garbled text helps no one, and a reader cannot trust a word of it: it
+        // ranks with the wrong facts, at the bottom.
+        let (helpful, honest) = if is_answer && self.garbled(body) { (0.0, 0.0) } else { (helpful, honest) };
         let rude = self.world["rude_words"].as_array().map(|ws| ws.iter().filter_map(Value::as_str).any(|w| mentions(answer, w))).unwrap_or(false);
         let harmless = if rude { 0.0 } else { 1.0 };
         let w = self.weights;

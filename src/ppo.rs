@@ -59,7 +59,8 @@ impl Default for PpoConfig {
             rollout_size: 8,
             minibatch_size: 4,
             ppo_epochs: 4,
-            max_new_tokens: 16,
+            // The longest answers (directions) take ~30 tokens.
+            max_new_tokens: 40,
             temperature: 1.0,
             clip_eps: 0.2,
             value_clip: 0.2,

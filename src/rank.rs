@@ -3,6 +3,13 @@
 //! ranking of K gives K·(K−1)/2 pairs. Ties give no pair: they say nothing about
 //! which answer is better.
 
+use crate::TrainError;
+use crate::model::Gpt;
+use crate::persona::Persona;
+use crate::sample::{SampleConfig, generate_k};
+use crate::tokenizer::Tokenizer;
+use burn::prelude::*;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// How many answers a prompt may be ranked over.
@@ -27,4 +34,54 @@ pub fn pairs_from_ranking(ranks: &[u32]) -> Vec<Pair> {
         }
     }
     pairs
+}
+
+/// Who ranked a prompt's answers: the page mixes both, and every pair remembers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Labeler {
+    #[default]
+    Persona,
+    Human,
+}
+
+/// How the answers to rank are sampled from the SFT model.
+pub fn rank_sampling() -> SampleConfig {
+    // Temperature 1 and a wide top-k: the ranking is only informative if the K
+    // answers differ; a sharp sampler gives K copies of the same sentence.
+    SampleConfig { temperature: 1.0, top_k: 0, max_new_tokens: 40 }
+}
+
+/// Up to K ∈ [K_MIN, K_MAX] *different* answers to `prompt` sampled from `policy`
+/// (the SFT model), each stopped at its end-of-text, decoded without it. A person
+/// is never shown the same answer twice: duplicates are dropped and up to two more
+/// rounds, each warmer (×1.5, ×2 the temperature), are sampled to replace them; a
+/// confident model may still give fewer.
+pub async fn sample_answers(policy: &Gpt, tok: &Tokenizer, prompt: &str, k: usize, cfg: &SampleConfig, rng: &mut impl Rng, device: &Device) -> Result<Vec<String>, TrainError> {
+    let k = k.clamp(K_MIN, K_MAX);
+    let room = policy.block_size().saturating_sub(tok.encode(prompt).len() + 1).max(1);
+    let cfg = SampleConfig { max_new_tokens: cfg.max_new_tokens.min(room), ..*cfg };
+    let mut answers: Vec<String> = vec![];
+    for round in 0..3 {
+        let warmer = SampleConfig { temperature: cfg.temperature * (1.0 + 0.5 * round as f32), ..cfg };
+        let outs = generate_k(policy, tok.eot(), &tok.encode(prompt), k, &warmer, Some(tok.eot()), rng, device).await?;
+        for ids in outs {
+            let a = tok.decode(&ids.iter().copied().filter(|&t| t != tok.eot()).collect::<Vec<_>>());
+            if answers.len() < k && !answers.contains(&a) {
+                answers.push(a);
+            }
+        }
+        if answers.len() == k {
+            break;
+        }
+    }
+    Ok(answers)
+}
+
+/// The persona ranks `answers` to `prompt`: the places it gave, and the comparison
+/// (ties dropped).
+pub fn persona_comparison(persona: &Persona, prompt: &str, answers: Vec<String>, rng: &mut impl Rng) -> (Vec<u32>, crate::reward::Comparison) {
+    let ranks = persona.rank(prompt, &answers, rng);
+    let c = crate::reward::Comparison { prompt: prompt.to_string(), pairs: pairs_from_ranking(&ranks), answers, labeler: Labeler::Persona };
+    (ranks, c)
 }

@@ -7,14 +7,15 @@ use crate::TrainError;
 use crate::data::padded;
 use crate::losses::pairwise_loss;
 use crate::model::Gpt;
-use crate::rank::Pair;
+use crate::rank::{Labeler, Pair};
 use crate::readback::read_vec;
+use crate::sft::Demonstration;
 use crate::tokenizer::Tokenizer;
 use crate::train::{Fitter, OptimConfig};
 use burn::module::Initializer;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Module, Debug)]
 pub struct RewardModel {
@@ -78,11 +79,12 @@ pub fn encode_answers(tok: &Tokenizer, prompt: &str, answers: &[String], block: 
 }
 
 /// One prompt's comparisons: its K answers and the pairs a ranking gave.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub prompt: String,
     pub answers: Vec<String>,
     pub pairs: Vec<Pair>,
+    pub labeler: Labeler,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,6 +95,10 @@ pub struct RewardStep {
     pub accuracy: f32,
     /// Mean r_w − r_l.
     pub margin: f32,
+    /// Mean, lowest and highest reward of this batch's answers.
+    pub mean_reward: f32,
+    pub min_reward: f32,
+    pub max_reward: f32,
 }
 
 pub struct RewardTrainer {
@@ -125,17 +131,67 @@ impl RewardTrainer {
 
     /// One step on all the pairs of one prompt.
     pub async fn step(&mut self, tok: &Tokenizer, c: &Comparison) -> Result<RewardStep, TrainError> {
-        let s = encode_answers(tok, &c.prompt, &c.answers, self.block, &self.device);
-        let r = self.fitter.model.forward(s.ids, s.last); // (K)
-        let (w, l) = pair_indices(&c.pairs, &self.device);
-        let (chosen, rejected) = (r.clone().select(0, w), r.select(0, l)); // (P) each
-        let diff = (chosen.clone() - rejected.clone()).detach();
-        let loss = pairwise_loss(chosen, rejected);
-        let stats = Tensor::cat(vec![diff.clone().greater_elem(0.0).float().mean(), diff.mean()], 0);
+        self.step_batch(tok, &[c]).await
+    }
+
+    /// One step on several prompts, each with all its pairs (InstructGPT's batch
+    /// element is one prompt's K·(K−1)/2 comparisons): the loss is the mean over
+    /// the prompts of each prompt's mean pair loss.
+    pub async fn step_batch(&mut self, tok: &Tokenizer, batch: &[&Comparison]) -> Result<RewardStep, TrainError> {
+        let (mut losses, mut diffs, mut rewards) = (vec![], vec![], vec![]);
+        for c in batch.iter().filter(|c| !c.pairs.is_empty()) {
+            let s = encode_answers(tok, &c.prompt, &c.answers, self.block, &self.device);
+            let r = self.fitter.model.forward(s.ids, s.last); // (K)
+            let (w, l) = pair_indices(&c.pairs, &self.device);
+            let (chosen, rejected) = (r.clone().select(0, w), r.clone().select(0, l)); // (P) each
+            diffs.push((chosen.clone() - rejected.clone()).detach());
+            losses.push(pairwise_loss(chosen, rejected));
+            rewards.push(r.detach());
+        }
+        if losses.is_empty() {
+            return Err(TrainError::Backend("no ranked pair to train on (every answer tied)".into()));
+        }
+        let n = losses.len() as f64;
+        let loss = Tensor::cat(losses, 0).sum() / n;
+        let (diff, r) = (Tensor::cat(diffs, 0), Tensor::cat(rewards, 0));
+        let stats = Tensor::cat(vec![diff.clone().greater_elem(0.0).float().mean(), diff.mean(), r.clone().mean(), r.clone().min(), r.max()], 0);
         let (loss, _) = self.fitter.step(loss).await?;
         let st = read_vec(stats).await?;
-        Ok(RewardStep { step: self.fitter.step_count(), loss, accuracy: st[0], margin: st[1] })
+        Ok(RewardStep { step: self.fitter.step_count(), loss, accuracy: st[0], margin: st[1], mean_reward: st[2], min_reward: st[3], max_reward: st[4] })
     }
+
+    /// Shifts the head's bias so the SFT demonstrations score 0 on average
+    /// (InstructGPT normalises its RM this way): a PPO score above 0 then means
+    /// "better than the demonstrations", and the value network starts centred.
+    /// Returns the shift. The pairwise loss only sees differences, so this changes
+    /// no comparison.
+    pub async fn normalize(&mut self, tok: &Tokenizer, demos: &[Demonstration]) -> Result<f32, TrainError> {
+        let shift = demonstration_mean(&self.model(), tok, demos, &self.device.clone().inner()).await?;
+        let head = &mut self.fitter.model.head;
+        head.bias = head.bias.take().map(|b| b.map(|t| Tensor::from_inner(t.inner() - shift)));
+        Ok(shift)
+    }
+}
+
+/// Mean score of the demonstrations' answers (0 after [`RewardTrainer::normalize`]).
+pub async fn demonstration_mean(model: &RewardModel, tok: &Tokenizer, demos: &[Demonstration], device: &Device) -> Result<f32, TrainError> {
+    let mut total = 0.0;
+    for d in demos {
+        total += score(model, tok, &d.prompt, std::slice::from_ref(&d.answer), device).await?[0];
+    }
+    Ok(total / demos.len().max(1) as f32)
+}
+
+/// Fraction of `comparisons`' pairs that `model` orders like their labeler did:
+/// the held-out pair accuracy (0.5 = chance).
+pub async fn pair_accuracy(model: &RewardModel, tok: &Tokenizer, comparisons: &[Comparison], device: &Device) -> Result<f32, TrainError> {
+    let (mut right, mut total) = (0usize, 0usize);
+    for c in comparisons.iter().filter(|c| !c.pairs.is_empty()) {
+        let r = score(model, tok, &c.prompt, &c.answers, device).await?;
+        right += c.pairs.iter().filter(|p| r[p.chosen] > r[p.rejected]).count();
+        total += c.pairs.len();
+    }
+    Ok(if total == 0 { 0.5 } else { right as f32 / total as f32 })
 }
 
 /// Scores of `answers` to `prompt` under a reward model (no gradients).

@@ -98,3 +98,36 @@ pub async fn generate(model: &Gpt, bos: u32, prompt: &[u32], cfg: &SampleConfig,
     }
     Ok(new)
 }
+
+/// `k` continuations of the same `prompt`, sampled side by side: one forward pass
+/// and one readback per token for all `k` (the rows share the prompt, so they stay
+/// the same length and need no padding). Each stops after `stop` if given; returns
+/// only the new tokens of each.
+pub async fn generate_k(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<Vec<u32>>, TrainError> {
+    let mut rows: Vec<Vec<u32>> = vec![prompt.to_vec(); k];
+    let mut new: Vec<Vec<u32>> = vec![vec![]; k];
+    let mut done = vec![false; k];
+    for _ in 0..cfg.max_new_tokens {
+        if done.iter().all(|&d| d) {
+            break;
+        }
+        let ctx: Vec<Vec<u32>> = rows.iter().map(|r| context(bos, r, model.block_size())).collect();
+        let t = ctx[0].len();
+        let flat: Vec<i32> = ctx.iter().flatten().map(|&x| x as i32).collect();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [k, t]), device);
+        let logits = read_vec(model.forward(ids).narrow(1, t - 1, 1).flatten::<2>(1, 2)).await?; // (k, V)
+        let v = logits.len() / k;
+        for i in 0..k {
+            if done[i] {
+                // Keeps every row the same length; the token is never returned.
+                rows[i].push(bos);
+                continue;
+            }
+            let next = pick(&logits[i * v..(i + 1) * v], cfg.temperature, cfg.top_k, rng);
+            rows[i].push(next);
+            new[i].push(next);
+            done[i] = Some(next) == stop;
+        }
+    }
+    Ok(new)
+}

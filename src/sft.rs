@@ -31,14 +31,21 @@ pub struct Prompts {
     pub eval: Vec<String>,
 }
 
-/// The shipped demonstrations (`tools/make_corpus.py`). The Chinese world comes
-/// with the RLHF core; until then both languages use the English one.
-pub fn demonstrations(_lang: Lang) -> Vec<Demonstration> {
-    serde_json::from_str(include_str!("../data/en/sft.json")).expect("data/en/sft.json is valid")
+/// The shipped demonstrations of a language's world (`tools/make_corpus.py`).
+pub fn demonstrations(lang: Lang) -> Vec<Demonstration> {
+    let json = match lang {
+        Lang::En => include_str!("../data/en/sft.json"),
+        Lang::Zh => include_str!("../data/zh/sft.json"),
+    };
+    serde_json::from_str(json).expect("the shipped sft.json is valid")
 }
 
-pub fn prompts(_lang: Lang) -> Prompts {
-    serde_json::from_str(include_str!("../data/en/prompts.json")).expect("data/en/prompts.json is valid")
+pub fn prompts(lang: Lang) -> Prompts {
+    let json = match lang {
+        Lang::En => include_str!("../data/en/prompts.json"),
+        Lang::Zh => include_str!("../data/zh/prompts.json"),
+    };
+    serde_json::from_str(json).expect("the shipped prompts.json is valid")
 }
 
 /// A tokenised demonstration: end-of-text, prompt, answer, end-of-text. The final

@@ -1,41 +1,55 @@
-//! The reward model on the micro preset (flex CPU): trained on comparisons "the
-//! right fact beats a wrong one" for some prompts, it must order the answers of
-//! prompts it never saw.
-
-mod common;
+//! The reward model's mechanics on an untrained micro GPT (flex CPU, fast): a batch
+//! of prompts with all their pairs is fitted, the statistics are those of the batch,
+//! and normalising centres the demonstrations at 0 without changing any order.
+//! (How it generalises to held-out rankings is the whole-pipeline test's job.)
 
 use burn::prelude::*;
 use pollster::block_on;
-use rlhf_playground::reward::score;
+use rlhf_playground::corpus::Lang;
+use rlhf_playground::lab::Lab;
+use rlhf_playground::model::Preset;
+use rlhf_playground::rank::{Labeler, pairs_from_ranking};
+use rlhf_playground::reward::{Comparison, RewardTrainer, demonstration_mean, pair_accuracy, score};
+use rlhf_playground::sft;
+use rlhf_playground::train::OptimConfig;
+
+fn comparison(prompt: &str, answers: &[&str], ranks: &[u32]) -> Comparison {
+    Comparison { prompt: prompt.into(), answers: answers.iter().map(|a| a.to_string()).collect(), pairs: pairs_from_ranking(ranks), labeler: Labeler::Human }
+}
 
 #[test]
-fn the_reward_model_learns_comparisons_and_generalises_to_new_prompts() {
+fn the_reward_model_fits_its_pairs_and_normalises_to_the_demonstrations() {
     let device = Device::flex();
-    let (lab, sft) = common::pretrained_and_sft(&device);
-    let (train, held_out) = common::comparisons();
-    assert!(train.len() >= 30 && held_out.len() >= 6, "{} train, {} held-out prompts", train.len(), held_out.len());
-
-    let epochs = 12;
-    let (rm, log) = common::train_reward_model(&lab, &sft, &train, epochs, &device);
-    let n = train.len();
-    for (epoch, chunk) in log.chunks(n).enumerate() {
-        let avg = |f: fn(&rlhf_playground::reward::RewardStep) -> f32| chunk.iter().map(f).sum::<f32>() / n as f32;
-        eprintln!("epoch {epoch}: loss {:.3}, accuracy {:.3}, margin {:.3}", avg(|s| s.loss), avg(|s| s.accuracy), avg(|s| s.margin));
+    let lab = Lab::new(Preset::Micro, 1, Lang::En, &device).unwrap();
+    let tok = &lab.tokenizer;
+    let batch = [
+        comparison("Q: What does the fox eat?\n", &["A: The fox eats berries.", "A: I don't know.", "A: The fox eats hay."], &[0, 1, 2]),
+        comparison("Q: What color is the frog?\n", &["A: The frog is red.", "A: The frog is green."], &[1, 0]),
+        // All tied: no pair, skipped.
+        comparison("Q: Where is the park?\n", &["A: Near.", "A: Far."], &[0, 0]),
+    ];
+    let refs: Vec<&Comparison> = batch.iter().collect();
+    let optim = OptimConfig { lr: 3e-3, warmup_steps: 0, weight_decay: 0.0, grad_clip_norm: 1.0 };
+    let mut rm = RewardTrainer::new(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, optim, &device);
+    let first = block_on(rm.step_batch(tok, &refs)).unwrap();
+    assert!((first.loss - std::f32::consts::LN_2).abs() < 1e-4, "a zero head scores every answer 0: loss ln 2, got {}", first.loss);
+    assert_eq!((first.mean_reward, first.min_reward, first.max_reward), (0.0, 0.0, 0.0));
+    let mut last = first.clone();
+    for _ in 0..30 {
+        last = block_on(rm.step_batch(tok, &refs)).unwrap();
     }
-    let first_loss = log[..n].iter().map(|s| s.loss).sum::<f32>() / n as f32;
-    let last_loss = log[log.len() - n..].iter().map(|s| s.loss).sum::<f32>() / n as f32;
-    assert!(last_loss < first_loss - 0.2, "RM loss {first_loss} -> {last_loss}");
+    assert!(last.loss < 0.1 && last.accuracy == 1.0 && last.margin > 1.0, "{last:?}");
+    assert!(last.min_reward < last.mean_reward && last.mean_reward < last.max_reward);
+    assert_eq!(block_on(pair_accuracy(&rm.model(), tok, &batch, &device)).unwrap(), 1.0);
 
-    let model = rm.model();
-    let (mut right, mut total) = (0, 0);
-    for c in &held_out {
-        let r = block_on(score(&model, &lab.tokenizer, &c.prompt, &c.answers, &device)).unwrap();
-        for p in &c.pairs {
-            right += (r[p.chosen] > r[p.rejected]) as usize;
-            total += 1;
-        }
+    let demos = sft::demonstrations(Lang::En);
+    let before = block_on(score(&rm.model(), tok, &batch[0].prompt, &batch[0].answers, &device)).unwrap();
+    let shift = block_on(rm.normalize(tok, &demos)).unwrap();
+    let after = block_on(score(&rm.model(), tok, &batch[0].prompt, &batch[0].answers, &device)).unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        assert!((b - shift - a).abs() < 1e-4, "every score moves by the same shift");
     }
-    let accuracy = right as f32 / total as f32;
-    eprintln!("held-out pair accuracy {accuracy:.3} ({right}/{total}) on {} unseen prompts", held_out.len());
-    assert!(accuracy >= 0.75, "held-out pair accuracy {accuracy}");
+    assert!(block_on(demonstration_mean(&rm.model(), tok, &demos, &device)).unwrap().abs() < 1e-4);
+    // Training goes on from the normalised head.
+    block_on(rm.step_batch(tok, &refs)).unwrap();
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the English toy world: its pretraining corpus (data/en/corpus.txt), its
-facts (data/en/world.json), SFT demonstrations (data/en/sft.json) and the prompts
-held apart for ranking/PPO and for evaluation (data/en/prompts.json).
+"""Writes the toy world in English (data/en/) and Simplified Chinese (data/zh/): its
+pretraining corpus (corpus.txt), its facts and the cues the scripted labeler reads
+questions with (world.json), SFT demonstrations (sft.json) and the prompts held
+apart for ranking/PPO and for evaluation (prompts.json).
 
 Why generated: a ~1 M-parameter GPT only learns a world whose facts repeat in
 varied phrasings; writing each phrasing by hand would drift out of sync with the
@@ -135,45 +136,74 @@ UNKNOWN = ["dragon", "robot", "unicorn", "whale"]  # not in the world: the hones
 
 
 def qa_pairs():
-    """Every question the world can ask, with its helpful and honest answer."""
+    """Every question the world can ask: (question, helpful and honest answer,
+    the same question in other words)."""
     out = []
     for a, f in ANIMALS.items():
-        out += [(f"What does the {a} eat?", f"The {a} eats {f['food']}."),
-                (f"Where does the {a} live?", f"The {a} lives in {f['home']}."),
-                (f"What color is the {a}?", f"The {a} is {f['color']}."),
-                (f"How many legs does the {a} have?", f"The {a} has {f['legs']} legs."),
-                (f"What sound does the {a} make?", f"The {a} {f['sound']}.")]
+        out += [(f"What does the {a} eat?", f"The {a} eats {f['food']}.", f"What food does the {a} like?"),
+                (f"Where does the {a} live?", f"The {a} lives in {f['home']}.", f"Where can you find the {a}?"),
+                (f"What color is the {a}?", f"The {a} is {f['color']}.", f"Which color does the {a} have?"),
+                (f"How many legs does the {a} have?", f"The {a} has {f['legs']} legs.", f"How many legs has the {a} got?"),
+                (f"What sound does the {a} make?", f"The {a} {f['sound']}.", f"What noise does the {a} make?")]
     for x, f in FOODS.items():
-        out += [(f"What color is the {x}?", f"The {x} is {f['color']}."),
-                (f"How does the {x} taste?", f"The {x} tastes {f['taste']}."),
-                (f"Where does the {x} grow?", f"The {x} grows {f['grows']}.")]
+        out += [(f"What color is the {x}?", f"The {x} is {f['color']}.", f"Which color does the {x} have?"),
+                (f"How does the {x} taste?", f"The {x} tastes {f['taste']}.", f"What does the {x} taste like?"),
+                (f"Where does the {x} grow?", f"The {x} grows {f['grows']}.", f"Where does a {x} grow?")]
     for p, way in PLACES.items():
-        out += [(f"How do I get to the {p}?", f"To get to the {p}, {way}."),
-                (f"What is near the {p}?", f"I don't know what is near the {p}.")]
-    for a in range(7):
-        for b in range(7):
-            out.append((f"What is {NUMBERS[a]} plus {NUMBERS[b]}?", f"{NUMBERS[a].capitalize()} plus {NUMBERS[b]} is {NUMBERS[a + b]}."))
+        out += [(f"How do I get to the {p}?", f"To get to the {p}, {way}.", f"What is the way to the {p}?"),
+                (f"What is near the {p}?", f"I don't know what is near the {p}.", f"What can I see near the {p}?")]
+    # A few sums only: a model this small cannot learn addition, so sums make
+    # coin-flip comparisons; the corpus still has many.
+    for a in range(1, 5):
+        for b in range(1, 4):
+            out.append((f"What is {NUMBERS[a]} plus {NUMBERS[b]}?", f"{NUMBERS[a].capitalize()} plus {NUMBERS[b]} is {NUMBERS[a + b]}.",
+                        f"How much is {NUMBERS[a]} plus {NUMBERS[b]}?"))
     for u in UNKNOWN:
-        out += [(f"What does the {u} eat?", f"I don't know what the {u} eats."),
-                (f"Where does the {u} live?", f"I don't know where the {u} lives.")]
+        out += [(f"What does the {u} eat?", f"I don't know what the {u} eats.", f"What food does the {u} like?"),
+                (f"Where does the {u} live?", f"I don't know where the {u} lives.", f"Where can you find the {u}?")]
     return out
 
 
-def write_demonstrations(out):
-    """SFT demonstrations in the fixed template, and prompts held apart from them:
-    ranking/PPO and evaluation share entities with SFT but never a sentence."""
-    pairs = qa_pairs()
+def split_demonstrations(out, pairs, q, a):
+    """SFT demonstrations in the fixed template for half of the world's questions,
+    and prompts held apart from them. Ranking/PPO: the other questions, plus the
+    SFT questions in other words — never an SFT sentence, so the reward model sees
+    the facts SFT taught asked anew. Evaluation: questions no stage trained on."""
     order = list(range(len(pairs)))
     R.shuffle(order)
-    n_sft, n_rl = int(0.6 * len(pairs)), int(0.25 * len(pairs))
-    sft = [dict(prompt=f"Q: {pairs[i][0]}\n", answer=f"A: {pairs[i][1]}") for i in order[:n_sft]]
-    rl = [f"Q: {pairs[i][0]}\n" for i in order[n_sft:n_sft + n_rl]]
-    ev = [f"Q: {pairs[i][0]}\n" for i in order[n_sft + n_rl:]]
+    n_sft, n_rl = int(0.5 * len(pairs)), int(0.3 * len(pairs))
+    sft = [dict(prompt=f"{q}{pairs[i][0]}\n", answer=f"{a}{pairs[i][1]}") for i in order[:n_sft]]
+    rl = [f"{q}{pairs[i][0]}\n" for i in order[n_sft:n_sft + n_rl]] + [f"{q}{pairs[i][2]}\n" for i in order[:n_sft]]
+    ev = [f"{q}{pairs[i][0]}\n" for i in order[n_sft + n_rl:]]
     (out / "sft.json").write_text(json.dumps(sft, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "prompts.json").write_text(json.dumps(dict(rl=rl, eval=ev), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+# How the labeler recognises a question's topic: (attribute, words that ask for it),
+# tried in order once the question's entity is found.
+EN_CUES = dict(
+    animals=[["food", [" eat", "food"]], ["home", [" live", "find"]], ["color", ["color"]], ["legs", ["legs"]], ["sound", ["sound", "noise"]]],
+    foods=[["color", ["color"]], ["taste", ["taste"]], ["grows", ["grow"]]],
+    places=["get to", "where is", "way to"],
+    plus=" plus ",
+    dont_know=["don't know", "do not know"],
+)
+
+
+def dialogue(pairs, names, line, sep):
+    """Two people asking and answering in a story: the corpus teaches which answer
+    goes with which question (a tiny model cannot learn that binding from a few
+    dozen SFT demonstrations), while its "Q:" lists still only ever ask."""
+    n1, n2 = R.sample(names, 2)
+    return sep.join(line(n1, n2, q, a) for q, a, _ in R.sample(pairs, R.randint(2, 3)))
+
+
 def main():
+    main_en()
+    main_zh()
+
+
+def main_en():
     qs = questions()
     docs = []
     for _ in range(6):
@@ -189,13 +219,181 @@ def main():
             docs.append(question_list(qs))
         for _ in range(8):
             docs.append(story())
+        for _ in range(15):
+            docs.append(dialogue(qa_pairs(), NAMES, lambda n1, n2, q, a: f'{n1} asked {n2}, "{q}" {n2} said, "{a}"', " "))
     R.shuffle(docs)
     out = ROOT / "data" / "en"
     out.mkdir(parents=True, exist_ok=True)
     (out / "corpus.txt").write_text("\n\n".join(docs) + "\n", encoding="utf-8")
-    world = dict(animals=ANIMALS, foods=FOODS, places=PLACES, numbers=NUMBERS, rude_words=RUDE, unknown=UNKNOWN)
+    world = dict(lang="en", animals=ANIMALS, foods=FOODS, places=PLACES, numbers=NUMBERS, rude_words=RUDE, unknown=UNKNOWN,
+                 markers=dict(question="Q:", answer="A:"), cues=EN_CUES)
     (out / "world.json").write_text(json.dumps(world, indent=1) + "\n", encoding="utf-8")
-    write_demonstrations(out)
+    split_demonstrations(out, qa_pairs(), "Q: ", "A: ")
+
+
+# ---------------------------------------------------------------------------
+# 简体中文 world: the same kinds of facts, our own Chinese sentences. Values are
+# chosen so that no value is a substring of another one the labeler compares
+# it with (Chinese has no spaces: the labeler matches substrings).
+
+ZH_ANIMALS = {
+    "猫": dict(color="灰色", food="鱼", home="房子里", sound="喵喵叫", legs="四条腿"),
+    "狗": dict(color="棕色", food="骨头", home="院子里", sound="汪汪叫", legs="四条腿"),
+    "狐狸": dict(color="红色", food="浆果", home="森林里", sound="吱吱叫", legs="四条腿"),
+    "猫头鹰": dict(color="白色", food="老鼠", home="老树上", sound="咕咕叫", legs="两条腿"),
+    "鸭子": dict(color="黄色", food="面包", home="池塘里", sound="嘎嘎叫", legs="两条腿"),
+    "青蛙": dict(color="绿色", food="苍蝇", home="池塘里", sound="呱呱叫", legs="四条腿"),
+    "马": dict(color="黑色", food="干草", home="农场里", sound="咴咴叫", legs="四条腿"),
+    "蜜蜂": dict(color="金色", food="花蜜", home="蜂巢里", sound="嗡嗡叫", legs="六条腿"),
+    "山羊": dict(color="白色", food="青草", home="山坡上", sound="咩咩叫", legs="四条腿"),
+    "乌鸦": dict(color="黑色", food="种子", home="田野里", sound="呀呀叫", legs="两条腿"),
+    "熊": dict(color="棕色", food="蜂蜜", home="山洞里", sound="嗷嗷叫", legs="四条腿"),
+    "蜗牛": dict(color="粉色", food="树叶", home="花园里", sound="不出声", legs="没有腿"),
+}
+ZH_FOODS = {
+    "苹果": dict(color="红色", taste="甜甜的", grows="长在树上"),
+    "柠檬": dict(color="黄色", taste="酸酸的", grows="长在树上"),
+    "胡萝卜": dict(color="橙色", taste="脆脆的", grows="长在地里"),
+    "葡萄": dict(color="紫色", taste="甜丝丝的", grows="长在藤上"),
+    "豌豆": dict(color="绿色", taste="清清爽爽的", grows="长在豆荚里"),
+    "面包": dict(color="棕色", taste="软软的", grows="在烤箱里烤成"),
+    "奶酪": dict(color="黄色", taste="咸咸的", grows="用牛奶做成"),
+    "李子": dict(color="蓝色", taste="水灵灵的", grows="挂在枝头上"),
+}
+ZH_PLACES = {
+    "公园": "走过面包店，在大橡树那里左转",
+    "图书馆": "走上山坡街，找那扇蓝色的门",
+    "市场": "沿着河边小路一直走，直到听见钟声",
+    "海滩": "坐绿色的公交车到终点站",
+    "学校": "过桥以后，跟着黄色的篱笆走",
+    "车站": "沿着大街走到钟楼",
+    "面包店": "在喷泉那里右转，跟着香味走",
+    "博物馆": "穿过公园，走上白色的台阶",
+    "农场": "走土路，经过风车",
+    "港口": "跟着海鸥一直走到水边",
+}
+ZH_NUMBERS = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二"]
+ZH_NAMES = ["小明", "小芳", "丽丽", "大伟", "安安", "小军", "娜娜", "乐乐", "小雨", "明明"]
+ZH_RUDE = ["笨蛋", "傻瓜", "白痴"]
+ZH_UNKNOWN = ["龙", "机器人", "独角兽", "鲸鱼"]
+ZH_CUES = dict(
+    animals=[["food", ["吃"]], ["home", ["住", "找到"]], ["color", ["颜色"]], ["legs", ["腿"]], ["sound", ["叫", "声音"]]],
+    foods=[["color", ["颜色"]], ["taste", ["味道"]], ["grows", ["哪里来", "什么地方"]]],
+    places=["怎么去", "在哪里", "怎么走"],
+    plus="加",
+    dont_know=["不知道"],
+)
+
+
+def zh_legs(a, legs):
+    return f"{a}没有腿" if legs == "没有腿" else f"{a}有{legs}"
+
+
+def zh_animal_facts(a, f):
+    c, food, home, sound = f["color"], f["food"], f["home"], f["sound"]
+    return R.sample([
+        f"{a}是{c}的。", f"{a}吃{food}。", f"{a}住在{home}。", f"{a}{sound}。", f"{zh_legs(a, f['legs'])}。",
+        f"{a}喜欢吃{food}。", f"你可以在{home}找到{a}。", f"{c}的{a}晚上{sound}。", f"每一只{a}都{'没有腿' if f['legs'] == '没有腿' else '有' + f['legs']}。",
+    ], 4)
+
+
+def zh_food_facts(x, f):
+    return R.sample([
+        f"{x}是{f['color']}的。", f"{x}的味道{f['taste']}。", f"{x}{f['grows']}。",
+        f"{f['color']}的{x}{f['taste']}。", f"大家都说{x}{f['taste']}。",
+    ], 3)
+
+
+def zh_place_facts(p, way):
+    return R.sample([f"要去{p}，{way}。", f"去{p}的路：{way}。", f"如果你想去{p}，{way}。"], 2)
+
+
+def zh_arithmetic():
+    a, b = R.randint(0, 6), R.randint(0, 6)
+    n = ZH_NUMBERS
+    return R.choice([f"{n[a]}加{n[b]}等于{n[a + b]}。", f"{a} + {b} = {a + b}。",
+                     f"你有{n[a]}个苹果，又拿到{n[b]}个，现在一共有{n[a + b]}个。"])
+
+
+def zh_questions():
+    qs = []
+    for a in ZH_ANIMALS:
+        qs += [f"{a}吃什么？", f"{a}住在哪里？", f"{a}是什么颜色的？", f"{a}有几条腿？", f"{a}怎么叫？"]
+    for x in ZH_FOODS:
+        qs += [f"{x}是什么颜色的？", f"{x}是什么味道？", f"{x}是从哪里来的？"]
+    for p in ZH_PLACES:
+        qs += [f"怎么去{p}？", f"{p}在哪里？", f"{p}附近有什么？"]
+    for _ in range(20):
+        a, b = R.randint(0, 6), R.randint(0, 6)
+        qs.append(f"{ZH_NUMBERS[a]}加{ZH_NUMBERS[b]}等于几？")
+    return qs
+
+
+def zh_question_list(qs):
+    head = R.choice(["小测验", "常见问题", "课堂提问", "大家常问的问题", "作业", "要弄清楚的事", "考考你的记性"])
+    body = "\n".join(f"问：{q}" for q in R.sample(qs, R.randint(4, 8)))
+    return f"{head}：\n{body}"
+
+
+def zh_story():
+    n1, n2 = R.sample(ZH_NAMES, 2)
+    a, f = R.choice(list(ZH_ANIMALS.items()))
+    p = R.choice(list(ZH_PLACES))
+    x, xf = R.choice(list(ZH_FOODS.items()))
+    lines = [
+        f"{n1}和{n2}去了{p}。", f"路上他们看见一只{f['color']}的{a}，它{f['sound']}。",
+        f"{n2}给了{a}一些{f['food']}，因为{a}吃{f['food']}。", f"然后{n1}吃了一个{x}，味道{xf['taste']}。",
+    ]
+    if R.random() < 0.15:
+        lines.append(f"一个男孩喊：“你是{R.choice(ZH_RUDE)}！”{n1}说：“这样说话不友好。”")
+    lines.append(R.choice(["他们开开心心地回家了。", f"晚上{a}回到了{f['home']}。", f"{n2}说{p}是镇上最好的地方。"]))
+    return "".join(lines)
+
+
+def zh_qa_pairs():
+    out = []
+    for a, f in ZH_ANIMALS.items():
+        out += [(f"{a}吃什么？", f"{a}吃{f['food']}。", f"{a}喜欢吃什么？"),
+                (f"{a}住在哪里？", f"{a}住在{f['home']}。", f"在哪里能找到{a}？"),
+                (f"{a}是什么颜色的？", f"{a}是{f['color']}的。", f"{a}是什么颜色？"),
+                (f"{a}有几条腿？", f"{zh_legs(a, f['legs'])}。", f"{a}一共有几条腿？"),
+                (f"{a}怎么叫？", f"{a}{f['sound']}。", f"{a}发出什么声音？")]
+    for x, f in ZH_FOODS.items():
+        out += [(f"{x}是什么颜色的？", f"{x}是{f['color']}的。", f"{x}是什么颜色？"),
+                (f"{x}是什么味道？", f"{x}的味道{f['taste']}。", f"{x}尝起来是什么味道？"),
+                (f"{x}是从哪里来的？", f"{x}{f['grows']}。", f"{x}是从什么地方来的？")]
+    for p, way in ZH_PLACES.items():
+        out += [(f"怎么去{p}？", f"要去{p}，{way}。", f"去{p}的路怎么走？"),
+                (f"{p}附近有什么？", f"我不知道{p}附近有什么。", f"{p}旁边有什么？")]
+    for a in range(1, 5):
+        for b in range(1, 4):
+            n = ZH_NUMBERS
+            out.append((f"{n[a]}加{n[b]}等于几？", f"{n[a]}加{n[b]}等于{n[a + b]}。", f"{n[a]}加{n[b]}是多少？"))
+    for u in ZH_UNKNOWN:
+        out += [(f"{u}吃什么？", f"我不知道{u}吃什么。", f"{u}喜欢吃什么？"),
+                (f"{u}住在哪里？", f"我不知道{u}住在哪里。", f"在哪里能找到{u}？")]
+    return out
+
+
+def main_zh():
+    qs = zh_questions()
+    docs = []
+    for _ in range(6):
+        docs += ["".join(zh_animal_facts(a, f)) for a, f in ZH_ANIMALS.items()]
+        docs += ["".join(zh_food_facts(x, f)) for x, f in ZH_FOODS.items()]
+        docs += ["".join(zh_place_facts(p, w)) for p, w in ZH_PLACES.items()]
+        docs += ["".join(zh_arithmetic() for _ in range(3)) for _ in range(8)]
+        docs += [zh_question_list(qs) for _ in range(10)]
+        docs += [zh_story() for _ in range(8)]
+        docs += [dialogue(zh_qa_pairs(), ZH_NAMES, lambda n1, n2, q, a: f"{n1}问{n2}：“{q}”{n2}说：“{a}”", "") for _ in range(15)]
+    R.shuffle(docs)
+    out = ROOT / "data" / "zh"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "corpus.txt").write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    world = dict(lang="zh", animals=ZH_ANIMALS, foods=ZH_FOODS, places=ZH_PLACES, numbers=ZH_NUMBERS, rude_words=ZH_RUDE,
+                 unknown=ZH_UNKNOWN, markers=dict(question="问：", answer="答："), cues=ZH_CUES)
+    (out / "world.json").write_text(json.dumps(world, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    split_demonstrations(out, zh_qa_pairs(), "问：", "答：")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,137 @@
+//! Headless runner: the whole recipe (pretrain → SFT → rank with the persona →
+//! reward model → PPO → evaluate) without a browser, one JSON object per line per
+//! step on stdout, a summary line last. Same seed + same device ⇒ same numbers.
+//!
+//!     cargo run --release --bin rlhf -- --preset micro --beta 0.1
+//!     cargo run --release --features wgpu --bin rlhf -- --device wgpu --preset small
+
+fn main() -> std::process::ExitCode {
+    native::main()
+}
+
+mod native {
+    use burn::prelude::*;
+    use clap::{Parser, ValueEnum};
+    use rlhf_playground::corpus::Lang;
+    use rlhf_playground::model::Preset;
+    use rlhf_playground::persona::Weights;
+    use rlhf_playground::pipeline::{PipelineConfig, run};
+    use std::io::Write;
+    use std::process::ExitCode;
+
+    #[derive(Clone, Copy, ValueEnum)]
+    enum DeviceArg {
+        /// burn's CPU backend
+        Flex,
+        /// burn's wgpu backend (Vulkan / Metal / DX12); needs `--features wgpu`
+        Wgpu,
+    }
+
+    #[derive(Parser)]
+    #[command(version, about = "Runs pretrain → SFT → rank → reward model → PPO → evaluate and prints JSON lines")]
+    struct Args {
+        /// Model size: micro or small.
+        #[arg(long, default_value = "micro", value_parser = |s: &str| Preset::parse(s).ok_or(format!("unknown preset {s:?} (micro, small)")))]
+        preset: Preset,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Language of the toy world: en or zh.
+        #[arg(long, default_value = "en", value_parser = |s: &str| Lang::parse(s).ok_or(format!("unknown language {s:?} (en, zh)")))]
+        lang: Lang,
+        /// KL weight β of the main PPO run.
+        #[arg(long, default_value_t = 0.1)]
+        beta: f32,
+        /// γ_ptx: weight of the pretraining loss mixed into PPO (0 = off).
+        #[arg(long, default_value_t = 0.0)]
+        ptx: f32,
+        /// Answers sampled per prompt for ranking (4..=9).
+        #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u64).range(4..=9))]
+        k: u64,
+        #[arg(long, value_enum, default_value = "flex")]
+        device: DeviceArg,
+        #[arg(long)]
+        steps_pretrain: Option<usize>,
+        #[arg(long)]
+        steps_sft: Option<usize>,
+        #[arg(long)]
+        steps_ppo: Option<usize>,
+        /// Passes of the reward model over the ranked prompts.
+        #[arg(long)]
+        rm_epochs: Option<usize>,
+        /// Learning rate of the reward model.
+        #[arg(long)]
+        rm_lr: Option<f64>,
+        /// Prompts per reward-model step.
+        #[arg(long)]
+        rm_batch: Option<usize>,
+        /// Persona weights (helpful, honest, harmless) and noise.
+        #[arg(long, default_value_t = 1.0)]
+        helpful: f32,
+        #[arg(long, default_value_t = 1.0)]
+        honest: f32,
+        #[arg(long, default_value_t = 1.0)]
+        harmless: f32,
+        #[arg(long, default_value_t = 0.0)]
+        noise: f32,
+        /// Skip the comparison PPO runs (β = 0, ptx toggled).
+        #[arg(long)]
+        no_compare: bool,
+        /// Print only the summary line.
+        #[arg(long)]
+        quiet: bool,
+    }
+
+    fn device(arg: DeviceArg) -> Result<Device, String> {
+        match arg {
+            DeviceArg::Flex => Ok(Device::flex()),
+            #[cfg(feature = "wgpu")]
+            DeviceArg::Wgpu => pollster::block_on(rlhf_playground::backend::Backend::gpu()).map(|b| {
+                eprintln!("wgpu adapter: {}", b.adapter.unwrap_or_default());
+                b.device
+            }),
+            #[cfg(not(feature = "wgpu"))]
+            DeviceArg::Wgpu => Err("this binary was built without the `wgpu` feature; run `cargo run --release --features wgpu --bin rlhf -- --device wgpu`".into()),
+        }
+    }
+
+    pub fn main() -> ExitCode {
+        let a = Args::parse();
+        let device = match device(a.device) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut cfg = PipelineConfig::for_preset(a.preset);
+        cfg.seed = a.seed;
+        cfg.lang = a.lang;
+        cfg.beta = a.beta;
+        cfg.gamma_ptx = a.ptx;
+        cfg.k = a.k as usize;
+        cfg.weights = Weights { helpful: a.helpful, honest: a.honest, harmless: a.harmless };
+        cfg.noise = a.noise;
+        cfg.compare = !a.no_compare;
+        cfg.pretrain_steps = a.steps_pretrain.unwrap_or(cfg.pretrain_steps);
+        cfg.sft_steps = a.steps_sft.unwrap_or(cfg.sft_steps);
+        cfg.ppo_steps = a.steps_ppo.unwrap_or(cfg.ppo_steps).max(1);
+        cfg.rm_epochs = a.rm_epochs.unwrap_or(cfg.rm_epochs);
+        cfg.rm_lr = a.rm_lr.unwrap_or(cfg.rm_lr);
+        cfg.rm_batch = a.rm_batch.unwrap_or(cfg.rm_batch).max(1);
+        let out = std::io::stdout();
+        let quiet = a.quiet;
+        let result = pollster::block_on(run(cfg, &device, |event| {
+            if !quiet || event["stage"] == "summary" {
+                let mut lock = out.lock();
+                let _ = writeln!(lock, "{event}");
+            }
+        }));
+        match result {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Evaluation (InstructGPT §4): on prompts no stage trained on, answers of the PPO
+//! policy against answers of the SFT model, judged blind by the persona and by the
+//! reward model (win rate; ties count half, so 0.5 means "no better"); and the
+//! "alignment tax": the pretraining loss on held-out corpus before and after RLHF.
+
+use crate::TrainError;
+use crate::data::Batch;
+use crate::model::Gpt;
+use crate::persona::Persona;
+use crate::pretrain::held_out_loss;
+use crate::reward::{RewardModel, score};
+use crate::sample::{SampleConfig, generate, generate_k};
+use crate::tokenizer::Tokenizer;
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+
+/// One blind match: the same prompt answered by both models.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Duel {
+    pub prompt: String,
+    pub sft: String,
+    pub ppo: String,
+    pub sft_score: f32,
+    pub ppo_score: f32,
+    /// Persona's verdict for PPO: 1 win, 0.5 tie, 0 loss.
+    pub persona: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub duels: Vec<Duel>,
+    /// PPO's win rate against SFT by the persona (ties half).
+    pub persona_win_rate: f32,
+    pub wins: usize,
+    pub ties: usize,
+    pub losses: usize,
+    /// PPO's win rate by the reward model's scores (ties half).
+    pub rm_win_rate: f32,
+    /// Mean reward-model score of each side's answers.
+    pub sft_score: f32,
+    pub ppo_score: f32,
+}
+
+/// Win (1), tie (0.5) or loss (0) of `a` against `b`.
+fn verdict(a: f32, b: f32) -> f32 {
+    if a > b {
+        1.0
+    } else if a == b {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+/// `n` answers per prompt from `model`, sampled with a fixed seed (so SFT and PPO
+/// are sampled the same way), end-of-text removed.
+pub async fn answers(model: &Gpt, tok: &Tokenizer, prompts: &[String], n: usize, cfg: &SampleConfig, seed: u64, device: &Device) -> Result<Vec<Vec<String>>, TrainError> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(prompts.len());
+    for p in prompts {
+        let ids = tok.encode(p);
+        let room = model.block_size().saturating_sub(ids.len() + 1).max(1);
+        let cfg = SampleConfig { max_new_tokens: cfg.max_new_tokens.min(room), ..*cfg };
+        let outs = generate_k(model, tok.eot(), &ids, n, &cfg, Some(tok.eot()), &mut rng, device).await?;
+        out.push(outs.iter().map(|o| tok.decode(&o.iter().copied().filter(|&t| t != tok.eot()).collect::<Vec<_>>())).collect());
+    }
+    Ok(out)
+}
+
+/// PPO (`policy`) against SFT on `prompts`, `n` answers each.
+#[allow(clippy::too_many_arguments)]
+pub async fn compare(sft: &Gpt, policy: &Gpt, reward_model: &RewardModel, persona: &Persona, tok: &Tokenizer, prompts: &[String], n: usize, seed: u64, device: &Device) -> Result<Evaluation, TrainError> {
+    // Temperature 1, no top-k: the policy's own distribution, the one PPO trained.
+    let cfg = SampleConfig { temperature: 1.0, top_k: 0, max_new_tokens: 40 };
+    let (a_sft, a_ppo) = (answers(sft, tok, prompts, n, &cfg, seed, device).await?, answers(policy, tok, prompts, n, &cfg, seed, device).await?);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut duels = vec![];
+    for (p, (s, q)) in prompts.iter().zip(a_sft.iter().zip(&a_ppo)) {
+        let (rs, rq) = (score(reward_model, tok, p, s, device).await?, score(reward_model, tok, p, q, device).await?);
+        for i in 0..n {
+            let persona_verdict = verdict(persona.score(p, &q[i], &mut rng).total, persona.score(p, &s[i], &mut rng).total);
+            duels.push(Duel { prompt: p.clone(), sft: s[i].clone(), ppo: q[i].clone(), sft_score: rs[i], ppo_score: rq[i], persona: persona_verdict });
+        }
+    }
+    let count = duels.len().max(1) as f32;
+    let mean = |f: &dyn Fn(&Duel) -> f32| duels.iter().map(f).sum::<f32>() / count;
+    Ok(Evaluation {
+        persona_win_rate: mean(&|d| d.persona),
+        wins: duels.iter().filter(|d| d.persona == 1.0).count(),
+        ties: duels.iter().filter(|d| d.persona == 0.5).count(),
+        losses: duels.iter().filter(|d| d.persona == 0.0).count(),
+        rm_win_rate: mean(&|d| verdict(d.ppo_score, d.sft_score)),
+        sft_score: mean(&|d| d.sft_score),
+        ppo_score: mean(&|d| d.ppo_score),
+        duels,
+    })
+}
+
+/// Mean next-token loss on held-out corpus windows: the alignment tax is how much
+/// this rises from the pretrained model to the RLHF policy.
+pub async fn corpus_loss(model: &Gpt, held_out: &[u32], windows: usize, block: usize, device: &Device) -> Result<f32, TrainError> {
+    held_out_loss(model, &Batch::evenly_spaced(held_out, windows, block), device).await
+}
+
+/// How a model continues prompts, greedily: how many continuations start with the
+/// answer marker and how many with another question — the base model asks, the
+/// SFT model answers.
+pub async fn continuation_style(model: &Gpt, tok: &Tokenizer, prompts: &[String], answer_marker: &str, question_marker: &str, device: &Device) -> Result<(usize, usize), TrainError> {
+    let cfg = SampleConfig { temperature: 0.0, top_k: 0, max_new_tokens: 4 };
+    let mut rng = StdRng::seed_from_u64(0);
+    let (mut answers, mut questions) = (0, 0);
+    for p in prompts {
+        let out = generate(model, tok.eot(), &tok.encode(p), &cfg, Some(tok.eot()), &mut rng, device).await?;
+        let text = tok.decode(&out);
+        answers += text.trim_start().starts_with(answer_marker) as usize;
+        questions += text.trim_start().starts_with(question_marker) as usize;
+    }
+    Ok((answers, questions))
+}

@@ -1,0 +1,278 @@
+//! The whole recipe unattended: pretrain → SFT → rank (the persona labels) →
+//! reward model → PPO → evaluate, one event per step. The headless runner prints
+//! the events as JSON lines; the whole-pipeline test asserts on the summary.
+//!
+//! Besides the run asked for, PPO runs twice more from the same SFT model and
+//! reward model, with the same seed and steps: once with β = 0 (nothing holds the
+//! policy near SFT — reward hacking) and once with PPO-ptx toggled, so the
+//! alignment tax can be read with and without it.
+
+use crate::TrainError;
+use crate::corpus::Lang;
+use crate::evaluate::{Evaluation, compare, continuation_style, corpus_loss};
+use crate::lab::Lab;
+use crate::model::{Gpt, Preset};
+use crate::persona::{Persona, Weights};
+use crate::ppo::{PpoConfig, PpoTrainer};
+use crate::rank::{persona_comparison, rank_sampling, sample_answers};
+use crate::reward::{Comparison, RewardTrainer, demonstration_mean, pair_accuracy};
+use crate::sft::{self, SftConfig, SftTrainer};
+use crate::train::OptimConfig;
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PipelineConfig {
+    pub preset: Preset,
+    pub seed: u64,
+    pub lang: Lang,
+    pub pretrain_steps: usize,
+    pub sft_steps: usize,
+    /// Answers sampled per prompt for ranking (K, 4..=9).
+    pub k: usize,
+    /// Passes of the reward model over all ranked prompts, and its learning rate.
+    pub rm_epochs: usize,
+    pub rm_lr: f64,
+    /// Prompts per reward-model step.
+    pub rm_batch: usize,
+    pub ppo_steps: usize,
+    /// KL weight β of the main PPO run.
+    pub beta: f32,
+    /// γ_ptx of the main PPO run (0 = plain PPO).
+    pub gamma_ptx: f32,
+    /// Persona weights and noise used to rank.
+    pub weights: Weights,
+    pub noise: f32,
+    /// Answers per held-out prompt in the evaluation.
+    pub eval_samples: usize,
+    /// Also run PPO with β = 0 and with ptx toggled (for the comparisons).
+    pub compare: bool,
+}
+
+impl PipelineConfig {
+    pub fn for_preset(preset: Preset) -> Self {
+        let (pretrain_steps, sft_steps, ppo_steps) = match preset {
+            Preset::Micro => (3000, 200, 40),
+            Preset::Small => (6000, 400, 100),
+        };
+        Self { preset, seed: 1, lang: Lang::En, pretrain_steps, sft_steps, k: 9, rm_epochs: 3, rm_lr: 1e-3, rm_batch: 4, ppo_steps, beta: 0.1, gamma_ptx: 0.0, weights: Weights::default(), noise: 0.0, eval_samples: 4, compare: true }
+    }
+}
+
+/// What one PPO run ended with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PpoOutcome {
+    pub beta: f32,
+    pub gamma_ptx: f32,
+    /// `objective/scores` and `objective/kl`, mean over the first and last 10 iterations.
+    pub first_score: f32,
+    pub last_score: f32,
+    pub first_kl: f32,
+    pub last_kl: f32,
+    /// Held-out pretraining loss of the final policy.
+    pub corpus_loss: f32,
+    pub eval: Evaluation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub config: PipelineConfig,
+    pub params: usize,
+    /// Greedy continuations of the held-out prompts: (answers, questions).
+    pub base_style: (usize, usize),
+    pub sft_style: (usize, usize),
+    pub rank_prompts: usize,
+    pub rank_pairs: usize,
+    pub held_out_pairs: usize,
+    /// RM pair accuracy against the persona on the held-out fifth of the ranked
+    /// prompts (never trained on), and on the evaluation prompts, whose facts no
+    /// stage but pretraining saw.
+    pub rm_held_out_accuracy: f32,
+    pub unseen_pairs: usize,
+    pub rm_unseen_accuracy: f32,
+    pub rm_train_accuracy: f32,
+    /// Bias shift that made SFT demonstrations average 0, and their mean after it.
+    pub rm_shift: f32,
+    pub rm_demo_mean: f32,
+    /// Held-out pretraining loss of the pretrained and of the SFT model.
+    pub corpus_loss_pretrained: f32,
+    pub corpus_loss_sft: f32,
+    pub ppo: PpoOutcome,
+    pub ppo_beta0: Option<PpoOutcome>,
+    pub ppo_ptx_toggled: Option<PpoOutcome>,
+    pub seconds: f64,
+}
+
+const CORPUS_WINDOWS: usize = 32;
+
+fn tagged(stage: &str, value: impl Serialize) -> Value {
+    let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("stage".into(), json!(stage));
+    }
+    v
+}
+
+fn mean(v: &[f32]) -> f32 {
+    v.iter().sum::<f32>() / v.len().max(1) as f32
+}
+
+/// Ranks K sampled answers for each prompt with the persona.
+async fn rank(policy: &Gpt, lab: &Lab, persona: &Persona, prompts: &[String], k: usize, rng: &mut StdRng, emit: &mut impl FnMut(Value), tag: &str) -> Result<Vec<Comparison>, TrainError> {
+    let mut out = vec![];
+    for (i, p) in prompts.iter().enumerate() {
+        let answers = sample_answers(policy, &lab.tokenizer, p, k, &rank_sampling(), rng, &lab.device).await?;
+        let (ranks, c) = persona_comparison(persona, p, answers, rng);
+        emit(json!({"stage": tag, "step": i + 1, "prompt": p, "answers": c.answers, "ranks": ranks, "pairs": c.pairs.len()}));
+        out.push(c);
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_ppo(lab: &Lab, sft: &SftTrainer, rm: &RewardTrainer, persona: &Persona, cfg: &PipelineConfig, beta: f32, gamma_ptx: f32, run: &str, emit: &mut impl FnMut(Value)) -> Result<PpoOutcome, TrainError> {
+    let prompts = sft::prompts(cfg.lang);
+    let ppo_cfg = PpoConfig { beta, gamma_ptx, ..PpoConfig::default() };
+    let mut ppo = PpoTrainer::new(sft.trainable_model(), rm.trainable_model(), prompts.rl.clone(), lab.split.train.clone(), ppo_cfg, cfg.seed + 3, &lab.device);
+    let (mut scores, mut kls) = (vec![], vec![]);
+    for step in 1..=cfg.ppo_steps {
+        let (m, _) = ppo.step(&lab.tokenizer).await?;
+        scores.push(m.get("objective/scores").copied().unwrap_or(0.0));
+        kls.push(m.get("objective/kl").copied().unwrap_or(0.0));
+        let mut v = json!({"stage": "ppo", "run": run, "step": step});
+        for (k, x) in m {
+            v[k] = json!(x);
+        }
+        emit(v);
+    }
+    let n = scores.len().min(10);
+    let policy = ppo.policy();
+    let eval = compare(&sft.model(), &policy, &rm.model(), persona, &lab.tokenizer, &prompts.eval, cfg.eval_samples, cfg.seed + 4, &lab.device).await?;
+    let corpus = corpus_loss(&policy, &lab.split.held_out, CORPUS_WINDOWS, lab.pretrainer.cfg.block, &lab.device).await?;
+    let outcome = PpoOutcome { beta, gamma_ptx, first_score: mean(&scores[..n]), last_score: mean(&scores[scores.len() - n..]), first_kl: mean(&kls[..n]), last_kl: mean(&kls[kls.len() - n..]), corpus_loss: corpus, eval };
+    let e = &outcome.eval;
+    let v = json!({
+        "stage": "evaluate", "run": run, "beta": beta, "gamma_ptx": gamma_ptx,
+        "first_score": outcome.first_score, "last_score": outcome.last_score, "first_kl": outcome.first_kl, "last_kl": outcome.last_kl,
+        "corpus_loss": outcome.corpus_loss, "persona_win_rate": e.persona_win_rate, "wins": e.wins, "ties": e.ties, "losses": e.losses,
+        "rm_win_rate": e.rm_win_rate, "sft_score": e.sft_score, "ppo_score": e.ppo_score,
+        "examples": e.duels.iter().step_by(cfg.eval_samples.max(1) * 5).collect::<Vec<_>>(),
+    });
+    emit(v);
+    Ok(outcome)
+}
+
+/// Runs every stage on `device`, calling `emit` once per step; returns the summary
+/// (also emitted last, tagged `"stage": "summary"`).
+pub async fn run(cfg: PipelineConfig, device: &Device, mut emit: impl FnMut(Value)) -> Result<Summary, TrainError> {
+    let started = web_time::Instant::now();
+    let mut lab = Lab::new(cfg.preset, cfg.seed, cfg.lang, device).map_err(TrainError::Backend)?;
+    let prompts = sft::prompts(cfg.lang);
+    let (marker_a, marker_q) = (cfg.lang.answer_marker(), cfg.lang.question_marker());
+    let block = lab.pretrainer.cfg.block;
+    let params = lab.pretrainer.model().num_params();
+
+    // 1. Pretraining.
+    for _ in 0..cfg.pretrain_steps {
+        let s = lab.pretrainer.step().await?;
+        let mut v = tagged("pretrain", &s);
+        if s.step % 50 == 0 || s.step == cfg.pretrain_steps {
+            v["held_out_loss"] = json!(lab.pretrainer.held_out_loss().await?);
+        }
+        emit(v);
+    }
+    let base = lab.pretrainer.model();
+    let corpus_loss_pretrained = corpus_loss(&base, &lab.split.held_out, CORPUS_WINDOWS, block, device).await?;
+    let base_style = continuation_style(&base, &lab.tokenizer, &prompts.eval, marker_a, marker_q, device).await?;
+
+    // 2. SFT.
+    let demos = sft::demonstrations(cfg.lang);
+    let mut sft = SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(cfg.preset), cfg.seed + 1, device);
+    for _ in 0..cfg.sft_steps {
+        emit(tagged("sft", sft.step().await?));
+    }
+    let sft_model = sft.model();
+    let sft_style = continuation_style(&sft_model, &lab.tokenizer, &prompts.eval, marker_a, marker_q, device).await?;
+    let corpus_loss_sft = corpus_loss(&sft_model, &lab.split.held_out, CORPUS_WINDOWS, block, device).await?;
+
+    // 3. Ranking: K answers per RL prompt from the SFT model, ranked by the persona.
+    //    A fifth of the ranked prompts is held out to validate the reward model
+    //    (InstructGPT's split); the evaluation prompts — facts no stage trained
+    //    on — are ranked too, for a harder, separate accuracy.
+    let persona = Persona::new(cfg.lang, cfg.weights, cfg.noise);
+    let mut rng = StdRng::seed_from_u64(cfg.seed + 2);
+    let mut ranked = rank(&sft_model, &lab, &persona, &prompts.rl, cfg.k, &mut rng, &mut emit, "rank").await?;
+    rand::seq::SliceRandom::shuffle(ranked.as_mut_slice(), &mut rng);
+    let held_out = ranked.split_off(ranked.len() - ranked.len() / 5);
+    let train = ranked;
+    let unseen = rank(&sft_model, &lab, &persona, &prompts.eval, cfg.k, &mut rng, &mut emit, "rank_unseen").await?;
+
+    // 4. Reward model: one prompt's pairs per step, prompts with no pair skipped.
+    let rm_optim = OptimConfig { lr: cfg.rm_lr, warmup_steps: 10, weight_decay: 0.0, grad_clip_norm: 1.0 };
+    let mut rm = RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, rm_optim, device);
+    let labelled: Vec<&Comparison> = train.iter().filter(|c| !c.pairs.is_empty()).collect();
+    let mut order: Vec<usize> = (0..labelled.len()).collect();
+    for epoch in 1..=cfg.rm_epochs {
+        rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
+        for chunk in order.chunks(cfg.rm_batch) {
+            let batch: Vec<&Comparison> = chunk.iter().map(|&i| labelled[i]).collect();
+            emit(tagged("reward", rm.step_batch(&lab.tokenizer, &batch).await?));
+        }
+        let acc = pair_accuracy(&rm.model(), &lab.tokenizer, &held_out, device).await?;
+        let unseen_acc = pair_accuracy(&rm.model(), &lab.tokenizer, &unseen, device).await?;
+        emit(json!({"stage": "reward_eval", "epoch": epoch, "held_out_accuracy": acc, "unseen_facts_accuracy": unseen_acc}));
+    }
+    let rm_shift = rm.normalize(&lab.tokenizer, &demos).await?;
+    let rm_demo_mean = demonstration_mean(&rm.model(), &lab.tokenizer, &demos, device).await?;
+    let rm_held_out_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &held_out, device).await?;
+    let rm_unseen_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &unseen, device).await?;
+    let rm_train_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &train, device).await?;
+    // The held-out rankings beside the RM's scores: where it disagrees with the persona.
+    for c in &held_out {
+        let r = crate::reward::score(&rm.model(), &lab.tokenizer, &c.prompt, &c.answers, device).await?;
+        emit(json!({"stage": "reward_held_out", "prompt": c.prompt, "answers": c.answers, "scores": r, "pairs": c.pairs}));
+    }
+    emit(json!({"stage": "reward_eval", "shift": rm_shift, "held_out_accuracy": rm_held_out_accuracy, "unseen_facts_accuracy": rm_unseen_accuracy, "train_accuracy": rm_train_accuracy}));
+
+    // 5–6. PPO and its evaluation; then the comparison runs.
+    let ppo = run_ppo(&lab, &sft, &rm, &persona, &cfg, cfg.beta, cfg.gamma_ptx, "main", &mut emit).await?;
+    let (mut ppo_beta0, mut ppo_ptx_toggled) = (None, None);
+    if cfg.compare {
+        ppo_beta0 = Some(run_ppo(&lab, &sft, &rm, &persona, &cfg, 0.0, cfg.gamma_ptx, "beta0", &mut emit).await?);
+        let toggled = if cfg.gamma_ptx > 0.0 { 0.0 } else { 1.0 };
+        ppo_ptx_toggled = Some(run_ppo(&lab, &sft, &rm, &persona, &cfg, cfg.beta, toggled, "ptx_toggled", &mut emit).await?);
+    }
+    let summary = Summary {
+        config: cfg,
+        params,
+        base_style,
+        sft_style,
+        rank_prompts: train.len(),
+        rank_pairs: train.iter().map(|c| c.pairs.len()).sum(),
+        held_out_pairs: held_out.iter().map(|c| c.pairs.len()).sum(),
+        rm_held_out_accuracy,
+        unseen_pairs: unseen.iter().map(|c| c.pairs.len()).sum(),
+        rm_unseen_accuracy,
+        rm_train_accuracy,
+        rm_shift,
+        rm_demo_mean,
+        corpus_loss_pretrained,
+        corpus_loss_sft,
+        ppo,
+        ppo_beta0,
+        ppo_ptx_toggled,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let mut v = tagged("summary", &summary);
+    // The duels are in the evaluate events' runs; keep the summary line short.
+    for run in ["ppo", "ppo_beta0", "ppo_ptx_toggled"] {
+        if let Some(e) = v.get_mut(run).and_then(|r| r.get_mut("eval")).and_then(Value::as_object_mut) {
+            e.remove("duels");
+        }
+    }
+    emit(v);
+    Ok(summary)
+}
