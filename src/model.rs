@@ -50,7 +50,7 @@ impl Preset {
     pub fn gpt(self, vocab_size: usize) -> GptConfig {
         match self {
             // 279 k parameters: the smallest size whose SFT answers are mostly words
-            // (2 × 48 wide sampled mostly non-words); ≈ 25 ms per step on 2 CPU cores.
+            // (2 × 48 wide sampled mostly non-words after the same training).
             Self::Micro => GptConfig::new(vocab_size, 64, 2, 4, 96),
             Self::Small => GptConfig::new(vocab_size, 128, 4, 4, 128),
         }
