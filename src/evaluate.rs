@@ -9,7 +9,7 @@ use crate::model::Gpt;
 use crate::persona::Persona;
 use crate::pretrain::held_out_loss;
 use crate::reward::{RewardModel, score};
-use crate::sample::{SampleConfig, generate, generate_k};
+use crate::sample::{SampleConfig, answer_texts, generate};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -60,11 +60,7 @@ pub async fn answers(model: &Gpt, tok: &Tokenizer, prompts: &[String], n: usize,
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(prompts.len());
     for p in prompts {
-        let ids = tok.encode(p);
-        let room = model.block_size().saturating_sub(ids.len() + 1).max(1);
-        let cfg = SampleConfig { max_new_tokens: cfg.max_new_tokens.min(room), ..*cfg };
-        let outs = generate_k(model, tok.eot(), &ids, n, &cfg, Some(tok.eot()), &mut rng, device).await?;
-        out.push(outs.iter().map(|o| tok.decode(&o.iter().copied().filter(|&t| t != tok.eot()).collect::<Vec<_>>())).collect());
+        out.push(answer_texts(model, tok, p, n, cfg, &mut rng, device).await?);
     }
     Ok(out)
 }

@@ -198,8 +198,7 @@ impl PpoTrainer {
             let cfg = SampleConfig { max_new_tokens: sample.max_new_tokens.min(room), ..sample };
             let answer_ids = generate(&policy, tok.eot(), &prefix[1..], &cfg, Some(tok.eot()), &mut self.rng, &plain).await?;
             let ended = answer_ids.last() == Some(&tok.eot());
-            let text: Vec<u32> = answer_ids.iter().copied().filter(|&t| t != tok.eot()).collect();
-            rollouts.push(Rollout { prompt: prompt.clone(), answer: tok.decode(&text), prefix, answer_ids, ended, score: 0.0, log_probs: vec![], ref_log_probs: vec![], values: vec![], rewards: vec![], advantages: vec![], returns: vec![] });
+            rollouts.push(Rollout { prompt: prompt.clone(), answer: tok.decode_answer(&answer_ids), prefix, answer_ids, ended, score: 0.0, log_probs: vec![], ref_log_probs: vec![], values: vec![], rewards: vec![], advantages: vec![], returns: vec![] });
         }
         rollouts.retain(|r| !r.answer_ids.is_empty());
         if rollouts.is_empty() {

@@ -6,7 +6,7 @@
 use crate::TrainError;
 use crate::model::Gpt;
 use crate::persona::Persona;
-use crate::sample::{SampleConfig, generate_k};
+use crate::sample::{SampleConfig, answer_texts};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use rand::Rng;
@@ -59,14 +59,10 @@ pub fn rank_sampling() -> SampleConfig {
 /// confident model may still give fewer.
 pub async fn sample_answers(policy: &Gpt, tok: &Tokenizer, prompt: &str, k: usize, cfg: &SampleConfig, rng: &mut impl Rng, device: &Device) -> Result<Vec<String>, TrainError> {
     let k = k.clamp(K_MIN, K_MAX);
-    let room = policy.block_size().saturating_sub(tok.encode(prompt).len() + 1).max(1);
-    let cfg = SampleConfig { max_new_tokens: cfg.max_new_tokens.min(room), ..*cfg };
     let mut answers: Vec<String> = vec![];
     for round in 0..3 {
-        let warmer = SampleConfig { temperature: cfg.temperature * (1.0 + 0.5 * round as f32), ..cfg };
-        let outs = generate_k(policy, tok.eot(), &tok.encode(prompt), k, &warmer, Some(tok.eot()), rng, device).await?;
-        for ids in outs {
-            let a = tok.decode(&ids.iter().copied().filter(|&t| t != tok.eot()).collect::<Vec<_>>());
+        let warmer = SampleConfig { temperature: cfg.temperature * (1.0 + 0.5 * round as f32), ..*cfg };
+        for a in answer_texts(policy, tok, prompt, k, &warmer, rng, device).await? {
             if answers.len() < k && !answers.contains(&a) {
                 answers.push(a);
             }

@@ -9,6 +9,7 @@ use crate::TrainError;
 use crate::data::ids_row;
 use crate::model::Gpt;
 use crate::readback::read_vec;
+use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use rand::Rng;
@@ -130,4 +131,15 @@ pub async fn generate_k(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &S
         }
     }
     Ok(new)
+}
+
+/// `k` answers to `prompt` as text, sampled side by side: each is cut so that
+/// end-of-text + prompt + answer fits the context (a reward model reading the whole
+/// sequence then sees the answer's end), and decoded without its end-of-text.
+pub async fn answer_texts(model: &Gpt, tok: &Tokenizer, prompt: &str, k: usize, cfg: &SampleConfig, rng: &mut impl Rng, device: &Device) -> Result<Vec<String>, TrainError> {
+    let ids = tok.encode(prompt);
+    let room = model.block_size().saturating_sub(ids.len() + 1).max(1);
+    let cfg = SampleConfig { max_new_tokens: cfg.max_new_tokens.min(room), ..*cfg };
+    let outs = generate_k(model, tok.eot(), &ids, k, &cfg, Some(tok.eot()), rng, device).await?;
+    Ok(outs.iter().map(|o| tok.decode_answer(o)).collect())
 }

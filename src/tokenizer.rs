@@ -77,6 +77,11 @@ impl Tokenizer {
         self.inner.decode(ids, false).unwrap_or_default()
     }
 
+    /// A sampled answer as text: its end-of-text marker (where it stopped) dropped.
+    pub fn decode_answer(&self, ids: &[u32]) -> String {
+        self.decode(&ids.iter().copied().filter(|&t| t != self.eot).collect::<Vec<_>>())
+    }
+
     /// One token as readable text (for probability tables and heatmap axes).
     pub fn token_text(&self, id: u32) -> String {
         self.decode(&[id])
