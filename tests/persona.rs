@@ -109,3 +109,25 @@ fn every_shipped_prompt_is_a_question_the_persona_can_judge() {
         assert!(prompts.rl.iter().chain(&prompts.eval).all(|q| !demo_prompts.contains(q)), "{lang:?}: ranking/eval prompts are held apart from SFT");
     }
 }
+
+#[test]
+fn replies_are_read_as_a_person_would_read_them() {
+    let p = Persona::new(Lang::En, Weights::default(), 0.0);
+    let mut rng = StdRng::seed_from_u64(0);
+    let fox = "Q: What does the fox eat?\n";
+    // The template's "A:" is a habit, not the answer: without it the fact still counts.
+    let bare = p.score(fox, "The fox eats berries.", &mut rng);
+    assert_eq!((bare.helpful, bare.honest), (1.0, 1.0));
+    // Gibberish is garbled whether or not it starts like an answer.
+    let junk = p.score(fox, "ru twoA:\nA: does the.", &mut rng);
+    assert_eq!((junk.helpful, junk.honest), (0.0, 0.0));
+    // Asking back answers nothing but claims nothing.
+    let asks = p.score(fox, "Q: Where does the fox live?", &mut rng);
+    assert_eq!((asks.helpful, asks.honest), (0.0, 1.0));
+    // "I don't know" is the right answer only about the thing asked.
+    let park = "Q: What can I see near the park?\n";
+    assert_eq!(p.score(park, "A: I don't know what is near the park.", &mut rng).helpful, 1.0);
+    let elsewhere = p.score(park, "A: I don't know what is near the museum.", &mut rng);
+    assert_eq!((elsewhere.helpful, elsewhere.honest), (0.0, 1.0));
+    assert_eq!(p.rank(park, &s(&["A: I don't know what is near the museum.", "A: I don't know what is near the park."]), &mut rng), vec![1, 0]);
+}

@@ -32,30 +32,34 @@ fn the_whole_recipe_aligns_the_micro_model() {
     let ((base_a, base_q), (sft_a, sft_q)) = (s.base_style, s.sft_style);
     assert!(base_q > base_a && sft_a > sft_q && sft_q < base_q, "base (answers, questions) {:?}, SFT {:?}", s.base_style, s.sft_style);
 
-    // Reward model: beats chance on ranked prompts it never trained on, and is
-    // centred so the SFT demonstrations score 0 on average. (The issue asks for
-    // ≥ 0.75; this model reaches ~0.6 — see the README's "Known limits".)
+    // Reward model: orders at least 3 in 4 pairs of ranked prompts it never trained
+    // on like the persona, and is centred so the SFT demonstrations score 0 on average.
     assert!(s.held_out_pairs >= 50, "too few held-out pairs to measure: {}", s.held_out_pairs);
-    assert!(s.rm_held_out_accuracy > 0.5, "RM held-out pair accuracy {}", s.rm_held_out_accuracy);
+    assert!(s.rm_held_out_accuracy >= 0.75, "RM held-out pair accuracy {}", s.rm_held_out_accuracy);
+    assert!(s.rm_unseen_accuracy > 0.6, "RM pair accuracy on prompts of unseen facts {}", s.rm_unseen_accuracy);
     assert!(s.rm_demo_mean.abs() < 1e-3, "demonstrations average {} after normalising", s.rm_demo_mean);
 
-    // PPO: on held-out prompts the reward model's score rises, and it rose in training.
+    // PPO (PPO-ptx, InstructGPT's final recipe): on held-out prompts the reward
+    // model's score rises, it rose in training, and the persona prefers the PPO
+    // answers to the SFT ones more often than not.
     let ppo = &s.ppo;
+    assert!(ppo.gamma_ptx > 0.0);
     assert!(ppo.eval.ppo_score > ppo.eval.sft_score + 0.1, "held-out RM score SFT {} → PPO {}", ppo.eval.sft_score, ppo.eval.ppo_score);
     assert!(ppo.last_score > ppo.first_score, "training reward did not rise: {} → {}", ppo.first_score, ppo.last_score);
+    assert!(ppo.eval.persona_win_rate > 0.5, "persona win rate of PPO over SFT {} ({:?})", ppo.eval.persona_win_rate, (ppo.eval.wins, ppo.eval.ties, ppo.eval.losses));
 
-    // β holds the policy near SFT: without it the policy drifts further, and the
+    // β (and ptx) hold the policy: without them it drifts further from SFT, and the
     // reward model is hacked — its score rises while the persona likes the answers less.
     let beta0 = s.ppo_beta0.as_ref().expect("the β = 0 comparison ran");
+    assert_eq!((beta0.beta, beta0.gamma_ptx), (0.0, 0.0));
     assert!(beta0.last_kl > ppo.last_kl, "KL with β = 0: {}, with β = {}: {}", beta0.last_kl, ppo.beta, ppo.last_kl);
     assert!(beta0.eval.ppo_score > beta0.eval.sft_score && beta0.eval.persona_win_rate < ppo.eval.persona_win_rate, "β = 0: RM {} vs SFT {}, persona win rate {} (β = {}: {})", beta0.eval.ppo_score, beta0.eval.sft_score, beta0.eval.persona_win_rate, ppo.beta, ppo.eval.persona_win_rate);
 
-    // PPO-ptx ran and its alignment tax was measured.
-    let ptx = s.ppo_ptx_toggled.as_ref().expect("the ptx comparison ran");
-    assert!(ptx.gamma_ptx > 0.0);
-    // The alignment tax: RLHF raises the held-out pretraining loss; ptx pays it back.
-    assert!(ppo.corpus_loss > s.corpus_loss_pretrained && ptx.corpus_loss < ppo.corpus_loss, "held-out corpus loss: pretrained {}, PPO {}, PPO-ptx {}", s.corpus_loss_pretrained, ppo.corpus_loss, ptx.corpus_loss);
-    let ptx_steps: Vec<&Value> = events.iter().filter(|e| e["stage"] == "ppo" && e["run"] == "ptx_toggled").collect();
+    // The alignment tax: plain PPO raises the held-out pretraining loss; ptx pays it back.
+    let plain = s.ppo_ptx_toggled.as_ref().expect("the ptx comparison ran");
+    assert_eq!(plain.gamma_ptx, 0.0);
+    assert!(plain.corpus_loss > s.corpus_loss_pretrained && ppo.corpus_loss < plain.corpus_loss, "held-out corpus loss: pretrained {}, PPO {}, PPO-ptx {}", s.corpus_loss_pretrained, plain.corpus_loss, ppo.corpus_loss);
+    let ptx_steps: Vec<&Value> = events.iter().filter(|e| e["stage"] == "ppo" && e["run"] == "main").collect();
     assert!(ptx_steps.iter().all(|e| e["loss/ptx_avg"].as_f64().is_some_and(|v| v > 0.0)), "PPO-ptx reports its pretraining loss");
     for key in ["objective/scores", "objective/kl", "objective/entropy", "objective/non_score_reward", "objective/rlhf_reward", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/ratio", "val/clipfrac_avg", "eps"] {
         assert!(ptx_steps[0][key].is_number(), "PPO step lacks {key}");

@@ -18,7 +18,7 @@ fn one_ppo_iteration_keeps_everything_per_token() {
     let device = Device::flex();
     let lab = Lab::new(Preset::Micro, 1, Lang::En, &device).unwrap();
     let policy = lab.pretrainer.trainable_model();
-    let reward_model = RewardModel::from_sft(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, &device.clone().autodiff());
+    let reward_model = RewardModel::from_sft(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, 0.0, &device.clone().autodiff());
     let cfg = PpoConfig { gamma_ptx: 1.0, rollout_size: 4, minibatch_size: 2, ppo_epochs: 2, max_new_tokens: 8, ..PpoConfig::default() };
     let mut ppo = PpoTrainer::new(policy, reward_model, sft::prompts(Lang::En).rl, lab.split.train.clone(), cfg, 3, &device);
     let (m, rollouts) = block_on(ppo.step(&lab.tokenizer)).unwrap();

@@ -9,7 +9,7 @@ use rlhf_playground::corpus::Lang;
 use rlhf_playground::lab::Lab;
 use rlhf_playground::model::Preset;
 use rlhf_playground::rank::{Labeler, pairs_from_ranking};
-use rlhf_playground::reward::{Comparison, RewardTrainer, demonstration_mean, pair_accuracy, score};
+use rlhf_playground::reward::{Comparison, RewardModel, RewardTrainer, demonstration_mean, pair_accuracy, score};
 use rlhf_playground::sft;
 use rlhf_playground::train::OptimConfig;
 
@@ -30,7 +30,7 @@ fn the_reward_model_fits_its_pairs_and_normalises_to_the_demonstrations() {
     ];
     let refs: Vec<&Comparison> = batch.iter().collect();
     let optim = OptimConfig { lr: 3e-3, warmup_steps: 0, weight_decay: 0.0, grad_clip_norm: 1.0 };
-    let mut rm = RewardTrainer::new(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, optim, &device);
+    let mut rm = RewardTrainer::new(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, 0.0, optim, &device);
     let first = block_on(rm.step_batch(tok, &refs)).unwrap();
     assert!((first.loss - std::f32::consts::LN_2).abs() < 1e-4, "a zero head scores every answer 0: loss ln 2, got {}", first.loss);
     assert_eq!((first.mean_reward, first.min_reward, first.max_reward), (0.0, 0.0, 0.0));
@@ -52,4 +52,32 @@ fn the_reward_model_fits_its_pairs_and_normalises_to_the_demonstrations() {
     assert!(block_on(demonstration_mean(&rm.model(), tok, &demos, &device)).unwrap().abs() < 1e-4);
     // Training goes on from the normalised head.
     block_on(rm.step_batch(tok, &refs)).unwrap();
+}
+
+#[test]
+fn the_fluency_read_out_is_the_backbones_mean_answer_log_likelihood() {
+    let device = Device::flex();
+    let lab = Lab::new(Preset::Micro, 1, Lang::En, &device).unwrap();
+    let tok = &lab.tokenizer;
+    let gpt = lab.pretrainer.model();
+    let rm = RewardModel::from_sft(gpt.clone(), lab.model_cfg.n_embd, 0.5, &device);
+    let (prompt, answers) = ("Q: What does the fox eat?\n", ["A: The fox eats mice.".to_string(), "A: No.".to_string()]);
+    let scores = block_on(score(&rm, tok, prompt, &answers, &device)).unwrap();
+    for (a, r) in answers.iter().zip(scores) {
+        // By hand: end-of-text + prompt + answer + end-of-text through the LM, the
+        // log-probabilities of the answer's tokens and the final end-of-text.
+        let p = tok.encode(prompt);
+        let mut ids = vec![tok.eot()];
+        ids.extend(&p);
+        ids.extend(tok.encode(a));
+        ids.push(tok.eot());
+        let n = ids.len();
+        let as_i32: Vec<i32> = ids.iter().map(|&x| x as i32).collect();
+        let logits = gpt.forward(Tensor::from_data(TensorData::new(as_i32[..n - 1].to_vec(), [1, n - 1]), &device));
+        let lp: Vec<f32> = burn::tensor::activation::log_softmax(logits, 2).into_data().try_to_vec::<f32>().unwrap();
+        let v = tok.vocab_size();
+        let answer_lp: Vec<f32> = (1 + p.len()..n).map(|t| lp[(t - 1) * v + ids[t] as usize]).collect();
+        let mean = answer_lp.iter().sum::<f32>() / answer_lp.len() as f32;
+        assert!((r - 0.5 * mean).abs() < 1e-4, "{a}: reward {r}, expected 0.5 × {mean} (zero head)");
+    }
 }

@@ -41,8 +41,9 @@ mod native {
         /// KL weight β of the main PPO run.
         #[arg(long, default_value_t = 0.1)]
         beta: f32,
-        /// γ_ptx: weight of the pretraining loss mixed into PPO (0 = off).
-        #[arg(long, default_value_t = 0.0)]
+        /// γ_ptx: weight of the pretraining loss mixed into PPO (0 = plain PPO; the
+        /// default 1 is PPO-ptx, InstructGPT's final model).
+        #[arg(long, default_value_t = 1.0)]
         ptx: f32,
         /// Answers sampled per prompt for ranking (4..=9).
         #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u64).range(4..=9))]
@@ -64,6 +65,10 @@ mod native {
         /// Prompts per reward-model step.
         #[arg(long)]
         rm_batch: Option<usize>,
+        /// Starting weight α of the reward model's likelihood read-out; 0 = the
+        /// scalar head alone (InstructGPT's reward model).
+        #[arg(long)]
+        rm_fluency: Option<f32>,
         /// Persona weights (helpful, honest, harmless) and noise.
         #[arg(long, default_value_t = 1.0)]
         helpful: f32,
@@ -118,6 +123,7 @@ mod native {
         cfg.rm_epochs = a.rm_epochs.unwrap_or(cfg.rm_epochs);
         cfg.rm_lr = a.rm_lr.unwrap_or(cfg.rm_lr);
         cfg.rm_batch = a.rm_batch.unwrap_or(cfg.rm_batch).max(1);
+        cfg.rm_fluency = a.rm_fluency.unwrap_or(cfg.rm_fluency);
         let out = std::io::stdout();
         let quiet = a.quiet;
         let result = pollster::block_on(run(cfg, &device, |event| {
