@@ -18,6 +18,7 @@ pub mod pretrain;
 pub mod rank;
 pub mod readback;
 pub mod sample;
+pub mod session;
 pub mod reward;
 pub mod sft;
 pub mod tokenizer;
