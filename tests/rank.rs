@@ -17,3 +17,25 @@ fn ties_give_no_pair() {
     assert_eq!(pairs_from_ranking(&[0, 0, 1]), vec![Pair { chosen: 0, rejected: 2 }, Pair { chosen: 1, rejected: 2 }]);
     assert!(pairs_from_ranking(&[3, 3, 3, 3]).is_empty());
 }
+
+#[test]
+fn keyboard_moves_untie_first_and_rank_numbers_reorder() {
+    use rlhf_playground::rank::{move_answer, set_place, tie_with_above};
+    // Four answers in sampled order.
+    let r = vec![0, 1, 2, 3];
+    assert_eq!(move_answer(&r, 2, true), vec![0, 2, 1, 3], "answer 3 moves above answer 2");
+    assert_eq!(move_answer(&r, 0, true), r, "the best cannot go higher");
+    assert_eq!(move_answer(&r, 3, false), r, "the worst cannot go lower");
+    // "=" on answer 4 ties it with answer 3 above it — a tie gives no pair.
+    let tied = tie_with_above(&r, 3);
+    assert_eq!(tied, vec![0, 1, 2, 2]);
+    assert_eq!(pairs_from_ranking(&tied).len(), 5, "6 pairs less the tie");
+    assert_eq!(tie_with_above(&r, 0), r, "nothing above the best");
+    // An arrow key first takes an answer out of its tie.
+    assert_eq!(move_answer(&tied, 3, true), vec![0, 1, 3, 2]);
+    assert_eq!(move_answer(&tied, 2, false), vec![0, 1, 3, 2]);
+    // A rank number moves the answer to that place; the others keep their order.
+    assert_eq!(set_place(&r, 0, 3), vec![3, 0, 1, 2]);
+    assert_eq!(set_place(&r, 3, 0), vec![1, 2, 3, 0]);
+    assert_eq!(set_place(&tied, 0, 9), vec![2, 0, 1, 1], "past the end is last");
+}

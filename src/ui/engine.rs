@@ -26,6 +26,41 @@ pub struct BackendInfo {
     pub note: String,
 }
 
+/// The stage panels, in the recipe's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Pretrain,
+    Sft,
+    Rank,
+}
+
+impl Tab {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tab::Pretrain => "pretrain",
+            Tab::Sft => "sft",
+            Tab::Rank => "rank",
+        }
+    }
+}
+
+/// One SFT step as charted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SftPoint {
+    pub step: usize,
+    pub loss: f32,
+    pub token_accuracy: f32,
+}
+
+/// A watched prompt: what the pretrained model and the SFT model say to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Watch {
+    pub prompt: String,
+    pub base: String,
+    pub sft: String,
+    pub at_step: usize,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct LossPoint {
     pub step: usize,
@@ -53,6 +88,21 @@ pub struct Ui {
     pub attention: RwSignal<Option<AttentionMaps>>,
     pub vocab: RwSignal<Vec<String>>,
     pub error: RwSignal<Option<String>>,
+    // the stages after pretraining
+    pub tab: RwSignal<Tab>,
+    pub sft_running: RwSignal<bool>,
+    pub sft_step_requests: RwSignal<u64>,
+    pub sft_step: RwSignal<usize>,
+    pub sft_points: RwSignal<Vec<SftPoint>>,
+    pub sft_watch: RwSignal<Vec<Watch>>,
+    /// One demonstration's tokens, each marked whether the SFT loss counts it.
+    pub sft_mask: RwSignal<Vec<(String, bool)>>,
+    pub rank_prompt: RwSignal<String>,
+    pub rank_k: RwSignal<usize>,
+    pub rank_requests: RwSignal<u64>,
+    pub rank_sampling: RwSignal<bool>,
+    pub rank_answers: RwSignal<Vec<String>>,
+    pub session: RwSignal<crate::session::Session>,
 }
 
 impl Ui {
@@ -73,6 +123,19 @@ impl Ui {
             attention: RwSignal::new(None),
             vocab: RwSignal::new(vec![]),
             error: RwSignal::new(None),
+            tab: RwSignal::new(Tab::Pretrain),
+            sft_running: RwSignal::new(false),
+            sft_step_requests: RwSignal::new(0),
+            sft_step: RwSignal::new(0),
+            sft_points: RwSignal::new(vec![]),
+            sft_watch: RwSignal::new(vec![]),
+            sft_mask: RwSignal::new(vec![]),
+            rank_prompt: RwSignal::new(String::new()),
+            rank_k: RwSignal::new(crate::rank::K_MAX),
+            rank_requests: RwSignal::new(0),
+            rank_sampling: RwSignal::new(false),
+            rank_answers: RwSignal::new(vec![]),
+            session: RwSignal::new(super::storage::load_session(lang)),
         }
     }
 }
@@ -152,9 +215,13 @@ fn publish_status(ui: &Ui, lab: &Lab) {
     let held = losses.iter().rev().find_map(|p| p.held_out);
     let first_held = losses.iter().find_map(|p| p.held_out);
     let (running, step, tps, error, backend) = (ui.running.get_untracked(), ui.step.get_untracked(), ui.tokens_per_sec.get_untracked(), ui.error.get_untracked(), ui.backend.get_untracked());
+    let tab = ui.tab.get_untracked();
+    let (sft_running, sft_step, sft_last) = (ui.sft_running.get_untracked(), ui.sft_step.get_untracked(), ui.sft_points.with_untracked(|v| v.last().cloned()));
+    let (prompts, (human, persona)) = ui.session.with_untracked(|s| (s.comparisons.len(), s.pair_counts()));
+    let answers = ui.rank_answers.with_untracked(Vec::len);
     status::update(|s| {
-        s.stage = "pretrain";
-        s.running = running;
+        s.stage = tab.name();
+        s.running = running || sft_running;
         s.step = step;
         s.ready = true;
         s.preset = lab.preset.name();
@@ -175,6 +242,16 @@ fn publish_status(ui: &Ui, lab: &Lab) {
         s.metrics.insert("tokens_per_sec", tps);
         s.metrics.insert("samples", ui.samples.with_untracked(|v| v.len()) as f64);
         s.metrics.insert("attention_cells", ui.attention.with_untracked(|a| a.as_ref().map_or(0, |m| m.len() * m.len())) as f64);
+        s.metrics.insert("sft_step", sft_step as f64);
+        if let Some(p) = sft_last {
+            s.metrics.insert("sft_loss", p.loss as f64);
+            s.metrics.insert("sft_token_accuracy", p.token_accuracy as f64);
+        }
+        s.metrics.insert("labelled_prompts", prompts as f64);
+        s.metrics.insert("labelled_pairs", (human + persona) as f64);
+        s.metrics.insert("human_pairs", human as f64);
+        s.metrics.insert("persona_pairs", persona as f64);
+        s.metrics.insert("rank_answers", answers as f64);
     });
 }
 
@@ -182,6 +259,7 @@ fn build_lab(params: &Params, backend: &Backend, ui: &Ui) -> Option<Lab> {
     match Lab::new(params.preset, params.seed, params.lang, &backend.device) {
         Ok(lab) => {
             ui.vocab.set(lab.tokenizer.merges().iter().map(|m| format!("{}+{}", m.left, m.right)).collect());
+            ui.sft_mask.set(super::stages::mask_example(&lab));
             Some(lab)
         }
         Err(e) => {
@@ -201,6 +279,7 @@ async fn run(params: Params, ui: Ui) {
     let (mut seen_steps, mut seen_resets) = (0u64, 0u64);
     let mut inspected_prompt: Option<String> = None;
     let mut tps_ema: Option<f64> = None;
+    let mut stages = super::stages::Stages::new(params.seed);
 
     // First held-out point at step 0, so the chart starts from the untrained loss.
     match lab.pretrainer.held_out_loss().await {
@@ -219,6 +298,7 @@ async fn run(params: Params, ui: Ui) {
             ui.samples.set(vec![]);
             ui.error.set(None);
             tps_ema = None;
+            stages.reset(&ui);
             if let Some(l) = build_lab(&params, &backend, &ui) {
                 lab = l;
             }
@@ -283,8 +363,9 @@ async fn run(params: Params, ui: Ui) {
             inspected_prompt = Some(prompt);
         }
 
+        let stage_busy = stages.tick(&ui, &lab).await;
         publish_status(&ui, &lab);
         // Busy: give the browser one macrotask; idle: poll the commands gently.
-        yield_to_browser(if want_step { 0 } else { 50 }).await;
+        yield_to_browser(if want_step || stage_busy { 0 } else { 50 }).await;
     }
 }

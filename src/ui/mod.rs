@@ -6,11 +6,15 @@ mod engine;
 mod heatmap;
 mod i18n;
 mod pretrain_panel;
+mod rank_panel;
+mod sft_panel;
+mod stages;
 mod status;
+mod storage;
 
 use crate::corpus::Lang;
 use crate::model::Preset;
-use engine::Ui;
+use engine::{Tab, Ui};
 use i18n::tr;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -85,19 +89,38 @@ fn App() -> impl IntoView {
                 </select>
             </div>
         </header>
-        <nav class="stages" data-testid="stages">
-            <span class="stage current">{move || tr(lang.get(), "1 · Pretrain", "1 · 预训练")}</span>
-            <span class="stage later" title="coming next">{move || tr(lang.get(), "2 · SFT", "2 · 监督微调")}</span>
-            <span class="stage later">{move || tr(lang.get(), "3 · Rank", "3 · 排序")}</span>
-            <span class="stage later">{move || tr(lang.get(), "4 · Reward model", "4 · 奖励模型")}</span>
-            <span class="stage later">{move || tr(lang.get(), "5 · PPO", "5 · PPO")}</span>
-            <span class="stage later">{move || tr(lang.get(), "6 · Evaluate", "6 · 评估")}</span>
+        <nav class="stages" data-testid="stages" aria-label="stages">
+            <button class="stage" data-testid="tab-pretrain" class:current=move || ui.tab.get() == Tab::Pretrain on:click=move |_| ui.tab.set(Tab::Pretrain)>
+                {move || tr(lang.get(), "1 · Pretrain", "1 · 预训练")}
+            </button>
+            <button class="stage" data-testid="tab-sft" class:current=move || ui.tab.get() == Tab::Sft disabled=move || ui.step.get() == 0
+                title=move || tr(lang.get(), "after at least one pretraining step", "至少预训练一步之后")
+                on:click=move |_| ui.tab.set(Tab::Sft)>
+                {move || tr(lang.get(), "2 · SFT", "2 · 监督微调")}
+            </button>
+            <button class="stage" data-testid="tab-rank" class:current=move || ui.tab.get() == Tab::Rank disabled=move || ui.sft_step.get() == 0
+                title=move || tr(lang.get(), "after at least one SFT step", "至少微调一步之后")
+                on:click=move |_| ui.tab.set(Tab::Rank)>
+                {move || tr(lang.get(), "3 · Rank", "3 · 排序")}
+            </button>
+            <span class="stage later" title="coming next">{move || tr(lang.get(), "4 · Reward model", "4 · 奖励模型")}</span>
+            <span class="stage later" title="coming next">{move || tr(lang.get(), "5 · PPO", "5 · PPO")}</span>
+            <span class="stage later" title="coming next">{move || tr(lang.get(), "6 · Evaluate", "6 · 评估")}</span>
         </nav>
+        <rank_panel::SessionBar ui=ui />
         <Show when=move || ui.error.get().is_some()>
             <div class="error" role="alert" data-testid="error">{move || ui.error.get().unwrap_or_default()}</div>
         </Show>
         <main>
-            <pretrain_panel::PretrainPanel ui=ui preset=params.preset />
+            <div hidden=move || ui.tab.get() != Tab::Pretrain>
+                <pretrain_panel::PretrainPanel ui=ui preset=params.preset />
+            </div>
+            <div hidden=move || ui.tab.get() != Tab::Sft>
+                <sft_panel::SftPanel ui=ui />
+            </div>
+            <div hidden=move || ui.tab.get() != Tab::Rank>
+                <rank_panel::RankPanel ui=ui />
+            </div>
         </main>
     }
 }

@@ -112,6 +112,85 @@ await test('typing a prompt updates the next-token probabilities', async () => {
   await page.screenshot({ path: join(shots, '03-prompt.png'), fullPage: true });
 });
 
+await test('SFT: trains on answer tokens only, and the same prompts are answered before and after', async () => {
+  await page.getByTestId('tab-sft').click();
+  assert(await page.getByTestId('panel-sft').isVisible(), 'the SFT panel is not shown');
+  const counted = await page.locator('[data-testid=sft-mask] .tok.counted').count();
+  const all = await page.locator('[data-testid=sft-mask] .tok').count();
+  assert(counted > 0 && counted < all, `loss mask shows ${counted} counted of ${all} tokens`);
+  await page.getByTestId('sft-step').click();
+  await until('one SFT step', async () => (await status()).metrics.sft_step === 1, 120_000, 300);
+  const t0 = Date.now();
+  await page.getByTestId('sft-start').click();
+  const s = await until('10 SFT steps', async () => { const s = await status(); assert(!s.error, s.error); return s.metrics.sft_step >= 10 && s; }, 300_000, 500);
+  await page.getByTestId('sft-pause').click();
+  await until('SFT paused', async () => !(await status()).running, 60_000, 200);
+  console.log(`     10 SFT steps in ${((Date.now() - t0) / 1000).toFixed(0)} s, loss ${s.metrics.sft_loss.toFixed(3)}, token accuracy ${(s.metrics.sft_token_accuracy * 100).toFixed(0)}%`);
+  await until('the before/after table', async () => (await page.locator('[data-testid=sft-compare] tbody tr').count()) === 3, 120_000, 500);
+  const pts = await page.locator('[data-testid=sft-chart] polyline').first().getAttribute('points');
+  assert(pts.split(' ').length >= 10, 'the SFT loss line has too few points');
+  await page.getByTestId('sft-demos').locator('summary').click();
+  await page.screenshot({ path: join(shots, '06-sft.png'), fullPage: true });
+});
+
+const ranked = async () => (await status()).metrics;
+await test('Rank: two prompts ranked by keyboard only, one by the persona; pairs counted by who labelled them', async () => {
+  await page.getByTestId('tab-rank').click();
+  await page.getByTestId('rank-k').selectOption('4');
+  const sampleAndWait = async () => {
+    await until('answers', async () => { const m = await ranked(); return m.rank_answers >= 2 && (await page.getByTestId('rank-submit').isEnabled()); }, 180_000, 300);
+  };
+  await page.getByTestId('rank-sample').click();
+  for (let round = 0; round < 2; round++) {
+    await sampleAndWait();
+    const n = await page.getByTestId('rank-item').count();
+    // Keyboard only: focus the first answer, move it down, put the last at place 1, tie one.
+    const first = page.getByTestId('rank-item').first();
+    const id = await first.getAttribute('data-answer');
+    await first.focus();
+    await page.keyboard.press('ArrowDown');
+    await until('the answer moved', async () => (await page.locator(`[data-testid=rank-item][data-answer="${id}"]`).getAttribute('data-place')) === '2', 5_000, 100);
+    const focused = await page.evaluate(() => document.activeElement?.dataset?.answer);
+    assert(focused === id, `focus did not follow the moved answer (${focused} vs ${id})`);
+    const last = page.getByTestId('rank-item').last();
+    const lastId = await last.getAttribute('data-answer');
+    await last.focus();
+    await page.keyboard.press('1');
+    await until('placed first', async () => (await page.locator(`[data-testid=rank-item][data-answer="${lastId}"]`).getAttribute('data-place')) === '1', 5_000, 100);
+    await page.getByTestId('rank-item').last().focus();
+    await page.keyboard.press('=');
+    const pairsText = await page.getByTestId('rank-pairs').innerText();
+    assert(pairsText.includes(`${n * (n - 1) / 2} possible`), pairsText);
+    if (round === 0) await page.screenshot({ path: join(shots, '07-rank.png'), fullPage: true });
+    // Save by keyboard too: Tab to the button is long; the button takes Enter.
+    await page.getByTestId('rank-submit').focus();
+    await page.keyboard.press('Enter');
+    await until(`ranking ${round + 1} saved`, async () => (await ranked()).labelled_prompts === round + 1, 180_000, 300);
+  }
+  await sampleAndWait();
+  await page.getByTestId('rank-persona').click();
+  assert((await page.getByTestId('rank-labeler').innerText()).includes('persona'), 'the persona did not rank');
+  await page.getByTestId('rank-submit').click();
+  const m = await until('three rankings', async () => { const m = await ranked(); return m.labelled_prompts === 3 && m; }, 180_000, 300);
+  assert(m.human_pairs > 0 && m.labelled_pairs === m.human_pairs + m.persona_pairs, JSON.stringify(m));
+  assert((await page.getByTestId('rank-counter').innerText()).startsWith('3 prompts'), await page.getByTestId('rank-counter').innerText());
+});
+
+await test('labels survive a reload; a corrupt import is refused and changes nothing', async () => {
+  const before = await ranked();
+  await openApp(page, base, 'preset=micro&seed=1&lang=en');
+  const after = await ranked();
+  assert(after.labelled_prompts === before.labelled_prompts && after.labelled_pairs === before.labelled_pairs && after.human_pairs === before.human_pairs,
+    `before ${JSON.stringify(before)}, after reload ${JSON.stringify(after)}`);
+  await page.getByTestId('session-import').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"format": "rlhf-playground/session", "version": 1, "settings": ') });
+  await until('the import error', async () => page.getByTestId('import-error').isVisible(), 10_000, 200);
+  const msg = await page.getByTestId('import-error').innerText();
+  assert(msg.includes('nothing changed'), msg);
+  const still = await ranked();
+  assert(still.labelled_prompts === before.labelled_prompts && still.labelled_pairs === before.labelled_pairs, JSON.stringify(still));
+  await page.screenshot({ path: join(shots, '08-import-error.png'), fullPage: true });
+});
+
 await test('switching to 简体中文 translates the page', async () => {
   await page.getByTestId('lang').selectOption('zh');
   await until('Chinese text', async () => (await page.getByTestId('panel-pretrain').innerText()).includes('预训练'), 5_000, 100);

@@ -1,0 +1,236 @@
+//! Stage 3, ranking: K answers the SFT model sampled for one prompt, ordered by
+//! the user — keyboard (arrows move, a number key places, "=" ties with the answer
+//! above) or the ▲/▼ buttons — or by the persona; the ranking becomes its pairs
+//! live. Every saved ranking goes into the session, kept in the browser.
+
+use super::engine::Ui;
+use super::i18n::tr;
+use super::storage;
+use crate::persona::{Persona, Weights};
+use crate::rank::{K_MAX, K_MIN, Labeler, move_answer, pairs_from_ranking, set_place, tie_with_above};
+use crate::reward::Comparison;
+use crate::sft;
+use leptos::prelude::*;
+use rand::SeedableRng;
+use wasm_bindgen::JsCast;
+
+fn focus_answer(i: usize) {
+    request_animation_frame(move || {
+        if let Some(el) = document().get_element_by_id(&format!("rank-item-{i}")).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    });
+}
+
+#[component]
+pub fn RankPanel(ui: Ui) -> impl IntoView {
+    let lang = ui.lang;
+    let prompts = move || sft::prompts(lang.get()).rl;
+    // Go on where the saved session stopped.
+    let index = RwSignal::new(ui.session.with_untracked(|s| s.comparisons.len()));
+    let ranks = RwSignal::new(Vec::<u32>::new());
+    let labeler = RwSignal::new(Labeler::Human);
+    let weights = RwSignal::new(Weights::default());
+
+    // New answers: the sampled order, no ties, ranked by nobody yet.
+    Effect::new(move |_| {
+        let n = ui.rank_answers.with(Vec::len);
+        ranks.set((0..n as u32).collect());
+        labeler.set(Labeler::Human);
+    });
+
+    let current_prompt = move || {
+        let ps = prompts();
+        ps[index.get() % ps.len()].clone()
+    };
+    let sample = move || {
+        ui.rank_prompt.set(current_prompt());
+        ui.rank_answers.set(vec![]);
+        ui.rank_sampling.set(true);
+        ui.rank_requests.update(|n| *n += 1);
+    };
+    let can_sample = move || ui.sft_step.get() > 0 && !ui.rank_sampling.get() && !ui.sft_running.get();
+    let have = move || !ui.rank_answers.with(Vec::is_empty) && !ui.rank_sampling.get();
+    let change = move |new: Vec<u32>, i: usize| {
+        ranks.set(new);
+        labeler.set(Labeler::Human);
+        focus_answer(i);
+    };
+    let save = move || {
+        let answers = ui.rank_answers.get_untracked();
+        if answers.is_empty() {
+            return;
+        }
+        let c = Comparison { prompt: ui.rank_prompt.get_untracked(), pairs: pairs_from_ranking(&ranks.get_untracked()), answers, labeler: labeler.get_untracked() };
+        ui.session.update(|s| s.comparisons.push(c));
+        if let Err(e) = ui.session.with_untracked(storage::save_session) {
+            ui.error.set(Some(e));
+        }
+        index.update(|i| *i += 1);
+        sample();
+    };
+    let persona_rank = move || {
+        let w = weights.get_untracked();
+        let persona = Persona::new(lang.get_untracked(), w, 0.0);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        ranks.set(persona.rank(&ui.rank_prompt.get_untracked(), &ui.rank_answers.get_untracked(), &mut rng));
+        labeler.set(Labeler::Persona);
+    };
+    let on_key = move |i: usize, ev: leptos::ev::KeyboardEvent| {
+        let r = ranks.get_untracked();
+        let key = ev.key();
+        let new = match key.as_str() {
+            "ArrowUp" => Some(move_answer(&r, i, true)),
+            "ArrowDown" => Some(move_answer(&r, i, false)),
+            "=" => Some(tie_with_above(&r, i)),
+            k if k.len() == 1 && k.chars().all(|c| c.is_ascii_digit()) && k != "0" => Some(set_place(&r, i, k.parse::<usize>().unwrap_or(1) - 1)),
+            _ => None,
+        };
+        if let Some(new) = new {
+            ev.prevent_default();
+            change(new, i);
+        }
+    };
+    // Display order: best place first, sampled order within a tie.
+    let rows = move || {
+        let r = ranks.get();
+        let answers = ui.rank_answers.get();
+        let mut order: Vec<usize> = (0..answers.len().min(r.len())).collect();
+        order.sort_by_key(|&i| (r[i], i));
+        order.into_iter().map(|i| (i, r[i], answers[i].clone())).collect::<Vec<_>>()
+    };
+    let pair_line = move || {
+        let r = ranks.get();
+        let k = r.len();
+        let n = pairs_from_ranking(&r).len();
+        match lang.get() {
+            crate::corpus::Lang::En => format!("K = {k}: K·(K−1)/2 = {} possible pairs; this ranking gives {n} (ties give none)", k * k.saturating_sub(1) / 2),
+            crate::corpus::Lang::Zh => format!("K = {k}：最多 K·(K−1)/2 = {} 对；当前排序给出 {n} 对（并列不产生比较对）", k * k.saturating_sub(1) / 2),
+        }
+    };
+    let counter = move || {
+        let (prompts, (human, persona)) = ui.session.with(|s| (s.comparisons.len(), s.pair_counts()));
+        match lang.get() {
+            crate::corpus::Lang::En => format!("{prompts} prompts ranked · {} pairs ({human} by you, {persona} by the persona)", human + persona),
+            crate::corpus::Lang::Zh => format!("已排序 {prompts} 个问题 · {} 对（你标注 {human}，角色标注 {persona}）", human + persona),
+        }
+    };
+    let slider = move |label_en: &'static str, label_zh: &'static str, testid: &'static str, get: fn(&Weights) -> f32, set: fn(&mut Weights, f32)| {
+        view! {
+            <label class="slider">{move || tr(lang.get(), label_en, label_zh)}
+                <input type="range" min="0" max="2" step="0.5" data-testid=testid
+                    prop:value=move || get(&weights.get()).to_string()
+                    on:input=move |ev| { let v = event_target_value(&ev).parse().unwrap_or(1.0); weights.update(|w| set(w, v)) } />
+                <span class="stat">{move || format!("{:.1}", get(&weights.get()))}</span>
+            </label>
+        }
+    };
+
+    view! {
+        <section class="panel" data-testid="panel-rank">
+            <h2>{move || tr(lang.get(), "3 · Rank: which answer is better?", "3 · 排序：哪个回答更好？")}</h2>
+            <p class="explain">{move || tr(lang.get(),
+                "The SFT model answers the same prompt K times. You order the answers from best to worst; every two answers you placed differently become one comparison \"this one is better than that one\". The reward model will learn from these pairs what you prefer. Keyboard: focus an answer, ↑/↓ move it, a number key puts it at that place, \"=\" ties it with the answer above.",
+                "微调模型对同一个问题回答 K 次。你把回答从好到差排序；每两个名次不同的回答构成一条“这个比那个好”的比较。奖励模型会从这些比较对中学习你的偏好。键盘：聚焦一个回答，↑/↓ 移动，数字键放到该名次，“=” 与上一个回答并列。")}</p>
+            <div class="controls">
+                <label>"K "
+                    <select data-testid="rank-k" on:change=move |ev| ui.rank_k.set(event_target_value(&ev).parse().unwrap_or(K_MAX))>
+                        {(K_MIN..=K_MAX).map(|k| view! { <option value=k selected=move || ui.rank_k.get() == k>{k}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button data-testid="rank-sample" disabled=move || !can_sample() on:click=move |_| sample()>{move || tr(lang.get(), "Sample answers", "采样回答")}</button>
+                <button data-testid="rank-skip" disabled=move || !can_sample() on:click=move |_| { index.update(|i| *i += 1); sample() }>{move || tr(lang.get(), "Skip prompt", "跳过")}</button>
+                <button data-testid="rank-persona" disabled=move || !have() on:click=move |_| persona_rank()>{move || tr(lang.get(), "Let the persona rank", "让角色来排序")}</button>
+                <button data-testid="rank-submit" class="primary" disabled=move || !have() on:click=move |_| save()>{move || tr(lang.get(), "Save ranking ✓", "保存排序 ✓")}</button>
+                <span class="stat" data-testid="rank-counter">{counter}</span>
+            </div>
+            <Show when=move || ui.sft_step.get() == 0>
+                <p class="muted" data-testid="rank-gate">{move || tr(lang.get(), "Train the SFT model first (stage 2): ranking compares its answers.", "请先训练微调模型（第 2 步）：排序比较的是它的回答。")}</p>
+            </Show>
+            <div class="controls persona">
+                <span class="muted">{move || tr(lang.get(), "Persona weights:", "角色权重：")}</span>
+                {slider("helpful", "有用", "persona-helpful", |w| w.helpful, |w, v| w.helpful = v)}
+                {slider("honest", "诚实", "persona-honest", |w| w.honest, |w, v| w.honest = v)}
+                {slider("harmless", "无害", "persona-harmless", |w| w.harmless, |w, v| w.harmless = v)}
+            </div>
+            <div class="card">
+                <h3 data-testid="rank-prompt">{move || format!("{} {} · {}", tr(lang.get(), "Prompt", "问题"), index.get() % prompts().len() + 1, current_prompt().trim())}</h3>
+                <Show when=move || ui.rank_sampling.get()>
+                    <p class="muted">{move || tr(lang.get(), "sampling answers…", "正在采样回答…")}</p>
+                </Show>
+                <ol class="rank-list" data-testid="rank-list">
+                    <For each=rows key=|(i, place, text)| (*i, *place, text.clone()) let:row>
+                        {
+                            let (i, place, text) = row;
+                            view! {
+                                <li id=format!("rank-item-{i}") tabindex="0" data-testid="rank-item" data-answer=i data-place={place + 1}
+                                    on:keydown=move |ev| on_key(i, ev)>
+                                    <span class="place">{place + 1}</span>
+                                    <span class="answer-text">{text}</span>
+                                    <span class="moves">
+                                        <button aria-label="move up" tabindex="-1" on:click=move |_| change(move_answer(&ranks.get_untracked(), i, true), i)>"▲"</button>
+                                        <button aria-label="move down" tabindex="-1" on:click=move |_| change(move_answer(&ranks.get_untracked(), i, false), i)>"▼"</button>
+                                    </span>
+                                </li>
+                            }
+                        }
+                    </For>
+                </ol>
+                <p class="stat" data-testid="rank-pairs">{pair_line}</p>
+                <p class="muted small" data-testid="rank-labeler">{move || match labeler.get() { Labeler::Human => tr(lang.get(), "ranked by: you", "排序者：你"), Labeler::Persona => tr(lang.get(), "ranked by: the persona", "排序者：角色") }}</p>
+            </div>
+        </section>
+    }
+}
+
+/// The session's export and import, on every panel: the labels are the user's.
+#[component]
+pub fn SessionBar(ui: Ui) -> impl IntoView {
+    let lang = ui.lang;
+    let import_error = RwSignal::new(None::<String>);
+    let import_note = RwSignal::new(None::<String>);
+    let on_import = move |ev: leptos::ev::Event| {
+        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        input.set_value("");
+        leptos::task::spawn_local(async move {
+            match storage::read_session_file(file).await {
+                Ok(s) => {
+                    let n = s.comparisons.len();
+                    ui.session.set(s);
+                    if let Err(e) = ui.session.with_untracked(storage::save_session) {
+                        ui.error.set(Some(e));
+                    }
+                    import_error.set(None);
+                    import_note.set(Some(format!("{n} ✓")));
+                }
+                Err(e) => {
+                    import_note.set(None);
+                    import_error.set(Some(e));
+                }
+            }
+        });
+    };
+    let counter = move || {
+        let (prompts, (human, persona)) = ui.session.with(|s| (s.comparisons.len(), s.pair_counts()));
+        match lang.get() {
+            crate::corpus::Lang::En => format!("Your labels, kept in this browser: {prompts} prompts, {} pairs", human + persona),
+            crate::corpus::Lang::Zh => format!("你的标注（保存在本浏览器）：{prompts} 个问题，{} 对", human + persona),
+        }
+    };
+    view! {
+        <div class="session-bar" data-testid="session-bar">
+            <div class="controls">
+                <span class="stat" data-testid="session-counter">{counter}</span>
+                <button data-testid="session-export" on:click=move |_| { if let Err(e) = ui.session.with_untracked(storage::export_session) { ui.error.set(Some(e)) } }>{move || tr(lang.get(), "Export JSON", "导出 JSON")}</button>
+                <label class="file">{move || tr(lang.get(), "Import JSON: ", "导入 JSON：")}
+                    <input type="file" accept=".json,application/json" data-testid="session-import" on:change=on_import />
+                </label>
+                <span class="stat" data-testid="import-ok">{move || import_note.get().unwrap_or_default()}</span>
+            </div>
+            <Show when=move || import_error.get().is_some()>
+                <div class="error" role="alert" data-testid="import-error">{move || format!("{} {}", tr(lang.get(), "Not imported — nothing changed:", "未导入，未做任何更改："), import_error.get().unwrap_or_default())}</div>
+            </Show>
+        </div>
+    }
+}

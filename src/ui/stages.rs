@@ -1,0 +1,135 @@
+//! The engine's part for the stages after pretraining: SFT steps (and the watched
+//! prompts answered by the base and the SFT model side by side), and sampling the
+//! K answers a person ranks. Called once per turn of the engine loop; the panels
+//! only flip signals.
+
+use super::engine::{SftPoint, Ui, Watch};
+use crate::lab::Lab;
+use crate::model::{Gpt, Preset};
+use crate::rank::{rank_sampling, sample_answers};
+use crate::sample::{SampleConfig, answer_texts};
+use crate::sft::{self, Example, SftConfig, SftTrainer};
+use leptos::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+/// Watched prompts are re-answered every this many SFT steps (each answer costs
+/// one forward pass per token, a visible moment on a software GPU).
+fn watch_every(preset: Preset) -> usize {
+    match preset {
+        Preset::Micro => 10,
+        Preset::Small => 25,
+    }
+}
+
+const WATCHED: usize = 3;
+
+pub struct Stages {
+    sft: Option<SftTrainer>,
+    /// The pretrained model as SFT started from it: the "before" column.
+    base: Option<Gpt>,
+    rng: StdRng,
+    seen_sft_steps: u64,
+    seen_rank: u64,
+}
+
+/// The first demonstration's tokens, marked where the SFT loss counts them (the
+/// answer and its end-of-text; never the prompt).
+pub fn mask_example(lab: &Lab) -> Vec<(String, bool)> {
+    let Some(demo) = sft::demonstrations(lab.lang).into_iter().next() else { return vec![] };
+    let e = Example::encode(&lab.tokenizer, &demo, lab.model_cfg.block_size);
+    e.tokens.iter().enumerate().skip(1).map(|(i, &t)| (lab.tokenizer.token_text(t), i >= e.answer_start)).collect()
+}
+
+impl Stages {
+    pub fn new(seed: u64) -> Self {
+        Self { sft: None, base: None, rng: StdRng::seed_from_u64(seed ^ 0x5f7), seen_sft_steps: 0, seen_rank: 0 }
+    }
+
+    /// Pretraining starts over: so does everything built on it.
+    pub fn reset(&mut self, ui: &Ui) {
+        self.sft = None;
+        self.base = None;
+        ui.sft_running.set(false);
+        ui.sft_step.set(0);
+        ui.sft_points.set(vec![]);
+        ui.sft_watch.set(vec![]);
+        ui.rank_answers.set(vec![]);
+    }
+
+    /// Does whatever the panels asked for; true if it did any work.
+    pub async fn tick(&mut self, ui: &Ui, lab: &Lab) -> bool {
+        let mut busy = false;
+        let requested = ui.sft_step_requests.get_untracked();
+        if ui.sft_running.get_untracked() || requested != self.seen_sft_steps {
+            self.seen_sft_steps = requested;
+            busy = true;
+            self.sft_step(ui, lab).await;
+        }
+        let rank = ui.rank_requests.get_untracked();
+        if rank != self.seen_rank {
+            self.seen_rank = rank;
+            busy = true;
+            self.sample_for_ranking(ui, lab).await;
+            ui.rank_sampling.set(false);
+        }
+        busy
+    }
+
+    async fn sft_step(&mut self, ui: &Ui, lab: &Lab) {
+        if self.sft.is_none() {
+            // SFT starts from the pretrained weights as they are now.
+            let demos = sft::demonstrations(lab.lang);
+            self.base = Some(lab.pretrainer.model());
+            self.sft = Some(SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(lab.preset), lab.seed + 1, &lab.device));
+            self.refresh_watch(ui, lab, 0).await;
+        }
+        let Some(trainer) = self.sft.as_mut() else { return };
+        match trainer.step().await {
+            Ok(s) => {
+                ui.sft_step.set(s.step);
+                ui.sft_points.update(|v| v.push(SftPoint { step: s.step, loss: s.loss, token_accuracy: s.mean_token_accuracy }));
+                if s.step % watch_every(lab.preset) == 0 {
+                    self.refresh_watch(ui, lab, s.step).await;
+                }
+            }
+            Err(e) => {
+                ui.sft_running.set(false);
+                ui.error.set(Some(e.to_string()));
+            }
+        }
+    }
+
+    /// Greedy answers of the base and the SFT model to the first evaluation prompts.
+    async fn refresh_watch(&mut self, ui: &Ui, lab: &Lab, step: usize) {
+        let (Some(base), Some(trainer)) = (self.base.as_ref(), self.sft.as_ref()) else { return };
+        let tuned = trainer.model();
+        let greedy = SampleConfig { temperature: 1.0, top_k: 1, max_new_tokens: 32 };
+        let mut rows = vec![];
+        for prompt in sft::prompts(lab.lang).eval.into_iter().take(WATCHED) {
+            let b = answer_texts(base, &lab.tokenizer, &prompt, 1, &greedy, &mut self.rng, &lab.device).await;
+            let s = answer_texts(&tuned, &lab.tokenizer, &prompt, 1, &greedy, &mut self.rng, &lab.device).await;
+            match (b, s) {
+                (Ok(b), Ok(s)) => rows.push(Watch { prompt, base: b.concat(), sft: s.concat(), at_step: step }),
+                (Err(e), _) | (_, Err(e)) => {
+                    ui.error.set(Some(e.to_string()));
+                    return;
+                }
+            }
+        }
+        ui.sft_watch.set(rows);
+    }
+
+    async fn sample_for_ranking(&mut self, ui: &Ui, lab: &Lab) {
+        let Some(trainer) = self.sft.as_ref() else {
+            ui.error.set(Some("train the SFT model first: ranking compares its answers".into()));
+            return;
+        };
+        let prompt = ui.rank_prompt.get_untracked();
+        let k = ui.rank_k.get_untracked();
+        match sample_answers(&trainer.model(), &lab.tokenizer, &prompt, k, &rank_sampling(), &mut self.rng, &lab.device).await {
+            Ok(answers) => ui.rank_answers.set(answers),
+            Err(e) => ui.error.set(Some(e.to_string())),
+        }
+    }
+}

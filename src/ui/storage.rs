@@ -1,0 +1,60 @@
+//! The labelling session in the browser: kept in `localStorage` after every change
+//! (so labels survive a reload), exported as a JSON file, imported from one.
+//!
+//! `localStorage` through web-sys rather than a storage crate: the session is one
+//! small JSON string, and `web-sys` is already here; the file format and its
+//! validation live in the compute core (`crate::session`), tested natively.
+
+use crate::corpus::Lang;
+use crate::session::{Session, Settings};
+use wasm_bindgen::JsCast;
+
+const KEY: &str = "rlhf-playground/session";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// The saved session, or a new one. A saved session that no longer validates is
+/// kept aside under another key rather than thrown away.
+pub fn load_session(lang: Lang) -> Session {
+    let fresh = || Session::new(Settings { lang, ..Settings::default() });
+    let Some(store) = storage() else { return fresh() };
+    match store.get_item(KEY).ok().flatten() {
+        Some(text) => Session::from_json(&text).unwrap_or_else(|_| {
+            let _ = store.set_item(&format!("{KEY}/unreadable"), &text);
+            fresh()
+        }),
+        None => fresh(),
+    }
+}
+
+/// Saves the session; the error says why it could not be kept (private mode, quota).
+pub fn save_session(session: &Session) -> Result<(), String> {
+    let store = storage().ok_or("this browser keeps no local storage: labels will not survive a reload")?;
+    store.set_item(KEY, &session.to_json()).map_err(|_| "the browser refused to store the labels (storage full?)".to_string())
+}
+
+/// Offers the session as a file download.
+pub fn export_session(session: &Session) -> Result<(), String> {
+    let fail = |_| "could not prepare the download".to_string();
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&session.to_json()));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(fail)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(fail)?.dyn_into().map_err(|_| "no anchor".to_string())?;
+    a.set_href(&url);
+    a.set_download("rlhf-playground-session.json");
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// Reads the file the user picked and validates it whole.
+pub async fn read_session_file(file: web_sys::File) -> Result<Session, String> {
+    let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.map_err(|_| "the file could not be read".to_string())?;
+    let text = text.as_string().ok_or("the file is not text")?;
+    Session::from_json(&text).map_err(|e| e.to_string())
+}
