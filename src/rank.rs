@@ -82,32 +82,6 @@ pub fn persona_comparison(persona: &Persona, prompt: &str, answers: Vec<String>,
     (ranks, c)
 }
 
-/// Places made dense (0, 1, 2, … with ties sharing one), keeping the order.
-fn densify(keys: &[f32]) -> Vec<u32> {
-    let mut distinct: Vec<f32> = keys.to_vec();
-    distinct.sort_by(f32::total_cmp);
-    distinct.dedup();
-    keys.iter().map(|k| distinct.iter().position(|d| d == k).unwrap_or(0) as u32).collect()
-}
-
-/// Answer `i` one step up (or down) in a ranking, as the arrow keys and the ▲/▼
-/// buttons move it: out of a tie first (just above or below its tie-mates),
-/// otherwise past the whole place next to it.
-pub fn move_answer(ranks: &[u32], i: usize, up: bool) -> Vec<u32> {
-    let Some(&place) = ranks.get(i) else { return ranks.to_vec() };
-    let mut keys: Vec<f32> = ranks.iter().map(|&r| r as f32).collect();
-    let tied = ranks.iter().filter(|&&r| r == place).count() > 1;
-    let last = ranks.iter().copied().max().unwrap_or(0);
-    match (tied, up) {
-        (true, true) => keys[i] -= 0.5,
-        (true, false) => keys[i] += 0.5,
-        (false, true) if place > 0 => keys[i] -= 1.5,
-        (false, false) if place < last => keys[i] += 1.5,
-        _ => {}
-    }
-    densify(&keys)
-}
-
 /// The ranking as places, best first, each the answers that share it.
 fn places(ranks: &[u32]) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = vec![];
@@ -132,6 +106,23 @@ fn from_places(places: &[Vec<usize>], n: usize) -> Vec<u32> {
     ranks
 }
 
+/// Answer `i` one step up (or down) in a ranking, as the arrow keys and the ▲/▼
+/// buttons move it: out of a tie first (just above or below its tie-mates),
+/// otherwise past the whole place next to it.
+pub fn move_answer(ranks: &[u32], i: usize, up: bool) -> Vec<u32> {
+    let mut ps = places(ranks);
+    let Some(g) = ps.iter().position(|p| p.contains(&i)) else { return ranks.to_vec() };
+    if ps[g].len() > 1 {
+        ps[g].retain(|&j| j != i);
+        ps.insert(if up { g } else { g + 1 }, vec![i]);
+    } else if up && g > 0 {
+        ps.swap(g, g - 1);
+    } else if !up && g + 1 < ps.len() {
+        ps.swap(g, g + 1);
+    }
+    from_places(&ps, ranks.len())
+}
+
 /// Answer `i` moved to place `place` (0 = best) on its own, the others keeping
 /// their order — what pressing its rank number does.
 pub fn set_place(ranks: &[u32], i: usize, place: usize) -> Vec<u32> {
@@ -145,8 +136,10 @@ pub fn set_place(ranks: &[u32], i: usize, place: usize) -> Vec<u32> {
 
 /// Answer `i` tied with the place just above it ("=" on the keyboard).
 pub fn tie_with_above(ranks: &[u32], i: usize) -> Vec<u32> {
-    let Some(&place) = ranks.get(i) else { return ranks.to_vec() };
-    let above = ranks.iter().copied().filter(|&r| r < place).max();
-    let keys: Vec<f32> = ranks.iter().enumerate().map(|(j, &r)| if j == i { above.unwrap_or(place) as f32 } else { r as f32 }).collect();
-    densify(&keys)
+    let mut ps = places(ranks);
+    let Some(g) = ps.iter().position(|p| p.contains(&i)).filter(|&g| g > 0) else { return ranks.to_vec() };
+    ps[g].retain(|&j| j != i);
+    ps[g - 1].push(i);
+    ps.retain(|p| !p.is_empty());
+    from_places(&ps, ranks.len())
 }

@@ -89,22 +89,22 @@ pub struct Scored {
 }
 
 pub fn encode_answers(tok: &Tokenizer, prompt: &str, answers: &[String], block: usize, device: &Device) -> Scored {
-    let prompt_len = 1 + tok.encode(prompt).len();
+    let mut head = vec![tok.eot()];
+    head.extend(tok.encode(prompt));
     let mut starts = vec![];
     let rows: Vec<Vec<u32>> = answers
         .iter()
         .map(|a| {
-            let mut ids = vec![tok.eot()];
-            ids.extend(tok.encode(prompt));
+            let mut ids = head.clone();
             ids.extend(tok.encode(a));
             ids.push(tok.eot());
             let skip = ids.len().saturating_sub(block); // keep the end: that is where r is read
-            starts.push(prompt_len.saturating_sub(skip).max(1));
+            starts.push(head.len().saturating_sub(skip).max(1));
             ids.split_off(skip)
         })
         .collect();
     let width = rows.iter().map(Vec::len).max().unwrap_or(1).max(2);
-    let mask: Vec<f32> = rows.iter().zip(&starts).flat_map(|(r, &st)| (0..width - 1).map(move |j| if j + 1 >= st && j + 1 < r.len() { 1.0 } else { 0.0 })).collect();
+    let mask: Vec<f32> = rows.iter().zip(&starts).flat_map(|(r, &st)| crate::sft::answer_mask(st, r.len(), width - 1)).collect();
     let last: Vec<i32> = rows.iter().map(|r| r.len() as i32 - 1).collect();
     let flat: Vec<i32> = rows.iter().flat_map(|r| padded(r, tok.eot(), width)).collect();
     Scored {

@@ -71,8 +71,15 @@ impl Example {
 
     /// 1.0 where the *target* at position t (token t+1) belongs to the answer.
     pub fn answer_mask(&self, width: usize) -> Vec<f32> {
-        (0..width).map(|t| if t + 1 >= self.answer_start && t + 1 < self.tokens.len() { 1.0 } else { 0.0 }).collect()
+        answer_mask(self.answer_start, self.tokens.len(), width)
     }
+}
+
+/// For a sequence of `len` tokens whose answer starts at index `answer_start`: 1.0
+/// at each of `width` positions t whose *target* (token t+1) is an answer token.
+/// The SFT loss and the reward model's likelihood read-out count the same tokens.
+pub fn answer_mask(answer_start: usize, len: usize, width: usize) -> Vec<f32> {
+    (0..width).map(|t| if t + 1 >= answer_start && t + 1 < len { 1.0 } else { 0.0 }).collect()
 }
 
 /// Right-pads examples with end-of-text to one (B, T) batch; padding is masked out.
