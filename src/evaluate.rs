@@ -44,7 +44,7 @@ pub struct Evaluation {
 }
 
 /// Win (1), tie (0.5) or loss (0) of `a` against `b`.
-fn verdict(a: f32, b: f32) -> f32 {
+pub fn verdict(a: f32, b: f32) -> f32 {
     if a > b {
         1.0
     } else if a == b {
@@ -52,6 +52,65 @@ fn verdict(a: f32, b: f32) -> f32 {
     } else {
         0.0
     }
+}
+
+/// One blind match as a person judges it: the two answers shown as A and B, which
+/// side is the PPO policy's decided by a coin, hidden until the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Blind {
+    pub prompt: String,
+    pub a: String,
+    pub b: String,
+    pub ppo_is_a: bool,
+}
+
+/// A judge's answer to "which is better?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Judgement {
+    A,
+    B,
+    Tie,
+}
+
+impl Blind {
+    /// Shuffles sides: the judge must not learn that PPO is always on the left.
+    pub fn new(prompt: &str, sft: &str, ppo: &str, rng: &mut impl rand::Rng) -> Self {
+        let ppo_is_a = rng.random_bool(0.5);
+        let (a, b) = if ppo_is_a { (ppo, sft) } else { (sft, ppo) };
+        Self { prompt: prompt.to_string(), a: a.to_string(), b: b.to_string(), ppo_is_a }
+    }
+
+    /// The judgement as PPO's result: 1 win, 0.5 tie, 0 loss.
+    pub fn ppo_verdict(&self, j: Judgement) -> f32 {
+        match (j, self.ppo_is_a) {
+            (Judgement::Tie, _) => 0.5,
+            (Judgement::A, true) | (Judgement::B, false) => 1.0,
+            _ => 0.0,
+        }
+    }
+}
+
+/// A win rate with its counts: ties count half, so 0.5 means "no better".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WinRate {
+    pub rate: f32,
+    pub wins: usize,
+    pub ties: usize,
+    pub losses: usize,
+}
+
+pub fn win_rate(verdicts: impl IntoIterator<Item = f32>) -> WinRate {
+    let (mut wins, mut ties, mut losses) = (0, 0, 0);
+    for v in verdicts {
+        match v {
+            v if v > 0.5 => wins += 1,
+            v if v < 0.5 => losses += 1,
+            _ => ties += 1,
+        }
+    }
+    let n = wins + ties + losses;
+    let rate = if n == 0 { 0.5 } else { (wins as f32 + 0.5 * ties as f32) / n as f32 };
+    WinRate { rate, wins, ties, losses }
 }
 
 /// `n` answers per prompt from `model`, sampled with a fixed seed (so SFT and PPO
@@ -82,12 +141,13 @@ pub async fn compare(sft: &Gpt, policy: &Gpt, reward_model: &RewardModel, person
     }
     let count = duels.len().max(1) as f32;
     let mean = |f: &dyn Fn(&Duel) -> f32| duels.iter().map(f).sum::<f32>() / count;
+    let persona = win_rate(duels.iter().map(|d| d.persona));
     Ok(Evaluation {
-        persona_win_rate: mean(&|d| d.persona),
-        wins: duels.iter().filter(|d| d.persona == 1.0).count(),
-        ties: duels.iter().filter(|d| d.persona == 0.5).count(),
-        losses: duels.iter().filter(|d| d.persona == 0.0).count(),
-        rm_win_rate: mean(&|d| verdict(d.ppo_score, d.sft_score)),
+        persona_win_rate: persona.rate,
+        wins: persona.wins,
+        ties: persona.ties,
+        losses: persona.losses,
+        rm_win_rate: win_rate(duels.iter().map(|d| verdict(d.ppo_score, d.sft_score))).rate,
         sft_score: mean(&|d| d.sft_score),
         ppo_score: mean(&|d| d.ppo_score),
         duels,

@@ -19,6 +19,7 @@ pub mod rank;
 pub mod readback;
 pub mod sample;
 pub mod session;
+pub mod stats;
 pub mod reward;
 pub mod sft;
 pub mod tokenizer;

@@ -31,8 +31,12 @@ pub struct PpoConfig {
     pub gamma_ptx: f32,
     pub policy_optim: OptimConfig,
     pub value_optim: OptimConfig,
-    /// Prompts (one answer each) per rollout.
+    /// Answers per rollout (rounded up to a multiple of `samples_per_prompt`).
     pub rollout_size: usize,
+    /// Answers sampled for each prompt of a rollout (the rollout holds
+    /// ⌈rollout_size / K⌉ prompts): several answers to one prompt let the
+    /// whitened advantages compare answers to the same question.
+    pub samples_per_prompt: usize,
     pub minibatch_size: usize,
     pub ppo_epochs: usize,
     pub max_new_tokens: usize,
@@ -57,6 +61,7 @@ impl Default for PpoConfig {
             policy_optim: optim(3e-4),
             value_optim: optim(1e-3),
             rollout_size: 8,
+            samples_per_prompt: 1,
             minibatch_size: 4,
             ppo_epochs: 4,
             // The longest answers (directions) take ~30 tokens.
@@ -184,6 +189,16 @@ impl PpoTrainer {
         &self.reference
     }
 
+    /// The frozen reward model the rollouts are scored with.
+    pub fn reward_model(&self) -> &RewardModel {
+        &self.reward_model
+    }
+
+    /// PPO iterations done.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
     /// Samples one answer per prompt and computes log-probs, values, score, rewards,
     /// advantages and returns for each.
     pub async fn rollout(&mut self, tok: &Tokenizer, prompts: &[String]) -> Result<Vec<Rollout>, TrainError> {
@@ -243,7 +258,12 @@ impl PpoTrainer {
     /// One PPO iteration: a rollout over random prompts, then `ppo_epochs` epochs of
     /// minibatch updates. Returns TRL-named metrics and the rollout.
     pub async fn step(&mut self, tok: &Tokenizer) -> Result<(BTreeMap<&'static str, f32>, Vec<Rollout>), TrainError> {
-        let prompts: Vec<String> = (0..self.cfg.rollout_size).map(|_| self.prompts[self.rng.random_range(0..self.prompts.len())].clone()).collect();
+        let k = self.cfg.samples_per_prompt.max(1);
+        let mut prompts: Vec<String> = vec![];
+        for _ in 0..self.cfg.rollout_size.div_ceil(k) {
+            let p = &self.prompts[self.rng.random_range(0..self.prompts.len())];
+            prompts.extend(std::iter::repeat_n(p.clone(), k));
+        }
         let rollouts = self.rollout(tok, &prompts).await?;
         let mut m = BTreeMap::new();
         if rollouts.is_empty() {

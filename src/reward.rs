@@ -230,6 +230,12 @@ pub async fn pair_accuracy(model: &RewardModel, tok: &Tokenizer, comparisons: &[
     Ok(if total == 0 { 0.5 } else { right as f32 / total as f32 })
 }
 
+/// The pairs a labeler ordered one way and the scores order the other way (or
+/// tie): where the reward model disagrees with the ranking.
+pub fn disagreements(scores: &[f32], pairs: &[Pair]) -> Vec<Pair> {
+    pairs.iter().filter(|p| scores[p.chosen] <= scores[p.rejected]).copied().collect()
+}
+
 /// Scores of `answers` to `prompt` under a reward model (no gradients).
 pub async fn score(model: &RewardModel, tok: &Tokenizer, prompt: &str, answers: &[String], device: &Device) -> Result<Vec<f32>, TrainError> {
     let s = encode_answers(tok, prompt, answers, model.block_size(), device);

@@ -8,6 +8,7 @@ use crate::model::Preset;
 use crate::persona::Weights;
 use crate::rank::{K_MAX, K_MIN, Labeler};
 use crate::reward::Comparison;
+use crate::sft::Demonstration;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -44,6 +45,10 @@ pub struct Session {
     pub version: u32,
     pub settings: Settings,
     pub comparisons: Vec<Comparison>,
+    /// The user's SFT demonstrations, once they edit or add one; empty = the
+    /// shipped ones. (Absent in older files: read as empty.)
+    #[serde(default)]
+    pub demonstrations: Vec<Demonstration>,
 }
 
 /// Why a file was refused, in words a user can act on.
@@ -55,6 +60,7 @@ pub enum SessionError {
     NewerVersion(u32),
     BadSettings(String),
     BadComparison { index: usize, reason: String },
+    BadDemonstration { index: usize, reason: String },
 }
 
 impl std::fmt::Display for SessionError {
@@ -66,6 +72,7 @@ impl std::fmt::Display for SessionError {
             Self::NewerVersion(v) => write!(f, "the session was saved by a newer version (format {v}; this page reads {VERSION})"),
             Self::BadSettings(r) => write!(f, "the session's settings are invalid: {r}"),
             Self::BadComparison { index, reason } => write!(f, "ranked prompt #{} is invalid: {reason}", index + 1),
+            Self::BadDemonstration { index, reason } => write!(f, "demonstration #{} is invalid: {reason}", index + 1),
         }
     }
 }
@@ -74,7 +81,7 @@ impl std::error::Error for SessionError {}
 
 impl Session {
     pub fn new(settings: Settings) -> Self {
-        Self { format: FORMAT.into(), version: VERSION, settings, comparisons: vec![] }
+        Self { format: FORMAT.into(), version: VERSION, settings, comparisons: vec![], demonstrations: vec![] }
     }
 
     pub fn to_json(&self) -> String {
@@ -113,6 +120,9 @@ impl Session {
         for (index, c) in self.comparisons.iter().enumerate() {
             check(c).map_err(|reason| SessionError::BadComparison { index, reason })?;
         }
+        for (index, d) in self.demonstrations.iter().enumerate() {
+            check_demonstration(d).map_err(|reason| SessionError::BadDemonstration { index, reason })?;
+        }
         Ok(())
     }
 
@@ -147,6 +157,18 @@ fn check(c: &Comparison) -> Result<(), String> {
             return Err(format!("answers {} and {} are each ranked above the other", p.chosen + 1, p.rejected + 1));
         }
         seen.insert((p.chosen, p.rejected));
+    }
+    Ok(())
+}
+
+/// A demonstration is usable: both texts present and not huge. The page checks
+/// the same before adding one.
+pub fn check_demonstration(d: &Demonstration) -> Result<(), String> {
+    if d.prompt.trim().is_empty() || d.answer.trim().is_empty() {
+        return Err("the prompt and the answer must both be written".into());
+    }
+    if d.prompt.chars().count() > MAX_TEXT || d.answer.chars().count() > MAX_TEXT {
+        return Err(format!("a text is longer than {MAX_TEXT} characters"));
     }
     Ok(())
 }

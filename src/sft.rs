@@ -24,6 +24,19 @@ pub struct Demonstration {
     pub answer: String,
 }
 
+impl Demonstration {
+    /// A demonstration typed by a user, put in the template the model was taught:
+    /// "Q: …" plus a newline, "A: …" (markers of `lang`), surrounding blanks
+    /// trimmed. Markers the user already wrote are kept, not doubled.
+    pub fn from_user(lang: Lang, prompt: &str, answer: &str) -> Self {
+        let mark = |text: &str, marker: &str| {
+            let t = text.trim();
+            if t.starts_with(marker) { t.to_string() } else { format!("{marker}{}{t}", if lang == Lang::En { " " } else { "" }) }
+        };
+        Self { prompt: format!("{}\n", mark(prompt, lang.question_marker())), answer: mark(answer, lang.answer_marker()) }
+    }
+}
+
 /// Prompts held apart from the demonstrations: for ranking/PPO, and for evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prompts {

@@ -46,8 +46,8 @@ impl Tokenizer {
         let mut inner: Inner = TokenizerBuilder::new()
             .with_model(BPE::default())
             .with_normalizer(None)
-            .with_pre_tokenizer(Some(byte_level.clone()))
-            .with_post_processor(Some(byte_level.clone()))
+            .with_pre_tokenizer(Some(byte_level))
+            .with_post_processor(Some(byte_level))
             .with_decoder(Some(byte_level))
             .build()
             .map_err(|e| e.to_string())?;

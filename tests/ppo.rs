@@ -19,7 +19,7 @@ fn one_ppo_iteration_keeps_everything_per_token() {
     let lab = Lab::new(Preset::Micro, 1, Lang::En, &device).unwrap();
     let policy = lab.pretrainer.trainable_model();
     let reward_model = RewardModel::from_sft(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, 0.0, &device.clone().autodiff());
-    let cfg = PpoConfig { gamma_ptx: 1.0, rollout_size: 4, minibatch_size: 2, ppo_epochs: 2, max_new_tokens: 8, ..PpoConfig::default() };
+    let cfg = PpoConfig { gamma_ptx: 1.0, rollout_size: 4, samples_per_prompt: 2, minibatch_size: 2, ppo_epochs: 2, max_new_tokens: 8, ..PpoConfig::default() };
     let mut ppo = PpoTrainer::new(policy, reward_model, sft::prompts(Lang::En).rl, lab.split.train.clone(), cfg, 3, &device);
     let (m, rollouts) = block_on(ppo.step(&lab.tokenizer)).unwrap();
     for key in ["objective/scores", "objective/kl", "objective/entropy", "objective/non_score_reward", "objective/rlhf_reward", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "loss/ptx_avg", "val/ratio", "val/clipfrac_avg", "eps"] {
@@ -29,6 +29,9 @@ fn one_ppo_iteration_keeps_everything_per_token() {
     // First epoch's first minibatch: the policy has not moved, so the ratio starts at 1.
     assert!((m["val/ratio"] - 1.0).abs() < 0.2, "{}", m["val/ratio"]);
     assert!(!rollouts.is_empty());
+    let mut prompts: Vec<&str> = rollouts.iter().map(|r| r.prompt.as_str()).collect();
+    prompts.dedup();
+    assert!(prompts.len() <= 2, "4 answers, 2 per prompt: at most 2 prompts, {prompts:?}");
     let mut advantages = vec![];
     for r in &rollouts {
         let n = r.answer_ids.len();

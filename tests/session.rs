@@ -4,10 +4,12 @@
 use rlhf_playground::rank::{Labeler, Pair, pairs_from_ranking};
 use rlhf_playground::reward::Comparison;
 use rlhf_playground::session::{Session, SessionError, Settings};
+use rlhf_playground::sft::Demonstration;
 
 fn session() -> Session {
     let mut s = Session::new(Settings::default());
     s.comparisons.push(Comparison { prompt: "Q: What does the fox eat?\n".into(), answers: vec!["A: The fox eats berries.".into(), "A: I don't know.".into(), "A: The fox eats hay.".into()], pairs: pairs_from_ranking(&[0, 1, 2]), labeler: Labeler::Human });
+    s.demonstrations.push(Demonstration { prompt: "Q: Where does the owl live?\n".into(), answer: "A: The owl lives in the barn.".into() });
     s.comparisons.push(Comparison { prompt: "问：狐狸吃什么？🦊\u{200d}\n".into(), answers: vec!["答：狐狸吃浆果。".into(), "答：我不知道。".into()], pairs: pairs_from_ranking(&[0, 0]), labeler: Labeler::Persona });
     s
 }
@@ -46,4 +48,15 @@ fn bad_files_are_refused_with_a_reason() {
     assert!(matches!(broken(&|s| s.settings.k = 12), SessionError::BadSettings(_)));
     assert!(matches!(broken(&|s| s.settings.beta = -1.0), SessionError::BadSettings(_)));
     assert!(matches!(err(&" ".repeat(9 << 20)), SessionError::TooLarge(_)));
+    let e = broken(&|s| s.demonstrations[0].answer = " ".into());
+    assert!(matches!(&e, SessionError::BadDemonstration { index: 0, .. }), "{e}");
+    assert!(e.to_string().contains("demonstration #1"), "{e}");
+}
+
+#[test]
+fn a_session_saved_before_demonstrations_existed_still_reads() {
+    let mut v: serde_json::Value = serde_json::from_str(&session().to_json()).unwrap();
+    v.as_object_mut().unwrap().remove("demonstrations");
+    let s = Session::from_json(&v.to_string()).unwrap();
+    assert!(s.demonstrations.is_empty(), "no demonstrations saved = the shipped ones");
 }

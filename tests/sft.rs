@@ -76,3 +76,13 @@ fn sft_turns_a_question_continuer_into_an_answerer() {
     assert!(sft_a * 10 >= eval.len() * 9, "SFT should answer held-out prompts ({sft_a}/{})", eval.len());
     assert!(sft_q < base_q);
 }
+
+#[test]
+fn a_typed_demonstration_is_put_in_the_template() {
+    let d = Demonstration::from_user(Lang::En, "  What does the owl eat? ", "Mice.");
+    assert_eq!(d, Demonstration { prompt: "Q: What does the owl eat?\n".into(), answer: "A: Mice.".into() });
+    let d = Demonstration::from_user(Lang::En, "Q: Where is the owl?", "A: In the barn.");
+    assert_eq!((d.prompt.as_str(), d.answer.as_str()), ("Q: Where is the owl?\n", "A: In the barn."), "markers are not doubled");
+    let d = Demonstration::from_user(Lang::Zh, "猫头鹰吃什么？", "老鼠。");
+    assert_eq!((d.prompt.as_str(), d.answer.as_str()), ("问：猫头鹰吃什么？\n", "答：老鼠。"));
+}
