@@ -10,6 +10,9 @@ use leptos::prelude::*;
 /// series also differ by dash pattern, so colour is never the only cue.
 pub const BLUE: &str = "#0072B2";
 pub const ORANGE: &str = "#E69F00";
+pub const GREEN: &str = "#009E73";
+pub const VERMILLION: &str = "#D55E00";
+pub const PURPLE: &str = "#CC79A7";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
@@ -90,6 +93,46 @@ pub fn LineChart(#[prop(into)] series: Signal<Vec<Series>>, #[prop(into)] testid
             <text x=(PAD_L + W) / 2.0 y=H - 8.0 text-anchor="middle" class="chart-tick">{move || x_label.get()}</text>
             {lines}
             {legend}
+        }
+        .into_any()
+    };
+    view! {
+        <svg class="chart" data-testid=testid viewBox=format!("0 0 {W} {H}") role="img">
+            {body}
+        </svg>
+    }
+}
+
+/// Bars of a histogram (e.g. of rewards), with the range of each bar on hover.
+#[component]
+pub fn Histogram(#[prop(into)] bins: Signal<Vec<crate::stats::Bin>>, #[prop(into)] testid: String) -> impl IntoView {
+    let body = move || {
+        let bins = bins.get();
+        let top = bins.iter().map(|b| b.count).max().unwrap_or(0);
+        if top == 0 {
+            return view! { <text x=W / 2.0 y=H / 2.0 text-anchor="middle" class="chart-empty">"—"</text> }.into_any();
+        }
+        let n = bins.len() as f64;
+        let bw = (W - PAD_L - PAD_R) / n;
+        let bars = bins
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let h = b.count as f64 / top as f64 * (H - PAD_T - PAD_B);
+                view! {
+                    <rect x=PAD_L + bw * i as f64 + 1.0 y=H - PAD_B - h width=(bw - 2.0).max(1.0) height=h fill=BLUE data-count=b.count>
+                        <title>{format!("[{:.2}, {:.2}): {}", b.lo, b.hi, b.count)}</title>
+                    </rect>
+                }
+            })
+            .collect_view();
+        let (lo, hi) = (bins.first().map_or(0.0, |b| b.lo), bins.last().map_or(0.0, |b| b.hi));
+        view! {
+            <line x1=PAD_L x2=W - PAD_R y1=H - PAD_B y2=H - PAD_B class="chart-grid" />
+            <text x=PAD_L - 6.0 y=PAD_T + 8.0 text-anchor="end" class="chart-tick">{top}</text>
+            <text x=PAD_L y=H - 8.0 class="chart-tick">{format!("{lo:.2}")}</text>
+            <text x=W - PAD_R y=H - 8.0 text-anchor="end" class="chart-tick">{format!("{hi:.2}")}</text>
+            {bars}
         }
         .into_any()
     };

@@ -4,6 +4,9 @@
 //! into `rlhfStatus()`. Yielding to the browser between steps keeps the page live.
 
 use super::Params;
+use super::eval_stage::EvalUi;
+use super::ppo_stage::PpoUi;
+use super::reward_stage::RewardUi;
 use super::status;
 use crate::backend::{Backend, BackendKind};
 use crate::corpus::Lang;
@@ -32,6 +35,9 @@ pub enum Tab {
     Pretrain,
     Sft,
     Rank,
+    Reward,
+    Ppo,
+    Evaluate,
 }
 
 impl Tab {
@@ -40,6 +46,9 @@ impl Tab {
             Tab::Pretrain => "pretrain",
             Tab::Sft => "sft",
             Tab::Rank => "rank",
+            Tab::Reward => "reward",
+            Tab::Ppo => "ppo",
+            Tab::Evaluate => "evaluate",
         }
     }
 }
@@ -72,6 +81,10 @@ pub struct LossPoint {
 #[derive(Clone, Copy)]
 pub struct Ui {
     pub lang: RwSignal<Lang>,
+    /// The toy world's language (the corpus the model learns), fixed at load.
+    pub world: Lang,
+    pub preset: Preset,
+    pub seed: u64,
     // commands
     pub running: RwSignal<bool>,
     pub step_requests: RwSignal<u64>,
@@ -92,6 +105,8 @@ pub struct Ui {
     pub tab: RwSignal<Tab>,
     pub sft_running: RwSignal<bool>,
     pub sft_step_requests: RwSignal<u64>,
+    /// SFT starts over from the pretrained model (and so do the stages after it).
+    pub sft_restart_requests: RwSignal<u64>,
     pub sft_step: RwSignal<usize>,
     pub sft_points: RwSignal<Vec<SftPoint>>,
     pub sft_watch: RwSignal<Vec<Watch>>,
@@ -103,12 +118,68 @@ pub struct Ui {
     pub rank_sampling: RwSignal<bool>,
     pub rank_answers: RwSignal<Vec<String>>,
     pub session: RwSignal<crate::session::Session>,
+    pub rm: RewardUi,
+    pub ppo: PpoUi,
+    pub eval: EvalUi,
 }
 
 impl Ui {
-    pub fn new(lang: Lang) -> Self {
+    /// One stage trains at a time: Start or Step on any stage pauses the others.
+    pub fn pause_all(&self) {
+        self.running.set(false);
+        self.sft_running.set(false);
+        self.rm.running.set(false);
+        self.ppo.running.set(false);
+    }
+
+    /// The demonstrations SFT trains on: the user's, or the shipped ones.
+    pub fn demonstrations(&self) -> Vec<crate::sft::Demonstration> {
+        let own = self.session.with_untracked(|s| s.demonstrations.clone());
+        if own.is_empty() { crate::sft::demonstrations(self.world) } else { own }
+    }
+
+    /// A link that opens the page with the current settings (shareable).
+    pub fn share_query(&self) -> String {
+        let p = &self.ppo;
+        format!(
+            "?preset={}&seed={}&lang={}&k={}&beta={}&ptx={}&ppo_lr={}&ppo_k={}&beside={}",
+            self.preset.name(),
+            self.seed,
+            self.lang.get().code(),
+            self.rank_k.get(),
+            p.beta.get(),
+            p.gamma_ptx.get(),
+            p.lr.get(),
+            p.k.get(),
+            p.beside.get().code()
+        )
+    }
+
+    /// The settings part of the session follows the page, so an export carries them.
+    pub fn settings(&self) -> crate::session::Settings {
+        let mut s = self.session.with_untracked(|s| s.settings.clone());
+        s.preset = self.preset;
+        s.seed = self.seed;
+        s.lang = self.world;
+        s.k = self.rank_k.get_untracked();
+        s.beta = self.ppo.beta.get_untracked();
+        s.gamma_ptx = self.ppo.gamma_ptx.get_untracked();
+        s
+    }
+
+    /// An imported session's settings, applied to the page's controls.
+    pub fn apply_settings(&self, s: &crate::session::Settings) {
+        self.rank_k.set(s.k);
+        self.ppo.beta.set(s.beta);
+        self.ppo.gamma_ptx.set(s.gamma_ptx);
+    }
+
+    pub fn new(lang: Lang, params: &Params) -> Self {
         Self {
             lang: RwSignal::new(lang),
+            world: lang,
+            preset: params.preset,
+            seed: params.seed,
             running: RwSignal::new(false),
             step_requests: RwSignal::new(0),
             reset_requests: RwSignal::new(0),
@@ -126,16 +197,20 @@ impl Ui {
             tab: RwSignal::new(Tab::Pretrain),
             sft_running: RwSignal::new(false),
             sft_step_requests: RwSignal::new(0),
+            sft_restart_requests: RwSignal::new(0),
             sft_step: RwSignal::new(0),
             sft_points: RwSignal::new(vec![]),
             sft_watch: RwSignal::new(vec![]),
             sft_mask: RwSignal::new(vec![]),
             rank_prompt: RwSignal::new(String::new()),
-            rank_k: RwSignal::new(crate::rank::K_MAX),
+            rank_k: RwSignal::new(params.k),
             rank_requests: RwSignal::new(0),
             rank_sampling: RwSignal::new(false),
             rank_answers: RwSignal::new(vec![]),
             session: RwSignal::new(super::storage::load_session(lang)),
+            rm: RewardUi::new(),
+            ppo: PpoUi::new(params),
+            eval: EvalUi::new(),
         }
     }
 }
@@ -252,6 +327,10 @@ fn publish_status(ui: &Ui, lab: &Lab) {
         s.metrics.insert("human_pairs", human as f64);
         s.metrics.insert("persona_pairs", persona as f64);
         s.metrics.insert("rank_answers", answers as f64);
+        ui.rm.publish(&mut s.metrics);
+        ui.ppo.publish(&mut s.metrics);
+        ui.eval.publish(&mut s.metrics);
+        s.running = s.running || ui.rm.running.get_untracked() || ui.ppo.running.get_untracked();
     });
 }
 
@@ -279,7 +358,7 @@ async fn run(params: Params, ui: Ui) {
     let (mut seen_steps, mut seen_resets) = (0u64, 0u64);
     let mut inspected_prompt: Option<String> = None;
     let mut tps_ema: Option<f64> = None;
-    let mut stages = super::stages::Stages::new(params.seed);
+    let mut stages = super::stages::Stages::new(&params);
 
     // First held-out point at step 0, so the chart starts from the untrained loss.
     match lab.pretrainer.held_out_loss().await {

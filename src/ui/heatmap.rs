@@ -17,7 +17,7 @@ fn label(s: &str) -> String {
 }
 
 #[component]
-pub fn Heatmap(#[prop(into)] maps: Signal<Option<AttentionMaps>>, #[prop(into)] layer: Signal<usize>, #[prop(into)] head: Signal<usize>) -> impl IntoView {
+pub fn Heatmap(#[prop(into)] maps: Signal<Option<AttentionMaps>>, #[prop(into)] layer: Signal<usize>, #[prop(into)] head: Signal<usize>, #[prop(default = "attention-heatmap")] testid: &'static str) -> impl IntoView {
     move || {
         let Some(m) = maps.get() else {
             return view! { <p class="muted">"…"</p> }.into_any();
@@ -51,11 +51,21 @@ pub fn Heatmap(#[prop(into)] maps: Signal<Option<AttentionMaps>>, #[prop(into)] 
             })
             .collect_view();
         view! {
-            <svg class="heatmap" data-testid="attention-heatmap" data-cells=t * t viewBox=format!("0 0 {size} {size}") role="img">
+            <svg class="heatmap" data-testid=testid data-cells=t * t viewBox=format!("0 0 {size} {size}") role="img">
                 {labels}
                 {cells}
             </svg>
         }
         .into_any()
     }
+}
+
+/// Diverging colour for a per-token KL term log π − log π_ref: vermillion where the
+/// policy now likes the token more than SFT did, blue where less, white where the
+/// same (Okabe–Ito ends; the sign is also in each token's hover text).
+pub fn kl_colour(kl: f32) -> String {
+    let p = (kl.abs() / 2.0).clamp(0.0, 1.0).sqrt();
+    let (r, g, b) = if kl >= 0.0 { (213.0, 94.0, 0.0) } else { (0.0, 114.0, 178.0) };
+    let lerp = |end: f32| (255.0 + (end - 255.0) * p).round() as u8;
+    format!("rgb({},{},{})", lerp(r), lerp(g), lerp(b))
 }

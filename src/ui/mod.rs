@@ -2,11 +2,18 @@
 //! computed and sends the user's commands to the [`engine`] task that owns it.
 
 mod chart;
+mod controls;
 mod engine;
+mod eval_panel;
+mod eval_stage;
 mod heatmap;
 mod i18n;
+mod ppo_panel;
+mod ppo_stage;
 mod pretrain_panel;
 mod rank_panel;
+mod reward_panel;
+mod reward_stage;
 mod sft_panel;
 mod stages;
 mod status;
@@ -19,7 +26,8 @@ use i18n::tr;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
-/// Settings read from the URL, so a set-up can be shared as a link.
+/// Settings read from the URL, so a set-up can be shared as a link. Out-of-range
+/// values are clamped to what the page allows; unreadable ones are ignored.
 #[derive(Clone, Debug)]
 pub struct Params {
     pub preset: Preset,
@@ -27,6 +35,29 @@ pub struct Params {
     pub lang: Lang,
     /// `backend=cpu` skips WebGPU (to compare, or where a GPU driver misbehaves).
     pub force_cpu: bool,
+    /// `k`: answers sampled per prompt for ranking (4–9).
+    pub k: usize,
+    /// `rm_lr`, `rm_heldout`: the reward model's learning rate, and how many unseen
+    /// prompts the persona ranks to measure its held-out accuracy.
+    pub rm_lr: f64,
+    pub rm_heldout: usize,
+    /// `beta`, `ptx`, `ppo_lr`, `ppo_k`: PPO's KL weight, γ_ptx, learning rate and
+    /// answers per prompt (the panel's controls start from these).
+    pub beta: f32,
+    pub gamma_ptx: f32,
+    pub ppo_lr: f64,
+    pub ppo_k: usize,
+    /// `ppo_rollout`, `ppo_epochs`, `ppo_tokens`, `watch_every`: the size of a PPO
+    /// iteration and how often watched prompts are re-answered — smaller values make
+    /// each iteration quick on a software GPU (the e2e tests use them).
+    pub ppo_rollout: usize,
+    pub ppo_epochs: usize,
+    pub ppo_tokens: usize,
+    pub watch_every: usize,
+    /// `beside`: the PPO run trained beside the main one (`none`, `beta0`, `ptx`).
+    pub beside: ppo_stage::Beside,
+    /// `eval_prompts`: unseen prompts in the blind evaluation.
+    pub eval_prompts: usize,
 }
 
 impl Params {
@@ -34,11 +65,26 @@ impl Params {
         let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
         let q = web_sys::UrlSearchParams::new_with_str(&search).ok();
         let get = |k: &str| q.as_ref().and_then(|q| q.get(k));
+        let num = |k: &str, lo: f64, hi: f64, default: f64| get(k).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite()).map_or(default, |v| v.clamp(lo, hi));
+        let ppo = crate::ppo::PpoConfig::default();
         Self {
             preset: get("preset").and_then(|p| Preset::parse(&p)).unwrap_or(Preset::Small),
             seed: get("seed").and_then(|s| s.trim().parse().ok()).unwrap_or(1),
             lang: get("lang").and_then(|l| Lang::parse(&l)).unwrap_or_default(),
             force_cpu: get("backend").is_some_and(|b| b.eq_ignore_ascii_case("cpu")),
+            k: num("k", crate::rank::K_MIN as f64, crate::rank::K_MAX as f64, crate::rank::K_MAX as f64) as usize,
+            rm_lr: num("rm_lr", 1e-6, 1e-1, 1e-3),
+            rm_heldout: num("rm_heldout", 1.0, 20.0, 6.0) as usize,
+            beta: num("beta", 0.0, 10.0, ppo.beta as f64) as f32,
+            gamma_ptx: num("ptx", 0.0, 10.0, 1.0) as f32,
+            ppo_lr: num("ppo_lr", 1e-6, 1e-1, ppo.policy_optim.lr),
+            ppo_k: num("ppo_k", 1.0, 8.0, 2.0) as usize,
+            ppo_rollout: num("ppo_rollout", 1.0, 64.0, ppo.rollout_size as f64) as usize,
+            ppo_epochs: num("ppo_epochs", 1.0, 8.0, ppo.ppo_epochs as f64) as usize,
+            ppo_tokens: num("ppo_tokens", 4.0, 64.0, ppo.max_new_tokens as f64) as usize,
+            watch_every: num("watch_every", 1.0, 100.0, 5.0) as usize,
+            beside: get("beside").map_or(ppo_stage::Beside::None, |b| ppo_stage::Beside::parse(&b)),
+            eval_prompts: num("eval_prompts", 1.0, 40.0, 10.0) as usize,
         }
     }
 }
@@ -57,16 +103,47 @@ pub fn start() {
     // most of the main thread's time during training went there.
     // SAFETY: called once, first thing, before any code that relies on them.
     unsafe { __wasm_call_ctors() };
-    console_error_panic_hook::set_once();
+    // A panic stops the wasm module; the user sees why in a box at the top, and the
+    // labels, saved after every change, are still in the browser.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        show_fatal(&info.to_string());
+    }));
     status::install_global();
     leptos::mount::mount_to_body(App);
+}
+
+/// Writes the panic into the page with plain DOM calls (the reactive system may be
+/// what broke).
+fn show_fatal(message: &str) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Ok(div) = doc.create_element("div") else { return };
+    div.set_class_name("error fatal");
+    let _ = div.set_attribute("role", "alert");
+    let _ = div.set_attribute("data-testid", "fatal");
+    div.set_text_content(Some(&format!(
+        "Something broke inside the page and it stopped: {message}. Your labels and demonstrations are kept in this browser — reload the page to go on. / 页面内部出错并已停止：{message}。你的标注和示范仍保存在本浏览器中——刷新页面即可继续。"
+    )));
+    if let Some(body) = doc.body() {
+        let _ = body.prepend_with_node_1(&div);
+    }
 }
 
 #[component]
 fn App() -> impl IntoView {
     let params = Params::from_url();
-    let ui = Ui::new(params.lang);
+    let ui = Ui::new(params.lang, &params);
     engine::spawn(params.clone(), ui);
+    // Settings changed on the page are written into the kept session (and so into
+    // an export); the first run stores the page's starting settings.
+    Effect::new(move |_| {
+        let (_, _, _) = (ui.rank_k.get(), ui.ppo.beta.get(), ui.ppo.gamma_ptx.get());
+        let settings = ui.settings();
+        if ui.session.with_untracked(|s| s.settings != settings) {
+            ui.session.update(|s| s.settings = settings);
+            let _ = ui.session.with_untracked(storage::save_session);
+        }
+    });
     let lang = ui.lang;
     let backend_line = move || {
         let l = lang.get();
@@ -103,9 +180,21 @@ fn App() -> impl IntoView {
                 on:click=move |_| ui.tab.set(Tab::Rank)>
                 {move || tr(lang.get(), "3 · Rank", "3 · 排序")}
             </button>
-            <span class="stage later" title="coming next">{move || tr(lang.get(), "4 · Reward model", "4 · 奖励模型")}</span>
-            <span class="stage later" title="coming next">{move || tr(lang.get(), "5 · PPO", "5 · PPO")}</span>
-            <span class="stage later" title="coming next">{move || tr(lang.get(), "6 · Evaluate", "6 · 评估")}</span>
+            <button class="stage" data-testid="tab-reward" class:current=move || ui.tab.get() == Tab::Reward disabled=move || ui.session.with(|s| s.pair_counts() == (0, 0))
+                title=move || tr(lang.get(), "after at least one ranked pair", "至少有一对排序之后")
+                on:click=move |_| ui.tab.set(Tab::Reward)>
+                {move || tr(lang.get(), "4 · Reward model", "4 · 奖励模型")}
+            </button>
+            <button class="stage" data-testid="tab-ppo" class:current=move || ui.tab.get() == Tab::Ppo disabled=move || ui.rm.step.get() == 0
+                title=move || tr(lang.get(), "after at least one reward-model step", "奖励模型至少训练一步之后")
+                on:click=move |_| ui.tab.set(Tab::Ppo)>
+                {move || tr(lang.get(), "5 · PPO", "5 · PPO")}
+            </button>
+            <button class="stage" data-testid="tab-evaluate" class:current=move || ui.tab.get() == Tab::Evaluate disabled=move || ui.ppo.iteration.get() == 0
+                title=move || tr(lang.get(), "after at least one PPO iteration", "PPO 至少迭代一次之后")
+                on:click=move |_| ui.tab.set(Tab::Evaluate)>
+                {move || tr(lang.get(), "6 · Evaluate", "6 · 评估")}
+            </button>
         </nav>
         <rank_panel::SessionBar ui=ui />
         <Show when=move || ui.error.get().is_some()>
@@ -120,6 +209,15 @@ fn App() -> impl IntoView {
             </div>
             <div hidden=move || ui.tab.get() != Tab::Rank>
                 <rank_panel::RankPanel ui=ui />
+            </div>
+            <div hidden=move || ui.tab.get() != Tab::Reward>
+                <reward_panel::RewardPanel ui=ui />
+            </div>
+            <div hidden=move || ui.tab.get() != Tab::Ppo>
+                <ppo_panel::PpoPanel ui=ui />
+            </div>
+            <div hidden=move || ui.tab.get() != Tab::Evaluate>
+                <eval_panel::EvalPanel ui=ui />
             </div>
         </main>
     }

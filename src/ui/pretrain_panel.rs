@@ -3,6 +3,7 @@
 //! tokenizer's merges.
 
 use super::chart::{BLUE, LineChart, ORANGE, Series};
+use super::controls::RunControls;
 use super::engine::Ui;
 use super::heatmap::Heatmap;
 use super::i18n::tr;
@@ -34,15 +35,7 @@ pub fn PretrainPanel(ui: Ui, preset: Preset) -> impl IntoView {
                 "A GPT reads our toy world's text and learns one thing: given the tokens so far, how likely is each next token. Watch the loss fall, the samples turn from noise into sentences, and the attention heads find structure. Notice that the text lists questions without answers — so this model will continue a question with more questions.",
                 "GPT 阅读玩具世界的文本，只学一件事：给定前面的词元，下一个词元是什么的概率。看损失下降、样本从乱码变成句子、注意力头找到结构。注意语料里有只列问题不给答案的清单——所以这个模型会用更多问题来接一个问题。")}</p>
             <div class="controls">
-                <button data-testid="pretrain-start" disabled=move || disabled() || ui.running.get() on:click=move |_| ui.running.set(true)>
-                    {move || tr(lang.get(), "▶ Start", "▶ 开始")}
-                </button>
-                <button data-testid="pretrain-pause" disabled=move || !ui.running.get() on:click=move |_| ui.running.set(false)>
-                    {move || tr(lang.get(), "❚❚ Pause", "❚❚ 暂停")}
-                </button>
-                <button data-testid="pretrain-step" disabled=move || disabled() || ui.running.get() on:click=move |_| ui.step_requests.update(|n| *n += 1)>
-                    {move || tr(lang.get(), "Step", "单步")}
-                </button>
+                <RunControls ui=ui running=ui.running step_requests=ui.step_requests enabled=Signal::derive(move || !disabled()) prefix="pretrain" />
                 <button data-testid="pretrain-reset" disabled=disabled on:click=move |_| ui.reset_requests.update(|n| *n += 1)>
                     {move || tr(lang.get(), "↺ Reset", "↺ 重置")}
                 </button>

@@ -31,6 +31,10 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
     let ranks = RwSignal::new(Vec::<u32>::new());
     let labeler = RwSignal::new(Labeler::Human);
     let weights = RwSignal::new(Weights::default());
+    // Drag and drop by the handle, with pointer events: one code path for mouse,
+    // touch and pen (HTML5 drag and drop never fires on touch screens).
+    let dragging = RwSignal::new(None::<usize>);
+    let drop_place = RwSignal::new(None::<u32>);
 
     // New answers: the sampled order, no ties, ranked by nobody yet.
     Effect::new(move |_| {
@@ -75,6 +79,36 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         ranks.set(persona.rank(&ui.rank_prompt.get_untracked(), &ui.rank_answers.get_untracked(), &mut rng));
         labeler.set(Labeler::Persona);
+    };
+    let drag_start = move |i: usize, ev: leptos::ev::PointerEvent| {
+        ev.prevent_default();
+        if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+            let _ = el.set_pointer_capture(ev.pointer_id());
+        }
+        dragging.set(Some(i));
+        drop_place.set(None);
+    };
+    let drag_move = move |i: usize, ev: leptos::ev::PointerEvent| {
+        if dragging.get_untracked() != Some(i) {
+            return;
+        }
+        let place = document()
+            .element_from_point(ev.client_x() as f32, ev.client_y() as f32)
+            .and_then(|el| el.closest("[data-testid=rank-item]").ok().flatten())
+            .and_then(|li| li.get_attribute("data-place"))
+            .and_then(|p| p.parse::<u32>().ok());
+        if place.is_some() {
+            drop_place.set(place);
+        }
+    };
+    let drag_end = move |i: usize, drop: bool| {
+        if dragging.get_untracked() == Some(i)
+            && let (true, Some(place)) = (drop, drop_place.get_untracked())
+        {
+            change(set_place(&ranks.get_untracked(), i, place.saturating_sub(1) as usize), i);
+        }
+        dragging.set(None);
+        drop_place.set(None);
     };
     let on_key = move |i: usize, ev: leptos::ev::KeyboardEvent| {
         let r = ranks.get_untracked();
@@ -130,8 +164,8 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
         <section class="panel" data-testid="panel-rank">
             <h2>{move || tr(lang.get(), "3 · Rank: which answer is better?", "3 · 排序：哪个回答更好？")}</h2>
             <p class="explain">{move || tr(lang.get(),
-                "The SFT model answers the same prompt K times. You order the answers from best to worst; every two answers you placed differently become one comparison \"this one is better than that one\". The reward model will learn from these pairs what you prefer. Keyboard: focus an answer, ↑/↓ move it, a number key puts it at that place, \"=\" ties it with the answer above.",
-                "微调模型对同一个问题回答 K 次。你把回答从好到差排序；每两个名次不同的回答构成一条“这个比那个好”的比较。奖励模型会从这些比较对中学习你的偏好。键盘：聚焦一个回答，↑/↓ 移动，数字键放到该名次，“=” 与上一个回答并列。")}</p>
+                "The SFT model answers the same prompt K times. You order the answers from best to worst; every two answers you placed differently become one comparison \"this one is better than that one\". The reward model will learn from these pairs what you prefer. Drag an answer by its ⠿ handle (mouse or touch), or use the keyboard: focus an answer, ↑/↓ move it, a number key puts it at that place, \"=\" ties it with the answer above.",
+                "微调模型对同一个问题回答 K 次。你把回答从好到差排序；每两个名次不同的回答构成一条“这个比那个好”的比较。奖励模型会从这些比较对中学习你的偏好。用 ⠿ 手柄拖动回答（鼠标或触屏），或用键盘：聚焦一个回答，↑/↓ 移动，数字键放到该名次，“=” 与上一个回答并列。")}</p>
             <div class="controls">
                 <label>"K "
                     <select data-testid="rank-k" on:change=move |ev| ui.rank_k.set(event_target_value(&ev).parse().unwrap_or(K_MAX))>
@@ -139,6 +173,7 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
                     </select>
                 </label>
                 <button data-testid="rank-sample" disabled=move || !can_sample() on:click=move |_| sample()>{move || tr(lang.get(), "Sample answers", "采样回答")}</button>
+                <button data-testid="rank-resample" disabled=move || !can_sample() || !have() on:click=move |_| sample()>{move || tr(lang.get(), "Re-sample", "重新采样")}</button>
                 <button data-testid="rank-skip" disabled=move || !can_sample() on:click=move |_| { index.update(|i| *i += 1); sample() }>{move || tr(lang.get(), "Skip prompt", "跳过")}</button>
                 <button data-testid="rank-persona" disabled=move || !have() on:click=move |_| persona_rank()>{move || tr(lang.get(), "Let the persona rank", "让角色来排序")}</button>
                 <button data-testid="rank-submit" class="primary" disabled=move || !have() on:click=move |_| save()>{move || tr(lang.get(), "Save ranking ✓", "保存排序 ✓")}</button>
@@ -162,11 +197,19 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
                     <For each=rows key=|(i, place, text)| (*i, *place, text.clone()) let:row>
                         {
                             let (i, place, text) = row;
+                            let empty = text.is_empty();
                             view! {
                                 <li id=format!("rank-item-{i}") tabindex="0" data-testid="rank-item" data-answer=i data-place={place + 1}
+                                    class:dragging=move || dragging.get() == Some(i)
+                                    class:drop-target=move || dragging.get().is_some_and(|d| d != i) && drop_place.get() == Some(place + 1)
                                     on:keydown=move |ev| on_key(i, ev)>
+                                    <span class="handle" data-testid="rank-handle" aria-hidden="true" title="drag to reorder"
+                                        on:pointerdown=move |ev| drag_start(i, ev)
+                                        on:pointermove=move |ev| drag_move(i, ev)
+                                        on:pointerup=move |_| drag_end(i, true)
+                                        on:pointercancel=move |_| drag_end(i, false)>"⠿"</span>
                                     <span class="place">{place + 1}</span>
-                                    <span class="answer-text">{text}</span>
+                                    <span class="answer-text" class:empty=empty>{if empty { "∅ (empty answer)".to_string() } else { text }}</span>
                                     <span class="moves">
                                         <button aria-label="move up" tabindex="-1" on:click=move |_| change(move_answer(&ranks.get_untracked(), i, true), i)>"▲"</button>
                                         <button aria-label="move down" tabindex="-1" on:click=move |_| change(move_answer(&ranks.get_untracked(), i, false), i)>"▼"</button>
@@ -197,6 +240,7 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
             match storage::read_session_file(file).await {
                 Ok(s) => {
                     let n = s.comparisons.len();
+                    ui.apply_settings(&s.settings);
                     ui.session.set(s);
                     if let Err(e) = ui.session.with_untracked(storage::save_session) {
                         ui.error.set(Some(e));
@@ -227,6 +271,9 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
                     <input type="file" accept=".json,application/json" data-testid="session-import" on:change=on_import />
                 </label>
                 <span class="stat" data-testid="import-ok">{move || import_note.get().unwrap_or_default()}</span>
+                <a data-testid="share-link" href=move || ui.share_query() title=move || tr(lang.get(), "open this page with the current settings; copy the link to share the set-up", "用当前设置打开本页；复制链接即可分享这套设置")>
+                    {move || tr(lang.get(), "🔗 Link to these settings", "🔗 这些设置的链接")}
+                </a>
             </div>
             <Show when=move || import_error.get().is_some()>
                 <div class="error" role="alert" data-testid="import-error">{move || format!("{} {}", tr(lang.get(), "Not imported — nothing changed:", "未导入，未做任何更改："), import_error.get().unwrap_or_default())}</div>

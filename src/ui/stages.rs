@@ -26,10 +26,14 @@ const WATCHED: usize = 3;
 
 pub struct Stages {
     sft: Option<SftTrainer>,
+    reward: super::reward_stage::RewardStage,
+    ppo: super::ppo_stage::PpoStage,
+    eval: super::eval_stage::EvalStage,
     /// The pretrained model as SFT started from it: the "before" column.
     base: Option<Gpt>,
     rng: StdRng,
     seen_sft_steps: u64,
+    seen_sft_restarts: u64,
     seen_rank: u64,
 }
 
@@ -42,8 +46,18 @@ pub fn mask_example(lab: &Lab) -> Vec<(String, bool)> {
 }
 
 impl Stages {
-    pub fn new(seed: u64) -> Self {
-        Self { sft: None, base: None, rng: StdRng::seed_from_u64(seed ^ 0x5f7), seen_sft_steps: 0, seen_rank: 0 }
+    pub fn new(p: &super::Params) -> Self {
+        Self {
+            sft: None,
+            reward: super::reward_stage::RewardStage::new(p.seed, p.rm_lr, p.rm_heldout),
+            ppo: super::ppo_stage::PpoStage::new(p),
+            eval: super::eval_stage::EvalStage::new(p.seed, p.eval_prompts),
+            base: None,
+            rng: StdRng::seed_from_u64(p.seed ^ 0x5f7),
+            seen_sft_steps: 0,
+            seen_sft_restarts: 0,
+            seen_rank: 0,
+        }
     }
 
     /// Pretraining starts over: so does everything built on it.
@@ -55,11 +69,18 @@ impl Stages {
         ui.sft_points.set(vec![]);
         ui.sft_watch.set(vec![]);
         ui.rank_answers.set(vec![]);
+        self.reward.reset(ui);
+        self.ppo.reset(ui);
     }
 
     /// Does whatever the panels asked for; true if it did any work.
     pub async fn tick(&mut self, ui: &Ui, lab: &Lab) -> bool {
         let mut busy = false;
+        let restarts = ui.sft_restart_requests.get_untracked();
+        if restarts != self.seen_sft_restarts {
+            self.seen_sft_restarts = restarts;
+            self.reset(ui);
+        }
         let requested = ui.sft_step_requests.get_untracked();
         if ui.sft_running.get_untracked() || requested != self.seen_sft_steps {
             self.seen_sft_steps = requested;
@@ -73,13 +94,17 @@ impl Stages {
             self.sample_for_ranking(ui, lab).await;
             ui.rank_sampling.set(false);
         }
+        busy |= self.reward.tick(ui, lab, self.sft.as_ref()).await;
+        busy |= self.ppo.tick(ui, lab, self.sft.as_ref(), &mut self.reward).await;
+        busy |= self.eval.tick(ui, lab, self.base.as_ref(), self.sft.as_ref(), &self.ppo).await;
         busy
     }
 
     async fn sft_step(&mut self, ui: &Ui, lab: &Lab) {
         if self.sft.is_none() {
-            // SFT starts from the pretrained weights as they are now.
-            let demos = sft::demonstrations(lab.lang);
+            // SFT starts from the pretrained weights as they are now, on the
+            // demonstrations as the user left them.
+            let demos = ui.demonstrations();
             self.base = Some(lab.pretrainer.model());
             self.sft = Some(SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(lab.preset), lab.seed + 1, &lab.device));
             self.refresh_watch(ui, lab, 0).await;

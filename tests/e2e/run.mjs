@@ -10,6 +10,9 @@ const shots = join(here, 'screenshots');
 
 const results = [];
 async function test(name, fn) {
+  // E2E_ONLY=text runs only the tests whose name contains it (for a quick look at a
+  // self-contained one; the full walk depends on the order).
+  if (process.env.E2E_ONLY && !name.includes(process.env.E2E_ONLY)) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -29,11 +32,14 @@ const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
 page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
 page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
 const status = () => statusOf(page);
+// preset=micro, and each later stage made small enough for a software GPU: the
+// native tests carry the quality claims; these prove the page works.
+const APP = 'preset=micro&seed=1&lang=en&rm_lr=0.003&rm_heldout=2&ppo_rollout=4&ppo_epochs=1&ppo_tokens=12&ppo_lr=0.001&beta=0.05&ptx=0&watch_every=2&eval_prompts=4';
 
 let initial;
 await test('page loads on WebGPU with preset=micro and exposes rlhfStatus()', async () => {
   const t0 = Date.now();
-  const s = await openApp(page, base, 'preset=micro&seed=1&lang=en');
+  const s = await openApp(page, base, APP);
   console.log(`     ready after ${((Date.now() - t0) / 1000).toFixed(1)} s on ${s.adapter}`);
   assert(s.backend === 'webgpu', `backend is ${s.backend}, adapter ${s.adapter}, error ${s.error}`);
   assert(s.stage === 'pretrain' && s.preset === 'micro' && s.seed === 1, JSON.stringify(s));
@@ -118,6 +124,17 @@ await test('SFT: trains on answer tokens only, and the same prompts are answered
   const counted = await page.locator('[data-testid=sft-mask] .tok.counted').count();
   const all = await page.locator('[data-testid=sft-mask] .tok').count();
   assert(counted > 0 && counted < all, `loss mask shows ${counted} counted of ${all} tokens`);
+  // Add a demonstration of one's own (an empty one is refused); it is trained on and kept.
+  await page.getByTestId('sft-demos').locator('summary').click();
+  const demos = await page.locator('[data-testid=sft-demo]').count();
+  await page.getByTestId('sft-add-demo').click();
+  assert(await page.getByTestId('sft-demo-error').isVisible(), 'an empty demonstration was not refused');
+  await page.getByTestId('sft-new-prompt').fill('What does the owl say at night?');
+  await page.getByTestId('sft-new-answer').fill('The owl says hoo.');
+  await page.getByTestId('sft-add-demo').click();
+  await until('the new demonstration', async () => (await page.locator('[data-testid=sft-demo]').count()) === demos + 1, 5_000, 100);
+  const added = await page.locator('[data-testid=sft-demo]').last().locator('input').first().inputValue();
+  assert(added === 'Q: What does the owl say at night?', `the prompt was not put in the template: ${added}`);
   await page.getByTestId('sft-step').click();
   await until('one SFT step', async () => (await status()).metrics.sft_step === 1, 120_000, 300);
   const t0 = Date.now();
@@ -129,7 +146,6 @@ await test('SFT: trains on answer tokens only, and the same prompts are answered
   await until('the before/after table', async () => (await page.locator('[data-testid=sft-compare] tbody tr').count()) === 3, 120_000, 500);
   const pts = await page.locator('[data-testid=sft-chart] polyline').first().getAttribute('points');
   assert(pts.split(' ').length >= 10, 'the SFT loss line has too few points');
-  await page.getByTestId('sft-demos').locator('summary').click();
   await page.screenshot({ path: join(shots, '06-sft.png'), fullPage: true });
 });
 
@@ -150,8 +166,8 @@ await test('Rank: two prompts ranked by keyboard only, one by the persona; pairs
     await first.focus();
     await page.keyboard.press('ArrowDown');
     await until('the answer moved', async () => (await page.locator(`[data-testid=rank-item][data-answer="${id}"]`).getAttribute('data-place')) === '2', 5_000, 100);
-    const focused = await page.evaluate(() => document.activeElement?.dataset?.answer);
-    assert(focused === id, `focus did not follow the moved answer (${focused} vs ${id})`);
+    // Focus moves in the frame after the re-render, so wait for it rather than read it at once.
+    await until(`focus to follow the moved answer ${id}`, async () => (await page.evaluate(() => document.activeElement?.dataset?.answer)) === id, 5_000, 100);
     const last = page.getByTestId('rank-item').last();
     const lastId = await last.getAttribute('data-answer');
     await last.focus();
@@ -176,9 +192,106 @@ await test('Rank: two prompts ranked by keyboard only, one by the persona; pairs
   assert((await page.getByTestId('rank-counter').innerText()).startsWith('3 prompts'), await page.getByTestId('rank-counter').innerText());
 });
 
+await test('Rank: an answer dragged by its handle moves there (pointer events: mouse and touch); Re-sample draws new answers', async () => {
+  await until('answers', async () => (await ranked()).rank_answers >= 2 && (await page.getByTestId('rank-submit').isEnabled()), 180_000, 300);
+  const items = page.getByTestId('rank-item');
+  const lastId = await items.last().getAttribute('data-answer');
+  const from = await items.last().getByTestId('rank-handle').boundingBox();
+  const to = await items.first().boundingBox();
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 8 });
+  await page.mouse.up();
+  await until('the dragged answer at place 1', async () => (await page.locator(`[data-testid=rank-item][data-answer="${lastId}"]`).getAttribute('data-place')) === '1', 5_000, 100);
+  const before = (await ranked()).labelled_prompts;
+  await page.getByTestId('rank-resample').click();
+  await until('re-sampled answers', async () => (await page.getByTestId('rank-submit').isEnabled()) && (await ranked()).rank_answers >= 2, 180_000, 300);
+  assert((await ranked()).labelled_prompts === before, 're-sampling saved something');
+});
+
+await test('Reward model: trains on the labels, fits them better than chance, scores them beside the ranking and scores a typed answer', async () => {
+  await page.getByTestId('tab-reward').click();
+  assert(await page.getByTestId('panel-reward').isVisible(), 'the reward-model panel is not shown');
+  const t0 = Date.now();
+  await page.getByTestId('rm-start').click();
+  const m = await until('10 reward-model steps', async () => { const s = await status(); assert(!s.error, s.error); return s.metrics.rm_step >= 10 && s.metrics.rm_labelled_accuracy !== undefined && s.metrics; }, 300_000, 500);
+  await page.getByTestId('rm-pause').click();
+  await until('RM paused', async () => !(await status()).running, 60_000, 200);
+  const s = (await status()).metrics;
+  console.log(`     ${s.rm_step} RM steps in ${((Date.now() - t0) / 1000).toFixed(0)} s: loss ${s.rm_loss.toFixed(3)}, accuracy on your labels ${(s.rm_labelled_accuracy * 100).toFixed(0)}%, ` +
+              `held-out vs persona ${(s.rm_held_out_accuracy * 100).toFixed(0)}% on ${s.rm_held_out_pairs} pairs`);
+  assert(s.rm_labelled_accuracy > 0.5, `the reward model orders only ${s.rm_labelled_accuracy} of the labelled pairs right`);
+  assert((await page.locator('[data-testid=rm-scored]').count()) >= 2, 'the labelled prompts are not scored');
+  assert((await page.locator('[data-testid=rm-histogram] rect').count()) >= 1, 'no reward histogram');
+  assert((await page.locator('[data-testid=rm-chart] polyline').count()) >= 2, 'no RM loss/accuracy lines');
+  await page.getByTestId('rm-probe').click();
+  assert(await page.getByTestId('rm-probe-error').isVisible(), 'an empty answer was not refused');
+  await page.getByTestId('rm-probe-answer').fill('A: The fox eats berries.');
+  await page.getByTestId('rm-probe').click();
+  await until('a typed answer scored', async () => (await status()).metrics.rm_probe_score !== undefined, 60_000, 300);
+  assert((await page.getByTestId('rm-probe-score').innerText()).startsWith('r = '), 'the score is not shown');
+  await page.screenshot({ path: join(shots, '09-reward.png'), fullPage: true });
+});
+
+await test('PPO: iterations update the policy, KL is charted and drawn per token, watched prompts are answered', async () => {
+  await page.getByTestId('tab-ppo').click();
+  assert(await page.getByTestId('panel-ppo').isVisible(), 'the PPO panel is not shown');
+  const t0 = Date.now();
+  await page.getByTestId('ppo-start').click();
+  const s = await until('6 PPO iterations', async () => { const s = await status(); assert(!s.error, s.error); return s.metrics.ppo_iteration >= 6 && s.metrics; }, 420_000, 500);
+  await page.getByTestId('ppo-pause').click();
+  await until('PPO paused', async () => !(await status()).running, 120_000, 300);
+  const m = (await status()).metrics;
+  console.log(`     ${m.ppo_iteration} PPO iterations in ${((Date.now() - t0) / 1000).toFixed(0)} s: score ${m.ppo_first_score.toFixed(3)} -> ${m.ppo_score.toFixed(3)}, ` +
+              `first third ${m.ppo_score_first_third.toFixed(3)} -> last third ${m.ppo_score_last_third.toFixed(3)}, KL ${m.ppo_kl.toFixed(3)}, entropy ${m.ppo_entropy.toFixed(3)}`);
+  // Whether the score rises in 7 iterations of a model pretrained for 20 steps is a
+  // coin flip (measured natively at this size: 4 of 6 seeds); the CPU walk below
+  // checks the rise with a longer run. Here: the policy moved away from SFT.
+  assert(m.ppo_kl > 0, `the policy did not move from SFT: KL ${m.ppo_kl}`);
+  for (const c of ['scores', 'kl', 'entropy', 'policy', 'value']) {
+    const pts = await page.locator(`[data-testid=ppo-chart-${c}] polyline`).first().getAttribute('points');
+    assert(pts && pts.split(' ').length >= 6, `chart ${c} has too few points`);
+  }
+  const tokens = await page.locator('[data-testid=ppo-kl-token]').count();
+  assert(tokens > 0 && tokens === m.ppo_kl_tokens, `KL heatmap has ${tokens} tokens, status says ${m.ppo_kl_tokens}`);
+  assert((await page.locator('[data-testid=ppo-kl-token]').first().getAttribute('title')).includes('log π_ref'), 'no per-token hover');
+  assert(m.ppo_watched === 3, `watched prompts answered: ${m.ppo_watched}`);
+  assert((await page.locator('[data-testid=ppo-attention-heatmap] rect').count()) > 4, 'no attention heatmap on the PPO panel');
+  await page.screenshot({ path: join(shots, '10-ppo.png'), fullPage: true });
+});
+
+await test('PPO: one click starts the reward-hacking comparison (β = 0 beside)', async () => {
+  await page.getByTestId('ppo-hacking').click();
+  const m = await until('both runs iterate', async () => { const s = await status(); assert(!s.error, s.error); return s.metrics.ppo_iteration >= 2 && s.metrics.ppo_beside_iteration >= 2 && s.metrics; }, 420_000, 500);
+  await page.getByTestId('ppo-pause').click();
+  await until('PPO paused', async () => !(await status()).running, 120_000, 300);
+  assert((await page.locator('[data-testid=ppo-chart-kl] polyline').count()) === 2, 'the KL chart does not show both runs');
+  assert((await page.locator('[data-testid=ppo-watched-beside]').count()) === 3, 'the watched prompts do not show the β = 0 run');
+  console.log(`     β 0.05: score ${m.ppo_score.toFixed(3)} KL ${m.ppo_kl.toFixed(3)} · β 0: score ${m.ppo_beside_score.toFixed(3)} KL ${m.ppo_beside_kl.toFixed(3)}`);
+  await page.screenshot({ path: join(shots, '11-hacking.png'), fullPage: true });
+});
+
+await test('Evaluate: blind A/B judged by keyboard, persona and RM win rates, alignment tax, three models side by side', async () => {
+  await page.getByTestId('tab-evaluate').click();
+  await page.getByTestId('eval-run').click();
+  await until('the duels', async () => { const s = await status(); assert(!s.error, s.error); return s.metrics.eval_duels >= 2 && s.metrics.eval_three_way >= 1; }, 300_000, 500);
+  await page.getByTestId('eval-duel').focus();
+  await page.keyboard.press('a');
+  await page.keyboard.press('t');
+  await until('two judged', async () => (await status()).metrics.eval_judged === 2, 5_000, 100);
+  await page.getByTestId('eval-persona').click();
+  const m = (await status()).metrics;
+  assert((await page.getByTestId('eval-user-rate').innerText()).includes('of 2'), await page.getByTestId('eval-user-rate').innerText());
+  assert(await page.getByTestId('eval-persona-rate').isVisible() && await page.getByTestId('eval-rm-rate').isVisible(), 'persona / RM win rates not shown');
+  const rows = await page.locator('[data-testid=eval-tax-row]').count();
+  assert(rows === 4 && m.tax_pretrained > 0 && m.tax_sft > 0 && m.tax_ppo > 0 && m.tax_beside > 0, `alignment tax rows ${rows}: ${JSON.stringify(m)}`);
+  console.log(`     you ${m.eval_user_win_rate} · persona ${m.eval_persona_win_rate} · RM ${m.eval_rm_win_rate}; tax: pretrained ${m.tax_pretrained.toFixed(3)} SFT ${m.tax_sft.toFixed(3)} PPO ${m.tax_ppo.toFixed(3)} β0 ${m.tax_beside.toFixed(3)}`);
+  await page.screenshot({ path: join(shots, '12-evaluate.png'), fullPage: true });
+});
+
 await test('labels survive a reload; a corrupt import is refused and changes nothing', async () => {
   const before = await ranked();
-  await openApp(page, base, 'preset=micro&seed=1&lang=en');
+  await openApp(page, base, APP);
   const after = await ranked();
   assert(after.labelled_prompts === before.labelled_prompts && after.labelled_pairs === before.labelled_pairs && after.human_pairs === before.human_pairs,
     `before ${JSON.stringify(before)}, after reload ${JSON.stringify(after)}`);
@@ -218,6 +331,50 @@ await test('without WebGPU (backend=cpu) it trains on the CPU and says so', asyn
   const after = await until('one CPU step', async () => { const s = await statusOf(cpu); return s.step === 1 && s; }, 60_000, 200);
   assert(after.metrics.train_loss > 0 && !after.error, JSON.stringify(after));
   await cpu.screenshot({ path: join(shots, '05-cpu.png'), fullPage: true });
+  await cpu.close();
+  assert(errors.length === 0, `console errors on the CPU page:\n${errors.join('\n')}`);
+});
+
+await test('on the CPU backend the same page walks to PPO fast enough to check that the mean score rises', async () => {
+  // A new context: its own storage, so it starts with no labels. The CPU backend in
+  // wasm is several times quicker than a software GPU for the micro model, which
+  // buys the 24 iterations × 8 answers × 4 epochs over which PPO's climb is clear
+  // (natively 6 of 6 seeds rose at this size; 7 × 4 × 1 was a coin flip).
+  const cpu = await browser.newPage();
+  const errors = [];
+  cpu.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  cpu.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  const t0 = Date.now();
+  await openApp(cpu, base, 'preset=micro&seed=1&lang=en&backend=cpu&k=4&rm_lr=0.003&rm_heldout=1&ppo_rollout=8&ppo_epochs=4&ppo_k=2&ppo_tokens=12&ppo_lr=0.001&beta=0.05&ptx=0&watch_every=100');
+  const st = () => statusOf(cpu);
+  const runUntil = async (prefix, what, done, ms) => {
+    await cpu.getByTestId(`${prefix}-start`).click();
+    const s = await until(what, async () => { const s = await st(); assert(!s.error, s.error); return done(s) && s; }, ms, 300);
+    await cpu.getByTestId(`${prefix}-pause`).click();
+    await until(`${prefix} paused`, async () => !(await st()).running, 120_000, 200);
+    return s;
+  };
+  await runUntil('pretrain', '22 pretraining steps', (s) => s.step >= 22, 300_000);
+  await cpu.getByTestId('tab-sft').click();
+  await runUntil('sft', '11 SFT steps', (s) => s.metrics.sft_step >= 11, 300_000);
+  await cpu.getByTestId('tab-rank').click();
+  await cpu.getByTestId('rank-sample').click();
+  for (let round = 0; round < 2; round++) {
+    await until('answers', async () => (await st()).metrics.rank_answers >= 2 && (await cpu.getByTestId('rank-submit').isEnabled()), 120_000, 200);
+    await cpu.getByTestId('rank-item').last().focus();
+    await cpu.keyboard.press('1');
+    await cpu.getByTestId('rank-submit').click();
+    await until(`ranking ${round + 1}`, async () => (await st()).metrics.labelled_prompts === round + 1, 120_000, 200);
+  }
+  await cpu.getByTestId('tab-reward').click();
+  await runUntil('rm', '11 RM steps', (s) => s.metrics.rm_step >= 11, 300_000);
+  await cpu.getByTestId('tab-ppo').click();
+  const t1 = Date.now();
+  const m = (await runUntil('ppo', '24 PPO iterations', (s) => s.metrics.ppo_iteration >= 24, 900_000)).metrics;
+  console.log(`     CPU walk: ${((Date.now() - t0) / 1000).toFixed(0)} s in all, PPO ${((Date.now() - t1) / 1000).toFixed(0)} s; ` +
+              `score first third ${m.ppo_score_first_third.toFixed(3)} -> last third ${m.ppo_score_last_third.toFixed(3)}, KL ${m.ppo_kl.toFixed(3)}`);
+  assert(m.ppo_score_last_third > m.ppo_score_first_third, `the mean score did not rise: ${m.ppo_score_first_third} -> ${m.ppo_score_last_third}`);
+  await cpu.screenshot({ path: join(shots, '13-cpu-ppo.png'), fullPage: true });
   await cpu.close();
   assert(errors.length === 0, `console errors on the CPU page:\n${errors.join('\n')}`);
 });
