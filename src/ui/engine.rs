@@ -114,6 +114,8 @@ pub struct Ui {
     pub sft_mask: RwSignal<Vec<(String, bool)>>,
     pub rank_prompt: RwSignal<String>,
     pub rank_k: RwSignal<usize>,
+    /// The persona's helpful / honest / harmless weights on the Rank panel.
+    pub rank_weights: RwSignal<crate::persona::Weights>,
     pub rank_requests: RwSignal<u64>,
     pub rank_sampling: RwSignal<bool>,
     pub rank_answers: RwSignal<Vec<String>>,
@@ -164,6 +166,7 @@ impl Ui {
         s.k = self.rank_k.get_untracked();
         s.beta = self.ppo.beta.get_untracked();
         s.gamma_ptx = self.ppo.gamma_ptx.get_untracked();
+        s.weights = self.rank_weights.get_untracked();
         s
     }
 
@@ -172,6 +175,7 @@ impl Ui {
         self.rank_k.set(s.k);
         self.ppo.beta.set(s.beta);
         self.ppo.gamma_ptx.set(s.gamma_ptx);
+        self.rank_weights.set(s.weights);
     }
 
     pub fn new(lang: Lang, params: &Params) -> Self {
@@ -204,6 +208,7 @@ impl Ui {
             sft_mask: RwSignal::new(vec![]),
             rank_prompt: RwSignal::new(String::new()),
             rank_k: RwSignal::new(params.k),
+            rank_weights: RwSignal::new(crate::persona::Weights::default()),
             rank_requests: RwSignal::new(0),
             rank_sampling: RwSignal::new(false),
             rank_answers: RwSignal::new(vec![]),
@@ -212,6 +217,26 @@ impl Ui {
             ppo: PpoUi::new(params),
             eval: EvalUi::new(),
         }
+        .with_saved_settings(params)
+    }
+
+    /// Settings survive a reload: those the URL does not name come from the kept session.
+    fn with_saved_settings(self, params: &Params) -> Self {
+        let saved = self.session.with_untracked(|s| s.settings.clone());
+        if self.session.with_untracked(|s| s.comparisons.is_empty() && s.demonstrations.is_empty()) && saved == crate::session::Settings::default() {
+            return self; // nothing was ever kept
+        }
+        if !params.given("k") {
+            self.rank_k.set(saved.k);
+        }
+        if !params.given("beta") {
+            self.ppo.beta.set(saved.beta);
+        }
+        if !params.given("ptx") {
+            self.ppo.gamma_ptx.set(saved.gamma_ptx);
+        }
+        self.rank_weights.set(saved.weights);
+        self
     }
 }
 

@@ -58,6 +58,8 @@ pub struct Params {
     pub beside: ppo_stage::Beside,
     /// `eval_prompts`: unseen prompts in the blind evaluation.
     pub eval_prompts: usize,
+    /// The parameter names the URL gave (the others may come from the kept session).
+    pub named: Vec<String>,
 }
 
 impl Params {
@@ -85,7 +87,12 @@ impl Params {
             watch_every: num("watch_every", 1.0, 100.0, 5.0) as usize,
             beside: get("beside").map_or(ppo_stage::Beside::None, |b| ppo_stage::Beside::parse(&b)),
             eval_prompts: num("eval_prompts", 1.0, 40.0, 10.0) as usize,
+            named: q.as_ref().map(|q| js_sys::Array::from(&JsValue::from(q.keys())).iter().filter_map(|k| k.as_string()).collect()).unwrap_or_default(),
         }
+    }
+
+    pub fn given(&self, key: &str) -> bool {
+        self.named.iter().any(|k| k == key)
     }
 }
 
@@ -137,7 +144,7 @@ fn App() -> impl IntoView {
     // Settings changed on the page are written into the kept session (and so into
     // an export); the first run stores the page's starting settings.
     Effect::new(move |_| {
-        let (_, _, _) = (ui.rank_k.get(), ui.ppo.beta.get(), ui.ppo.gamma_ptx.get());
+        let (_, _, _, _) = (ui.rank_k.get(), ui.ppo.beta.get(), ui.ppo.gamma_ptx.get(), ui.rank_weights.get());
         let settings = ui.settings();
         if ui.session.with_untracked(|s| s.settings != settings) {
             ui.session.update(|s| s.settings = settings);

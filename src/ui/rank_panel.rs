@@ -30,7 +30,7 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
     let index = RwSignal::new(ui.session.with_untracked(|s| s.comparisons.len()));
     let ranks = RwSignal::new(Vec::<u32>::new());
     let labeler = RwSignal::new(Labeler::Human);
-    let weights = RwSignal::new(Weights::default());
+    let weights = ui.rank_weights;
     // Drag and drop by the handle, with pointer events: one code path for mouse,
     // touch and pen (HTML5 drag and drop never fires on touch screens).
     let dragging = RwSignal::new(None::<usize>);

@@ -289,12 +289,14 @@ await test('Evaluate: blind A/B judged by keyboard, persona and RM win rates, al
   await page.screenshot({ path: join(shots, '12-evaluate.png'), fullPage: true });
 });
 
-await test('labels survive a reload; a corrupt import is refused and changes nothing', async () => {
+await test('labels, settings and demonstrations survive a reload; a corrupt import is refused and changes nothing', async () => {
   const before = await ranked();
   await openApp(page, base, APP);
   const after = await ranked();
   assert(after.labelled_prompts === before.labelled_prompts && after.labelled_pairs === before.labelled_pairs && after.human_pairs === before.human_pairs,
     `before ${JSON.stringify(before)}, after reload ${JSON.stringify(after)}`);
+  assert((await page.getByTestId('rank-k').inputValue()) === '4', 'the K chosen before the reload was not kept');
+  assert((await page.locator('[data-testid=sft-demo]').last().locator('input').first().inputValue()) === 'Q: What does the owl say at night?', 'the added demonstration was not kept');
   await page.getByTestId('session-import').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"format": "rlhf-playground/session", "version": 1, "settings": ') });
   await until('the import error', async () => page.getByTestId('import-error').isVisible(), 10_000, 200);
   const msg = await page.getByTestId('import-error').innerText();
