@@ -22,3 +22,13 @@ pub fn RunControls(ui: Ui, running: RwSignal<bool>, step_requests: RwSignal<u64>
         </button>
     }
 }
+
+/// A panel's title and its plain-language explanation of what the stage does and
+/// why, in both languages.
+#[component]
+pub fn Intro(lang: RwSignal<crate::corpus::Lang>, title: (&'static str, &'static str), explain: (&'static str, &'static str)) -> impl IntoView {
+    view! {
+        <h2>{move || tr(lang.get(), title.0, title.1)}</h2>
+        <p class="explain">{move || tr(lang.get(), explain.0, explain.1)}</p>
+    }
+}

@@ -2,6 +2,7 @@
 //! judged by the user (buttons or keys A / B / T) — the persona's and the reward
 //! model's verdicts beside; the alignment tax; one prompt answered by all three models.
 
+use super::controls::Intro;
 use super::engine::Ui;
 use super::i18n::tr;
 use crate::corpus::Lang;
@@ -64,10 +65,9 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
 
     view! {
         <section class="panel" data-testid="panel-evaluate">
-            <h2>{move || tr(lang.get(), "6 · Evaluate: is the PPO policy better than SFT?", "6 · 评估：PPO 策略比微调模型更好吗？")}</h2>
-            <p class="explain">{move || tr(lang.get(),
-                "On prompts about facts no stage but pretraining saw, the SFT model and the PPO policy each answer once. You see the two answers as A and B — which is which is decided by a coin — and pick the better one or call a tie. A win rate of 50% means PPO is no better. The persona and the reward model judge the same pairs; when the reward model likes PPO much more than the persona does, PPO has learned to please the reward model, not you. The alignment tax is how much worse each model predicts held-out pretraining text.",
-                "在只有预训练见过其事实的问题上，微调模型和 PPO 策略各回答一次。你看到的两个回答标为 A 和 B——哪个是哪个由抛硬币决定——选出更好的一个，或判平。胜率 50% 表示 PPO 没有更好。角色和奖励模型也评判同样的回答对；如果奖励模型比角色更偏爱 PPO，说明 PPO 学会的是讨好奖励模型，而不是讨好你。对齐税：各模型预测留出预训练文本变差了多少。")}</p>
+            <Intro lang=lang title=("6 · Evaluate: is the PPO policy better than SFT?", "6 · 评估：PPO 策略比微调模型更好吗？")
+                explain=("On prompts about facts no stage but pretraining saw, the SFT model and the PPO policy each answer once. You see the two answers as A and B — which is which is decided by a coin — and pick the better one or call a tie. A win rate of 50% means PPO is no better. The persona and the reward model judge the same pairs; when the reward model likes PPO much more than the persona does, PPO has learned to please the reward model, not you. The alignment tax is how much worse each model predicts held-out pretraining text.",
+                    "在只有预训练见过其事实的问题上，微调模型和 PPO 策略各回答一次。你看到的两个回答标为 A 和 B——哪个是哪个由抛硬币决定——选出更好的一个，或判平。胜率 50% 表示 PPO 没有更好。角色和奖励模型也评判同样的回答对；如果奖励模型比角色更偏爱 PPO，说明 PPO 学会的是讨好奖励模型，而不是讨好你。对齐税：各模型预测留出预训练文本变差了多少。") />
             <div class="controls">
                 <button data-testid="eval-run" class="primary" disabled=move || !ready() on:click=move |_| run()>{move || tr(lang.get(), "Evaluate the current policy", "评估当前策略")}</button>
                 <Show when=move || ev.busy.get()><span class="muted">{move || tr(lang.get(), "sampling answers and measuring…", "正在采样回答并测量…")}</span></Show>

@@ -62,6 +62,14 @@ impl EvalUi {
         Self { requests: RwSignal::new(0), busy: RwSignal::new(false), duels: RwSignal::new(vec![]), tax: RwSignal::new(vec![]), three_way: RwSignal::new(vec![]), at_iteration: RwSignal::new(0) }
     }
 
+    /// An earlier stage starts over: results about models that are gone go too.
+    pub fn clear(&self) {
+        self.duels.set(vec![]);
+        self.tax.set(vec![]);
+        self.three_way.set(vec![]);
+        self.at_iteration.set(0);
+    }
+
     pub fn publish(&self, m: &mut BTreeMap<&'static str, f64>) {
         self.duels.with_untracked(|d| {
             m.insert("eval_duels", d.len() as f64);

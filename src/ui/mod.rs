@@ -160,6 +160,26 @@ fn App() -> impl IntoView {
             Some(b) => format!("{} {}", tr(l, "CPU (burn flex) —", "CPU（burn flex）——"), b.note),
         }
     };
+    // The stepper: each stage opens once the one before it has run.
+    let open = |f: fn(&Ui) -> bool| Signal::derive(move || f(&ui));
+    let tabs = [
+        (Tab::Pretrain, ("1 · Pretrain", "1 · 预训练"), open(|_| true), ("", "")),
+        (Tab::Sft, ("2 · SFT", "2 · 监督微调"), open(|ui| ui.step.get() > 0), ("after at least one pretraining step", "至少预训练一步之后")),
+        (Tab::Rank, ("3 · Rank", "3 · 排序"), open(|ui| ui.sft_step.get() > 0), ("after at least one SFT step", "至少微调一步之后")),
+        (Tab::Reward, ("4 · Reward model", "4 · 奖励模型"), open(|ui| ui.session.with(|s| s.pair_counts() != (0, 0))), ("after at least one ranked pair", "至少有一对排序之后")),
+        (Tab::Ppo, ("5 · PPO", "5 · PPO"), open(|ui| ui.rm.step.get() > 0), ("after at least one reward-model step", "奖励模型至少训练一步之后")),
+        (Tab::Evaluate, ("6 · Evaluate", "6 · 评估"), open(|ui| ui.ppo.iteration.get() > 0), ("after at least one PPO iteration", "PPO 至少迭代一次之后")),
+    ]
+    .into_iter()
+    .map(|(tab, name, open, why)| {
+        view! {
+            <button class="stage" data-testid=format!("tab-{}", tab.name()) class:current=move || ui.tab.get() == tab disabled=move || !open.get()
+                title=move || tr(lang.get(), why.0, why.1) on:click=move |_| ui.tab.set(tab)>
+                {move || tr(lang.get(), name.0, name.1)}
+            </button>
+        }
+    })
+    .collect_view();
     view! {
         <header class="top">
             <h1>{move || tr(lang.get(), "rlhf-playground: train a tiny ChatGPT", "rlhf-playground：亲手训练一个小 ChatGPT")}</h1>
@@ -174,34 +194,7 @@ fn App() -> impl IntoView {
             </div>
         </header>
         <nav class="stages" data-testid="stages" aria-label="stages">
-            <button class="stage" data-testid="tab-pretrain" class:current=move || ui.tab.get() == Tab::Pretrain on:click=move |_| ui.tab.set(Tab::Pretrain)>
-                {move || tr(lang.get(), "1 · Pretrain", "1 · 预训练")}
-            </button>
-            <button class="stage" data-testid="tab-sft" class:current=move || ui.tab.get() == Tab::Sft disabled=move || ui.step.get() == 0
-                title=move || tr(lang.get(), "after at least one pretraining step", "至少预训练一步之后")
-                on:click=move |_| ui.tab.set(Tab::Sft)>
-                {move || tr(lang.get(), "2 · SFT", "2 · 监督微调")}
-            </button>
-            <button class="stage" data-testid="tab-rank" class:current=move || ui.tab.get() == Tab::Rank disabled=move || ui.sft_step.get() == 0
-                title=move || tr(lang.get(), "after at least one SFT step", "至少微调一步之后")
-                on:click=move |_| ui.tab.set(Tab::Rank)>
-                {move || tr(lang.get(), "3 · Rank", "3 · 排序")}
-            </button>
-            <button class="stage" data-testid="tab-reward" class:current=move || ui.tab.get() == Tab::Reward disabled=move || ui.session.with(|s| s.pair_counts() == (0, 0))
-                title=move || tr(lang.get(), "after at least one ranked pair", "至少有一对排序之后")
-                on:click=move |_| ui.tab.set(Tab::Reward)>
-                {move || tr(lang.get(), "4 · Reward model", "4 · 奖励模型")}
-            </button>
-            <button class="stage" data-testid="tab-ppo" class:current=move || ui.tab.get() == Tab::Ppo disabled=move || ui.rm.step.get() == 0
-                title=move || tr(lang.get(), "after at least one reward-model step", "奖励模型至少训练一步之后")
-                on:click=move |_| ui.tab.set(Tab::Ppo)>
-                {move || tr(lang.get(), "5 · PPO", "5 · PPO")}
-            </button>
-            <button class="stage" data-testid="tab-evaluate" class:current=move || ui.tab.get() == Tab::Evaluate disabled=move || ui.ppo.iteration.get() == 0
-                title=move || tr(lang.get(), "after at least one PPO iteration", "PPO 至少迭代一次之后")
-                on:click=move |_| ui.tab.set(Tab::Evaluate)>
-                {move || tr(lang.get(), "6 · Evaluate", "6 · 评估")}
-            </button>
+            {tabs}
         </nav>
         <rank_panel::SessionBar ui=ui />
         <Show when=move || ui.error.get().is_some()>

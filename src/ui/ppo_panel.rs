@@ -4,7 +4,7 @@
 //! a second run beside the main one (β = 0 for reward hacking, or ptx toggled).
 
 use super::chart::{BLUE, GREEN, LineChart, ORANGE, PURPLE, Series, VERMILLION};
-use super::controls::RunControls;
+use super::controls::{Intro, RunControls};
 use super::engine::Ui;
 use super::heatmap::{Heatmap, kl_colour};
 use super::i18n::tr;
@@ -112,10 +112,9 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
 
     view! {
         <section class="panel" data-testid="panel-ppo">
-            <h2>{move || tr(lang.get(), "5 · PPO: chase the reward, stay near SFT", "5 · PPO：追求奖励，同时不远离微调模型")}</h2>
-            <p class="explain">{move || tr(lang.get(),
-                "The policy starts as a copy of the SFT model. Each iteration it answers prompts, the reward model scores each answer, and every token pays a KL price, β·(log π − log π_ref), for drifting from the frozen SFT model (the reference). A value head estimates how good each point of an answer is (GAE), and the clipped PPO update makes better-than-expected tokens more likely, a little at a time. γ_ptx mixes in the pretraining loss so the policy does not forget language (PPO-ptx). Set β = 0 and nothing holds the policy: its score climbs while its answers turn strange — reward hacking.",
-                "策略从微调模型的一份拷贝开始。每次迭代它回答一批问题，奖励模型给每个回答打分，而每个词元都要为偏离冻结的微调模型（参考模型）付出 KL 代价 β·(log π − log π_ref)。价值头估计回答中每个位置有多好（GAE），裁剪后的 PPO 更新一点点地让好于预期的词元更可能出现。γ_ptx 混入预训练损失，让策略不忘记语言（PPO-ptx）。把 β 设为 0，就没有东西约束策略：得分上升，回答却越来越怪——这就是奖励投机（reward hacking）。")}</p>
+            <Intro lang=lang title=("5 · PPO: chase the reward, stay near SFT", "5 · PPO：追求奖励，同时不远离微调模型")
+                explain=("The policy starts as a copy of the SFT model. Each iteration it answers prompts, the reward model scores each answer, and every token pays a KL price, β·(log π − log π_ref), for drifting from the frozen SFT model (the reference). A value head estimates how good each point of an answer is (GAE), and the clipped PPO update makes better-than-expected tokens more likely, a little at a time. γ_ptx mixes in the pretraining loss so the policy does not forget language (PPO-ptx). Set β = 0 and nothing holds the policy: its score climbs while its answers turn strange — reward hacking.",
+                    "策略从微调模型的一份拷贝开始。每次迭代它回答一批问题，奖励模型给每个回答打分，而每个词元都要为偏离冻结的微调模型（参考模型）付出 KL 代价 β·(log π − log π_ref)。价值头估计回答中每个位置有多好（GAE），裁剪后的 PPO 更新一点点地让好于预期的词元更可能出现。γ_ptx 混入预训练损失，让策略不忘记语言（PPO-ptx）。把 β 设为 0，就没有东西约束策略：得分上升，回答却越来越怪——这就是奖励投机（reward hacking）。") />
             <div class="controls">
                 <label>"β "{number("ppo-beta", "0", "10", "0.01", Signal::derive(move || format!("{}", ppo.beta.get())), Callback::new(move |v: f64| ppo.beta.set(v.clamp(0.0, 10.0) as f32)))}</label>
                 <label>"γ_ptx "{number("ppo-ptx", "0", "10", "0.1", Signal::derive(move || format!("{}", ppo.gamma_ptx.get())), Callback::new(move |v: f64| ppo.gamma_ptx.set(v.clamp(0.0, 10.0) as f32)))}</label>

@@ -230,6 +230,7 @@ impl PpoStage {
             // A restart keeps Start pressed (the reward-hacking button restarts and runs).
             let running = ui.ppo.running.get_untracked();
             self.reset(ui);
+            ui.eval.clear();
             ui.ppo.running.set(running);
         }
         let requested = ui.ppo.step_requests.get_untracked();

@@ -3,7 +3,7 @@
 //! tokenizer's merges.
 
 use super::chart::{BLUE, LineChart, ORANGE, Series};
-use super::controls::RunControls;
+use super::controls::{Intro, RunControls};
 use super::engine::Ui;
 use super::heatmap::Heatmap;
 use super::i18n::tr;
@@ -30,10 +30,9 @@ pub fn PretrainPanel(ui: Ui, preset: Preset) -> impl IntoView {
 
     view! {
         <section class="panel" data-testid="panel-pretrain">
-            <h2>{move || tr(lang.get(), "1 · Pretraining: learn to predict the next token", "1 · 预训练：学会预测下一个词元")}</h2>
-            <p class="explain">{move || tr(lang.get(),
-                "A GPT reads our toy world's text and learns one thing: given the tokens so far, how likely is each next token. Watch the loss fall, the samples turn from noise into sentences, and the attention heads find structure. Notice that the text lists questions without answers — so this model will continue a question with more questions.",
-                "GPT 阅读玩具世界的文本，只学一件事：给定前面的词元，下一个词元是什么的概率。看损失下降、样本从乱码变成句子、注意力头找到结构。注意语料里有只列问题不给答案的清单——所以这个模型会用更多问题来接一个问题。")}</p>
+            <Intro lang=lang title=("1 · Pretraining: learn to predict the next token", "1 · 预训练：学会预测下一个词元")
+                explain=("A GPT reads our toy world's text and learns one thing: given the tokens so far, how likely is each next token. Watch the loss fall, the samples turn from noise into sentences, and the attention heads find structure. Notice that the text lists questions without answers — so this model will continue a question with more questions.",
+                    "GPT 阅读玩具世界的文本，只学一件事：给定前面的词元，下一个词元是什么的概率。看损失下降、样本从乱码变成句子、注意力头找到结构。注意语料里有只列问题不给答案的清单——所以这个模型会用更多问题来接一个问题。") />
             <div class="controls">
                 <RunControls ui=ui running=ui.running step_requests=ui.step_requests enabled=Signal::derive(move || !disabled()) prefix="pretrain" />
                 <button data-testid="pretrain-reset" disabled=disabled on:click=move |_| ui.reset_requests.update(|n| *n += 1)>

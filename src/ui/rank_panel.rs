@@ -3,6 +3,7 @@
 //! above) or the ▲/▼ buttons — or by the persona; the ranking becomes its pairs
 //! live. Every saved ranking goes into the session, kept in the browser.
 
+use super::controls::Intro;
 use super::engine::Ui;
 use super::i18n::tr;
 use super::storage;
@@ -162,10 +163,9 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
 
     view! {
         <section class="panel" data-testid="panel-rank">
-            <h2>{move || tr(lang.get(), "3 · Rank: which answer is better?", "3 · 排序：哪个回答更好？")}</h2>
-            <p class="explain">{move || tr(lang.get(),
-                "The SFT model answers the same prompt K times. You order the answers from best to worst; every two answers you placed differently become one comparison \"this one is better than that one\". The reward model will learn from these pairs what you prefer. Drag an answer by its ⠿ handle (mouse or touch), or use the keyboard: focus an answer, ↑/↓ move it, a number key puts it at that place, \"=\" ties it with the answer above.",
-                "微调模型对同一个问题回答 K 次。你把回答从好到差排序；每两个名次不同的回答构成一条“这个比那个好”的比较。奖励模型会从这些比较对中学习你的偏好。用 ⠿ 手柄拖动回答（鼠标或触屏），或用键盘：聚焦一个回答，↑/↓ 移动，数字键放到该名次，“=” 与上一个回答并列。")}</p>
+            <Intro lang=lang title=("3 · Rank: which answer is better?", "3 · 排序：哪个回答更好？")
+                explain=("The SFT model answers the same prompt K times. You order the answers from best to worst; every two answers you placed differently become one comparison \"this one is better than that one\". The reward model will learn from these pairs what you prefer. Drag an answer by its ⠿ handle (mouse or touch), or use the keyboard: focus an answer, ↑/↓ move it, a number key puts it at that place, \"=\" ties it with the answer above.",
+                    "微调模型对同一个问题回答 K 次。你把回答从好到差排序；每两个名次不同的回答构成一条“这个比那个好”的比较。奖励模型会从这些比较对中学习你的偏好。用 ⠿ 手柄拖动回答（鼠标或触屏），或用键盘：聚焦一个回答，↑/↓ 移动，数字键放到该名次，“=” 与上一个回答并列。") />
             <div class="controls">
                 <label>"K "
                     <select data-testid="rank-k" on:change=move |ev| ui.rank_k.set(event_target_value(&ev).parse().unwrap_or(K_MAX))>

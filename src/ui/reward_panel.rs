@@ -3,7 +3,7 @@
 //! ranking (disagreements marked), a histogram of rewards, and any typed answer scored.
 
 use super::chart::{BLUE, GREEN, Histogram, LineChart, ORANGE, Series};
-use super::controls::RunControls;
+use super::controls::{Intro, RunControls};
 use super::engine::Ui;
 use super::i18n::tr;
 use crate::corpus::Lang;
@@ -75,10 +75,9 @@ pub fn RewardPanel(ui: Ui) -> impl IntoView {
 
     view! {
         <section class="panel" data-testid="panel-reward">
-            <h2>{move || tr(lang.get(), "4 · Reward model: learn what you prefer", "4 · 奖励模型：学会你的偏好")}</h2>
-            <p class="explain">{move || tr(lang.get(),
-                "The reward model is the SFT network with a new head that outputs one number, the reward r, for a prompt and an answer. For each pair you ranked it is trained so that the better answer gets the higher reward: loss = −log σ(r_better − r_worse). All pairs of one prompt are one batch. Held-out accuracy is measured on prompts nobody ranked, against the persona: 50% is chance. PPO will then optimise the policy against this model — so whatever it gets wrong, PPO can exploit.",
-                "奖励模型就是微调后的网络换上一个只输出一个数（奖励 r）的新头，对“问题 + 回答”打分。对你排过的每一对，训练它让更好的回答得到更高的奖励：损失 = −log σ(r_好 − r_差)。同一个问题的所有比较对组成一批。留出准确率在没人排过的问题上、以角色的排序为准来衡量：50% 等于瞎猜。接下来 PPO 会针对这个模型优化策略——它哪里错了，PPO 就可能钻哪里的空子。")}</p>
+            <Intro lang=lang title=("4 · Reward model: learn what you prefer", "4 · 奖励模型：学会你的偏好")
+                explain=("The reward model is the SFT network with a new head that outputs one number, the reward r, for a prompt and an answer. For each pair you ranked it is trained so that the better answer gets the higher reward: loss = −log σ(r_better − r_worse). All pairs of one prompt are one batch. Held-out accuracy is measured on prompts nobody ranked, against the persona: 50% is chance. PPO will then optimise the policy against this model — so whatever it gets wrong, PPO can exploit.",
+                    "奖励模型就是微调后的网络换上一个只输出一个数（奖励 r）的新头，对“问题 + 回答”打分。对你排过的每一对，训练它让更好的回答得到更高的奖励：损失 = −log σ(r_好 − r_差)。同一个问题的所有比较对组成一批。留出准确率在没人排过的问题上、以角色的排序为准来衡量：50% 等于瞎猜。接下来 PPO 会针对这个模型优化策略——它哪里错了，PPO 就可能钻哪里的空子。") />
             <p class="muted small">{move || tr(lang.get(),
                 "One departure from InstructGPT, measured on this toy model: r = head(last token) + α × the network's mean log-likelihood of the answer, α learned.",
                 "与 InstructGPT 的一处不同（在这个小模型上实测过）：r = 头部(最后一个词元) + α × 网络对回答的平均对数似然，α 可学习。")}</p>

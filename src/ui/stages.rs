@@ -71,6 +71,7 @@ impl Stages {
         ui.rank_answers.set(vec![]);
         self.reward.reset(ui);
         self.ppo.reset(ui);
+        ui.eval.clear();
     }
 
     /// Does whatever the panels asked for; true if it did any work.

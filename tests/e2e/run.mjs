@@ -262,10 +262,12 @@ await test('PPO: iterations update the policy, KL is charted and drawn per token
 
 await test('PPO: one click starts the reward-hacking comparison (β = 0 beside)', async () => {
   await page.getByTestId('ppo-hacking').click();
-  const m = await until('both runs iterate', async () => { const s = await status(); assert(!s.error, s.error); return s.metrics.ppo_iteration >= 2 && s.metrics.ppo_beside_iteration >= 2 && s.metrics; }, 420_000, 500);
+  const m = await until('both runs iterate', async () => { const s = await status(); assert(!s.error, s.error); return s.metrics.ppo_iteration >= 3 && s.metrics.ppo_beside_iteration >= 3 && s.metrics; }, 420_000, 500);
   await page.getByTestId('ppo-pause').click();
   await until('PPO paused', async () => !(await status()).running, 120_000, 300);
   assert((await page.locator('[data-testid=ppo-chart-kl] polyline').count()) === 2, 'the KL chart does not show both runs');
+  // Same start, same prompts: the runs agree until the first update with a KL price differs.
+  assert(m.ppo_beside_kl !== m.ppo_kl || m.ppo_beside_score !== m.ppo_score, 'the β = 0 run is the same run');
   assert((await page.locator('[data-testid=ppo-watched-beside]').count()) === 3, 'the watched prompts do not show the β = 0 run');
   console.log(`     β 0.05: score ${m.ppo_score.toFixed(3)} KL ${m.ppo_kl.toFixed(3)} · β 0: score ${m.ppo_beside_score.toFixed(3)} KL ${m.ppo_beside_kl.toFixed(3)}`);
   await page.screenshot({ path: join(shots, '11-hacking.png'), fullPage: true });
