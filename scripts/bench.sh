@@ -1,11 +1,36 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): native pretraining throughput per preset on burn's flex
-# CPU backend, then the release web app in headless Chromium's WebGPU.
+# Benchmarks (not tests), in one invocation so the figures are side by side:
+#  1. native pretraining throughput per preset (burn flex CPU; wgpu too with
+#     BENCH_FEATURES=wgpu), and the same model and step in PyTorch
+#     (benches/torch_reference.py) → the ratio burn / PyTorch;
+#  2. sampling tokens/s, PPO iteration time (+ the whole micro pipeline with
+#     BENCH_PIPELINE=1), with readbacks and kernel dispatches counted;
+#  3. the release web app in headless Chromium's WebGPU: bundle size, time to
+#     the first control, pretraining speed, frame times, our kernels' check.
 # Usage: scripts/bench.sh [browser-steps]
+# PyTorch: uses $TORCH_PYTHON, else python3 if it imports torch, else
+# ~/.cache/rlhf-playground/torch (created with `pip install torch` on first use;
+# PyPI's Linux wheel is several GB, which is why this is never part of the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 source scripts/env.sh
-cargo bench --locked --bench pretrain
+out=$(mktemp -d)
+features=${BENCH_FEATURES:+--features $BENCH_FEATURES}
+
+py=${TORCH_PYTHON:-}
+if [ -z "$py" ]; then
+  if python3 -c 'import torch' 2>/dev/null; then py=python3; else
+    venv="$HOME/.cache/rlhf-playground/torch"
+    [ -x "$venv/bin/python" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q torch; }
+    py="$venv/bin/python"
+  fi
+fi
+
+cargo bench --locked $features --bench pretrain | tee "$out/burn.jsonl"
+"$py" benches/torch_reference.py --threads 1 | tee "$out/torch1.jsonl"
+"$py" benches/torch_reference.py | tee "$out/torch.jsonl"
+python3 benches/compare.py "$out/burn.jsonl" "$out/torch1.jsonl" "$out/torch.jsonl"
+cargo bench --locked $features --bench rlhf
 trunk build --release
 node tests/e2e/bench.mjs "${1:-12}"

@@ -4,10 +4,12 @@
 //! builds and is tested natively, and never imports leptos or web-sys.
 
 pub mod backend;
+pub mod bench;
 pub mod corpus;
 pub mod data;
 pub mod evaluate;
 pub mod inspect;
+pub mod kernels;
 pub mod lab;
 pub mod losses;
 pub mod model;

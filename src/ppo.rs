@@ -6,15 +6,15 @@
 
 use crate::TrainError;
 use crate::data::{Batch, padded};
-use crate::losses::{clipped_surrogate, clipped_value_loss, gae, masked_mean, whiten};
+use crate::losses::{clipped_surrogate, clipped_value_loss, gae, whiten};
+use crate::kernels;
 use crate::model::{Gpt, cross_entropy, token_log_probs};
 use crate::readback::read_vec;
 use crate::reward::{RewardModel, score};
-use crate::sample::{SampleConfig, generate};
+use crate::sample::{SampleConfig, generate, generate_k};
 use crate::tokenizer::Tokenizer;
 use crate::train::{Fitter, OptimConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, softmax};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -91,6 +91,8 @@ pub struct Rollout {
     pub score: f32,
     pub log_probs: Vec<f32>,
     pub ref_log_probs: Vec<f32>,
+    /// The policy's entropy at each answer position (nats).
+    pub entropies: Vec<f32>,
     pub values: Vec<f32>,
     pub rewards: Vec<f32>,
     pub advantages: Vec<f32>,
@@ -205,33 +207,52 @@ impl PpoTrainer {
         let plain = self.device.clone().inner();
         let policy = self.policy.model.valid();
         let sample = SampleConfig { temperature: self.cfg.temperature, top_k: 0, max_new_tokens: self.cfg.max_new_tokens };
+        // On a GPU, the answers to one prompt are sampled side by side (one batch,
+        // read back once); on the CPU one by one, as they always were.
+        let batched = kernels::on_gpu(&plain);
         let mut rollouts = Vec::with_capacity(prompts.len());
-        for prompt in prompts {
+        let mut i = 0;
+        while i < prompts.len() {
+            let prompt = &prompts[i];
+            let group = if batched { prompts[i..].iter().take_while(|p| *p == prompt).count() } else { 1 };
             let mut prefix = vec![tok.eot()];
             prefix.extend(tok.encode(prompt));
             let room = policy.block_size().saturating_sub(prefix.len());
             let cfg = SampleConfig { max_new_tokens: sample.max_new_tokens.min(room), ..sample };
-            let answer_ids = generate(&policy, tok.eot(), &prefix[1..], &cfg, Some(tok.eot()), &mut self.rng, &plain).await?;
-            let ended = answer_ids.last() == Some(&tok.eot());
-            rollouts.push(Rollout { prompt: prompt.clone(), answer: tok.decode_answer(&answer_ids), prefix, answer_ids, ended, score: 0.0, log_probs: vec![], ref_log_probs: vec![], values: vec![], rewards: vec![], advantages: vec![], returns: vec![] });
+            let answers = if group == 1 {
+                vec![generate(&policy, tok.eot(), &prefix[1..], &cfg, Some(tok.eot()), &mut self.rng, &plain).await?]
+            } else {
+                generate_k(&policy, tok.eot(), &prefix[1..], group, &cfg, Some(tok.eot()), &mut self.rng, &plain).await?
+            };
+            for answer_ids in answers {
+                let ended = answer_ids.last() == Some(&tok.eot());
+                rollouts.push(Rollout { prompt: prompt.clone(), answer: tok.decode_answer(&answer_ids), prefix: prefix.clone(), answer_ids, ended, score: 0.0, log_probs: vec![], ref_log_probs: vec![], entropies: vec![], values: vec![], rewards: vec![], advantages: vec![], returns: vec![] });
+            }
+            i += group;
         }
         rollouts.retain(|r| !r.answer_ids.is_empty());
         if rollouts.is_empty() {
             return Ok(rollouts);
         }
-        // One forward of policy, reference and value over the whole rollout; one readback.
+        // One forward of policy, reference and value over the whole rollout; per token
+        // log π, log π_ref and H(π) in one pass (our `token_stats` kernel on a GPU);
+        // one readback.
         let refs: Vec<&Rollout> = rollouts.iter().collect();
         let p = pad(&refs, tok.eot(), &plain);
-        let lp = token_log_probs(policy.forward(p.inputs.clone()), p.targets.clone());
-        let lp_ref = token_log_probs(self.reference.forward(p.inputs.clone()), p.targets.clone());
-        let values = self.value.model.valid().per_position(p.inputs.clone());
-        let all = read_vec(Tensor::cat(vec![lp, lp_ref, values], 0)).await?; // (3B, T)
         let (b, w) = (rollouts.len(), p.width);
+        let logits = policy.forward(p.inputs.clone()); // (B, T, V)
+        let v = logits.dims()[2];
+        let ref_logits = self.reference.forward(p.inputs.clone()).reshape([b * w, v]);
+        let stats = kernels::token_stats(logits.reshape([b * w, v]), ref_logits, p.targets.clone().reshape([b * w])); // (B·T, 3)
+        let stats = stats.swap_dims(0, 1).reshape([3 * b, w]); // log π | log π_ref | H, each (B, T)
+        let values = self.value.model.valid().per_position(p.inputs.clone());
+        let all = read_vec(Tensor::cat(vec![stats, values], 0)).await?; // (4B, T)
         for (row, (r, &(start, len))) in rollouts.iter_mut().zip(&p.spans).enumerate() {
             let slice = |k: usize| all[(k * b + row) * w + start..(k * b + row) * w + start + len].to_vec();
             r.log_probs = slice(0);
             r.ref_log_probs = slice(1);
-            r.values = slice(2);
+            r.entropies = slice(2);
+            r.values = slice(3);
         }
         let answers: Vec<Vec<String>> = rollouts.iter().map(|r| vec![r.answer.clone()]).collect();
         for (r, a) in rollouts.iter_mut().zip(&answers) {
@@ -273,6 +294,9 @@ impl PpoTrainer {
         let mean = |f: &dyn Fn(&Rollout) -> f32| rollouts.iter().map(f).sum::<f32>() / n;
         let kl = mean(&|r| r.kl());
         m.insert("objective/scores", mean(&|r| r.score));
+        // TRL's objective/entropy: the sampling policy's entropy per answer token.
+        let tokens: usize = rollouts.iter().map(|r| r.entropies.len()).sum();
+        m.insert("objective/entropy", rollouts.iter().flat_map(|r| &r.entropies).sum::<f32>() / tokens.max(1) as f32);
         m.insert("objective/kl", kl);
         m.insert("objective/non_score_reward", -self.beta * kl);
         m.insert("objective/rlhf_reward", mean(&|r| r.score) - self.beta * kl);
@@ -314,10 +338,6 @@ impl PpoTrainer {
 
         // Policy: clipped surrogate (+ γ_ptx × pretraining loss on a corpus batch).
         let logits = self.policy.model.forward(p.inputs.clone());
-        let entropy = {
-            let l = logits.clone().detach();
-            (softmax(l.clone(), 2) * log_softmax(l, 2)).sum_dim(2).squeeze_dim::<2>(2).neg()
-        };
         let pl = clipped_surrogate(token_log_probs(logits, p.targets.clone()), old_lp, adv, p.mask.clone(), self.cfg.clip_eps);
         let mut loss = pl.loss.clone();
         let mut ptx_loss = Tensor::<1>::zeros([1], &d);
@@ -327,7 +347,7 @@ impl PpoTrainer {
             ptx_loss = cross_entropy(self.policy.model.forward(x), y);
             loss = loss + ptx_loss.clone() * self.cfg.gamma_ptx as f64;
         }
-        let diag = Tensor::cat(vec![pl.approx_kl, pl.clip_frac, pl.ratio, masked_mean(entropy, p.mask.clone()), pl.loss.detach(), ptx_loss.detach()], 0);
+        let diag = Tensor::cat(vec![pl.approx_kl, pl.clip_frac, pl.ratio, pl.loss.detach(), ptx_loss.detach()], 0);
         self.policy.step(loss).await?;
 
         // Value: clipped squared error toward the GAE returns.
@@ -337,14 +357,13 @@ impl PpoTrainer {
         let (value_loss, _) = self.value.step(value_loss).await?;
         let dv = read_vec(Tensor::cat(vec![diag, value_clip], 0)).await?;
         Ok(vec![
-            ("loss/policy_avg", dv[4]),
-            ("loss/ptx_avg", dv[5]),
+            ("loss/policy_avg", dv[3]),
+            ("loss/ptx_avg", dv[4]),
             ("loss/value_avg", value_loss),
             ("policy/approxkl_avg", dv[0]),
             ("policy/clipfrac_avg", dv[1]),
             ("val/ratio", dv[2]),
-            ("objective/entropy", dv[3]),
-            ("val/clipfrac_avg", dv[6]),
+            ("val/clipfrac_avg", dv[5]),
         ])
     }
 }

@@ -4,14 +4,34 @@
 
 use crate::TrainError;
 use burn::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static READBACKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many tensors have been read back from the device since start — what the
+/// "look inside" view counts per step (each one is a wait for the GPU).
+pub fn readbacks() -> u64 {
+    READBACKS.load(Ordering::Relaxed)
+}
+
+fn counted<T, E: std::fmt::Debug>(data: Result<T, E>) -> Result<T, TrainError> {
+    READBACKS.fetch_add(1, Ordering::Relaxed);
+    data.map_err(|e| TrainError::Backend(format!("{e:?}")))
+}
 
 /// Any tensor as a flat row-major `Vec<f32>`.
 pub async fn read_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
-    let data = t.into_data_async().await.map_err(|e| TrainError::Backend(format!("{e:?}")))?;
+    let data = counted(t.into_data_async().await)?;
     data.try_to_vec::<f32>().map_err(|e| TrainError::Backend(format!("{e:?}")))
 }
 
 /// A one-element tensor (a loss) as a number.
 pub async fn read_scalar(t: Tensor<1>) -> Result<f32, TrainError> {
     read_vec(t).await?.first().copied().ok_or_else(|| TrainError::Backend("read an empty tensor".into()))
+}
+
+/// An int tensor (token ids) as a flat row-major `Vec<u32>`.
+pub async fn read_ints<const D: usize>(t: Tensor<D, Int>) -> Result<Vec<u32>, TrainError> {
+    let data = counted(t.into_data_async().await)?;
+    Ok(data.iter::<i64>().map(|x| x as u32).collect())
 }

@@ -1,14 +1,16 @@
 //! Sampling: temperature and top-k over the last position's logits.
 //!
-//! The logits of one position are read back and the choice is made on the CPU
-//! (top-k is a partial sort of a few hundred numbers). burn's `topk_with_indices`
-//! panics on WebGPU (burn #5110), and reading one row per token is what a tiny
-//! vocabulary makes cheap; a GPU sampling kernel is the speed work's business.
+//! On a GPU the choice is made by our `sample` kernel (`shaders/sample.wgsl`): the
+//! token goes straight into the next forward pass's input, and the answers are read
+//! back once per [`READBACK_EVERY`] tokens — once for most answers — instead of
+//! once per token. On the CPU backend the logits are already in memory, and the
+//! choice is [`pick`] (burn's `topk_with_indices` panics on WebGPU, burn #5110).
 
 use crate::TrainError;
 use crate::data::ids_row;
+use crate::kernels::{self, Draw};
 use crate::model::Gpt;
-use crate::readback::read_vec;
+use crate::readback::{read_ints, read_vec};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -85,6 +87,9 @@ pub async fn next_probs(model: &Gpt, ctx: &[u32], device: &Device) -> Result<Vec
 /// Continues `prompt` by up to `max_new_tokens`, stopping after `stop` if given.
 /// Returns only the new tokens.
 pub async fn generate(model: &Gpt, bos: u32, prompt: &[u32], cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<u32>, TrainError> {
+    if kernels::on_gpu(device) {
+        return Ok(generate_on_gpu(model, bos, prompt, 1, cfg, stop, rng, device).await?.remove(0));
+    }
     let mut all = prompt.to_vec();
     let mut new = Vec::with_capacity(cfg.max_new_tokens);
     for _ in 0..cfg.max_new_tokens {
@@ -105,6 +110,9 @@ pub async fn generate(model: &Gpt, bos: u32, prompt: &[u32], cfg: &SampleConfig,
 /// the same length and need no padding). Each stops after `stop` if given; returns
 /// only the new tokens of each.
 pub async fn generate_k(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<Vec<u32>>, TrainError> {
+    if kernels::on_gpu(device) {
+        return generate_on_gpu(model, bos, prompt, k, cfg, stop, rng, device).await;
+    }
     let mut rows: Vec<Vec<u32>> = vec![prompt.to_vec(); k];
     let mut new: Vec<Vec<u32>> = vec![vec![]; k];
     let mut done = vec![false; k];
@@ -128,6 +136,59 @@ pub async fn generate_k(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &S
             rows[i].push(next);
             new[i].push(next);
             done[i] = Some(next) == stop;
+        }
+    }
+    Ok(new)
+}
+
+/// Tokens generated on the GPU between two readbacks: the answers are read (and
+/// generation stops) once every row has ended, checked this often. Most answers
+/// end within it, so most batches are read back once.
+pub const READBACK_EVERY: usize = 16;
+
+/// [`generate_k`] on a GPU: the `sample` kernel picks each row's token into a GPU
+/// buffer that is appended to the next forward's input; nothing is read back until
+/// [`READBACK_EVERY`] tokens (or all of them) are made. Rows that ended keep
+/// generating until then; their extra tokens are cut here.
+#[allow(clippy::too_many_arguments)]
+async fn generate_on_gpu(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<Vec<u32>>, TrainError> {
+    let block = model.block_size();
+    let ctx: Vec<i32> = context(bos, prompt, block).iter().map(|&x| x as i32).collect();
+    let t0 = ctx.len();
+    let mut ids = Tensor::<2, Int>::from_data(TensorData::new(ctx.repeat(k), [k, t0]), device); // (k, T)
+    let seed: u32 = rng.random();
+    let mut new: Vec<Vec<u32>> = vec![vec![]; k];
+    let mut made = 0;
+    while made < cfg.max_new_tokens {
+        let n = READBACK_EVERY.min(cfg.max_new_tokens - made);
+        let mut chunk = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = ids.dims()[1];
+            let logits = model.forward(ids.clone()).narrow(1, t - 1, 1).flatten::<2>(1, 2); // (k, V)
+            let draw = Draw { seed, counter: made as u32, temperature: cfg.temperature, top_k: cfg.top_k };
+            let next = kernels::sample(logits, &draw).await?.cast(ids.dtype()).unsqueeze_dim::<2>(1); // (k, 1)
+            chunk.push(next.clone());
+            ids = Tensor::cat(vec![ids, next], 1);
+            let len = t + 1;
+            if len > block {
+                ids = ids.narrow(1, len - block, block);
+            }
+            made += 1;
+        }
+        let tokens = read_ints(Tensor::cat(chunk, 1)).await?; // (k, n): the one readback
+        for (row, out) in new.iter_mut().enumerate() {
+            if stop.is_some() && out.last().copied() == stop {
+                continue;
+            }
+            for &tok in &tokens[row * n..(row + 1) * n] {
+                out.push(tok);
+                if Some(tok) == stop {
+                    break;
+                }
+            }
+        }
+        if stop.is_some() && new.iter().all(|o| o.last().copied() == stop) {
+            break;
         }
     }
     Ok(new)

@@ -35,9 +35,11 @@ fn one_ppo_iteration_keeps_everything_per_token() {
     let mut advantages = vec![];
     for r in &rollouts {
         let n = r.answer_ids.len();
-        for v in [&r.log_probs, &r.ref_log_probs, &r.values, &r.rewards, &r.advantages, &r.returns] {
+        for v in [&r.log_probs, &r.ref_log_probs, &r.entropies, &r.values, &r.rewards, &r.advantages, &r.returns] {
             assert_eq!(v.len(), n, "one number per sampled token");
         }
+        // An untrained model over 512 tokens is close to uniform: entropy near ln 512.
+        assert!(r.entropies.iter().all(|&h| h > 0.5 * 512f32.ln() && h <= 512f32.ln() + 1e-3), "{:?}", r.entropies);
         // Policy = reference before the first update: the KL and its penalty are 0.
         assert!(r.kl().abs() < 1e-4);
         assert!((r.rewards[n - 1] - r.score).abs() < 1e-4, "the score sits on the last token");

@@ -77,6 +77,18 @@ pub struct LossPoint {
     pub held_out: Option<f32>,
 }
 
+/// What the "look inside" view shows of our kernels.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InsideView {
+    /// Dispatches of each of `kernels::KERNELS`: in the last engine step that ran any, and in all.
+    pub last: [u64; 2],
+    pub total: [u64; 2],
+    /// Tensors read back from the device by the last step.
+    pub last_readbacks: u64,
+    pub checks: Vec<crate::kernels::Check>,
+    pub checking: bool,
+}
+
 /// Everything the page shows or commands, as signals (all `Copy`).
 #[derive(Clone, Copy)]
 pub struct Ui {
@@ -123,6 +135,8 @@ pub struct Ui {
     pub rm: RewardUi,
     pub ppo: PpoUi,
     pub eval: EvalUi,
+    pub inside: RwSignal<InsideView>,
+    pub kernel_check_requests: RwSignal<u64>,
 }
 
 impl Ui {
@@ -216,6 +230,8 @@ impl Ui {
             rm: RewardUi::new(),
             ppo: PpoUi::new(params),
             eval: EvalUi::new(),
+            inside: RwSignal::new(InsideView::default()),
+            kernel_check_requests: RwSignal::new(0),
         }
         .with_saved_settings(params)
     }
@@ -305,6 +321,30 @@ async fn choose_backend(force_cpu: bool) -> (Backend, BackendInfo) {
     }
 }
 
+/// `?bench=1`: src/bench.rs's measurements on this page's device (a lab of their
+/// own: the page's model is not touched), then our kernels' check, into
+/// `rlhfStatus().bench`.
+async fn run_bench(params: &Params, backend: &Backend, ui: &Ui) {
+    use crate::bench;
+    let device = &backend.device;
+    let push = |v: Result<serde_json::Value, crate::TrainError>| {
+        let v = v.unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+        status::update(|s| s.bench.push(v));
+    };
+    yield_to_browser(0).await;
+    push(bench::pretrain(params.preset, device, 10).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
+    yield_to_browser(0).await;
+    push(bench::sampling(params.preset, device, 2).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
+    yield_to_browser(0).await;
+    let cfg = crate::ppo::PpoConfig { rollout_size: 4, ppo_epochs: 1, max_new_tokens: 16, ..bench::ppo_config() };
+    push(bench::ppo(params.preset, device, cfg, 1).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
+    match crate::kernels::check(device, params.seed).await {
+        Ok(c) => ui.inside.update(|v| v.checks = c),
+        Err(e) => push(Err(e)),
+    }
+    status::update(|s| s.bench_done = true);
+}
+
 pub fn spawn(params: Params, ui: Ui) {
     spawn_local(async move { run(params, ui).await });
 }
@@ -355,6 +395,18 @@ fn publish_status(ui: &Ui, lab: &Lab) {
         ui.rm.publish(&mut s.metrics);
         ui.ppo.publish(&mut s.metrics);
         ui.eval.publish(&mut s.metrics);
+        ui.inside.with_untracked(|v| {
+            for (k, (last, total)) in crate::kernels::KERNELS.iter().zip(v.last.iter().zip(&v.total)) {
+                let (l, t) = match k.name {
+                    "sample" => ("kernel_sample_last", "kernel_sample_total"),
+                    _ => ("kernel_token_stats_last", "kernel_token_stats_total"),
+                };
+                s.metrics.insert(l, *last as f64);
+                s.metrics.insert(t, *total as f64);
+            }
+            s.metrics.insert("readbacks_last_step", v.last_readbacks as f64);
+            s.kernel_checks = v.checks.clone();
+        });
         s.running = s.running || ui.rm.running.get_untracked() || ui.ppo.running.get_untracked();
     });
 }
@@ -380,7 +432,7 @@ async fn run(params: Params, ui: Ui) {
     let Some(mut lab) = build_lab(&params, &backend, &ui) else { return };
     let cadence = cadence(params.preset);
     let mut rng = StdRng::seed_from_u64(params.seed ^ 0x5eed);
-    let (mut seen_steps, mut seen_resets) = (0u64, 0u64);
+    let (mut seen_steps, mut seen_resets, mut seen_checks) = (0u64, 0u64, 0u64);
     let mut inspected_prompt: Option<String> = None;
     let mut tps_ema: Option<f64> = None;
     let mut stages = super::stages::Stages::new(&params);
@@ -392,8 +444,23 @@ async fn run(params: Params, ui: Ui) {
     }
     ui.ready.set(true);
     publish_status(&ui, &lab);
+    if params.bench {
+        run_bench(&params, &backend, &ui).await;
+    }
 
     loop {
+        let (dispatched, read) = (crate::kernels::dispatches(), crate::readback::readbacks());
+        let checks = ui.kernel_check_requests.get_untracked();
+        if checks != seen_checks {
+            seen_checks = checks;
+            ui.inside.update(|v| v.checking = true);
+            yield_to_browser(0).await;
+            match crate::kernels::check(&lab.device, params.seed).await {
+                Ok(c) => ui.inside.update(|v| v.checks = c),
+                Err(e) => ui.error.set(Some(e.to_string())),
+            }
+            ui.inside.update(|v| v.checking = false);
+        }
         let resets = ui.reset_requests.get_untracked();
         if resets != seen_resets {
             seen_resets = resets;
@@ -468,6 +535,16 @@ async fn run(params: Params, ui: Ui) {
         }
 
         let stage_busy = stages.tick(&ui, &lab).await;
+        let (now, read_now) = (crate::kernels::dispatches(), crate::readback::readbacks());
+        if want_step || stage_busy {
+            ui.inside.update(|v| {
+                if now != dispatched {
+                    v.last = [now[0] - dispatched[0], now[1] - dispatched[1]];
+                }
+                v.total = now;
+                v.last_readbacks = read_now - read;
+            });
+        }
         publish_status(&ui, &lab);
         // Busy: give the browser one macrotask; idle: poll the commands gently.
         yield_to_browser(if want_step || stage_busy { 0 } else { 50 }).await;

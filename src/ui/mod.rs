@@ -8,6 +8,7 @@ mod eval_panel;
 mod eval_stage;
 mod heatmap;
 mod i18n;
+mod inside_panel;
 mod ppo_panel;
 mod ppo_stage;
 mod pretrain_panel;
@@ -58,6 +59,9 @@ pub struct Params {
     pub beside: ppo_stage::Beside,
     /// `eval_prompts`: unseen prompts in the blind evaluation.
     pub eval_prompts: usize,
+    /// `bench=1`: run the benchmarks of src/bench.rs on this device once the page
+    /// is ready and report them in `rlhfStatus().bench`.
+    pub bench: bool,
     /// The parameter names the URL gave (the others may come from the kept session).
     pub named: Vec<String>,
 }
@@ -87,6 +91,7 @@ impl Params {
             watch_every: num("watch_every", 1.0, 100.0, 5.0) as usize,
             beside: get("beside").map_or(ppo_stage::Beside::None, |b| ppo_stage::Beside::parse(&b)),
             eval_prompts: num("eval_prompts", 1.0, 40.0, 10.0) as usize,
+            bench: get("bench").is_some_and(|b| b == "1"),
             named: q.as_ref().map(|q| js_sys::Array::from(&JsValue::from(q.keys())).iter().filter_map(|k| k.as_string()).collect()).unwrap_or_default(),
         }
     }
@@ -219,6 +224,7 @@ fn App() -> impl IntoView {
             <div hidden=move || ui.tab.get() != Tab::Evaluate>
                 <eval_panel::EvalPanel ui=ui />
             </div>
+            <inside_panel::InsidePanel ui=ui />
         </main>
     }
 }

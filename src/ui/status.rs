@@ -22,6 +22,12 @@ pub struct Status {
     pub seed: u64,
     /// True once the tokenizer is trained and the model built.
     pub ready: bool,
+    /// Our WGSL kernels compared with burn on this device (after "look inside" → compare).
+    pub kernel_checks: Vec<crate::kernels::Check>,
+    /// `?bench=1`: the same measurements as the native benches (src/bench.rs), one
+    /// object each, and whether they are all done.
+    pub bench: Vec<serde_json::Value>,
+    pub bench_done: bool,
 }
 
 thread_local! {

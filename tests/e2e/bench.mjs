@@ -1,12 +1,15 @@
-// Browser benchmark (not a test): pretraining speed of each preset in headless
-// Chromium's WebGPU, plus load time and bundle size. Run after a release build:
+// Browser benchmark (not a test), after a release build:
 //   node tests/e2e/bench.mjs [steps] [presets]   (default: 12 steps, micro,small)
-// Prints one JSON line per preset. On a machine without a GPU the adapter is
-// SwiftShader (software), so these figures say nothing about a real GPU.
+// Prints JSON lines: the wasm bundle (raw and gzipped); per preset the time from
+// navigation to the first interactive control and to a built model, pretraining
+// speed with the page's views, and animation-frame times while it trains; then the
+// page's own `?bench=1` run (src/bench.rs on the browser's device: pretraining,
+// sampling, one PPO iteration, our kernels vs burn). On a machine without a GPU
+// the adapter is SwiftShader (software): those figures say nothing about a real GPU.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { here, launch, openApp, serve, status, until } from './lib.mjs';
+import { here, launch, serve, status, until } from './lib.mjs';
 
 const steps = Number(process.argv[2] ?? 12);
 const presets = (process.argv[3] ?? 'micro,small').split(',');
@@ -15,23 +18,42 @@ const wasm = (await readdir(dist)).find((f) => f.endsWith('.wasm'));
 const bytes = await readFile(join(dist, wasm));
 console.log(JSON.stringify({ bench: 'bundle', wasm_mb: +(bytes.length / 1e6).toFixed(2), wasm_gzip_mb: +(gzipSync(bytes, { level: 9 }).length / 1e6).toFixed(2) }));
 
+const q = (xs, p) => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : 0; };
 const { server, base } = await serve();
 const browser = await launch();
 for (const preset of presets) {
   const page = await browser.newPage();
   const t0 = Date.now();
-  const ready = await openApp(page, base, `preset=${preset}&seed=1`);
+  await page.goto(`${base}?preset=${preset}&seed=1`);
+  // The first control a person can use: the language selector, mounted with the page.
+  await page.getByTestId('lang').waitFor({ state: 'visible', timeout: 60_000 });
+  const interactiveS = (Date.now() - t0) / 1000;
+  const ready = await until('the model to be built', async () => { const s = await status(page); return s?.ready && s; }, 120_000);
   const loadS = (Date.now() - t0) / 1000;
   await page.getByTestId('pretrain-step').click(); // first step compiles the kernels
   await until('first step', async () => (await status(page)).step === 1, 300_000, 200);
+  await page.evaluate(() => {
+    window.__frames = []; let last = performance.now();
+    const tick = (t) => { window.__frames.push(t - last); last = t; if (!window.__stop) requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
   const t1 = Date.now();
   await page.getByTestId('pretrain-start').click();
   const s = await until(`${steps} steps`, async () => { const s = await status(page); return s.step > steps && s; }, 600_000, 250);
   const secs = (Date.now() - t1) / 1000;
   await page.getByTestId('pretrain-pause').click();
-  console.log(JSON.stringify({ bench: 'browser-pretrain', preset, adapter: ready.adapter, backend: ready.backend, load_to_ready_s: +loadS.toFixed(1),
-    steps: s.step - 1, steps_per_sec_with_views: +((s.step - 1) / secs).toFixed(3), train_tokens_per_sec: Math.round(s.metrics.tokens_per_sec) }));
+  const frames = await page.evaluate(() => { window.__stop = true; return window.__frames; });
+  console.log(JSON.stringify({ bench: 'browser-pretrain', preset, adapter: ready.adapter, backend: ready.backend,
+    first_interactive_s: +interactiveS.toFixed(2), load_to_ready_s: +loadS.toFixed(1),
+    steps: s.step - 1, steps_per_sec_with_views: +((s.step - 1) / secs).toFixed(3), train_tokens_per_sec: Math.round(s.metrics.tokens_per_sec),
+    frame_p50_ms: +q(frames, 0.5).toFixed(1), frame_p95_ms: +q(frames, 0.95).toFixed(1), frame_max_ms: +q(frames, 1).toFixed(0) }));
   await page.close();
 }
+// The page's own benchmark, on the micro preset.
+const page = await browser.newPage();
+await page.goto(`${base}?preset=micro&seed=1&bench=1`);
+const s = await until('?bench=1 to finish', async () => { const s = await status(page); return s?.bench_done && s; }, 900_000, 1000);
+for (const b of s.bench) console.log(JSON.stringify({ ...b, device: `browser-${s.backend}` }));
+for (const c of s.kernel_checks) console.log(JSON.stringify({ bench: 'kernel-check', ...c }));
 await browser.close();
 server.close();

@@ -1,0 +1,157 @@
+//! Speed measurements (benchmarks, never tests): pretraining throughput, sampling
+//! tokens/s and PPO iteration time on a device. The native benches
+//! (`benches/*.rs`) and the page's `?bench=1` run these same functions, so the
+//! browser's figures and the native ones measure the same work. Readbacks and
+//! our kernels' dispatches are counted alongside the times.
+
+use crate::TrainError;
+use crate::corpus::Lang;
+use crate::kernels;
+use crate::lab::Lab;
+use crate::model::Preset;
+use crate::ppo::{PpoConfig, PpoTrainer};
+use crate::readback::readbacks;
+use crate::reward::RewardModel;
+use crate::sample::{SampleConfig, generate_k};
+use burn::module::Module;
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+use web_time::Instant;
+
+fn lab(preset: Preset, device: &Device) -> Result<Lab, TrainError> {
+    Lab::new(preset, 1, Lang::En, device).map_err(TrainError::Backend)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PretrainBench {
+    pub bench: &'static str,
+    pub preset: &'static str,
+    pub params: usize,
+    pub batch: usize,
+    pub block: usize,
+    pub steps: usize,
+    pub ms_per_step: f64,
+    pub steps_per_sec: f64,
+    pub tokens_per_sec: f64,
+}
+
+/// `steps` AdamW steps after 3 of warm-up (the first compiles the GPU kernels).
+pub async fn pretrain(preset: Preset, device: &Device, steps: usize) -> Result<PretrainBench, TrainError> {
+    let mut lab = lab(preset, device)?;
+    for _ in 0..3 {
+        lab.pretrainer.step().await?;
+    }
+    let t0 = Instant::now();
+    let mut tokens = 0;
+    for _ in 0..steps {
+        tokens += lab.pretrainer.step().await?.tokens;
+    }
+    let secs = t0.elapsed().as_secs_f64().max(1e-9);
+    let cfg = &lab.pretrainer.cfg;
+    Ok(PretrainBench {
+        bench: "pretrain",
+        preset: preset.name(),
+        params: lab.pretrainer.model().num_params(),
+        batch: cfg.batch_size,
+        block: cfg.block,
+        steps,
+        ms_per_step: 1e3 * secs / steps as f64,
+        steps_per_sec: steps as f64 / secs,
+        tokens_per_sec: tokens as f64 / secs,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SamplingBench {
+    pub bench: &'static str,
+    pub preset: &'static str,
+    pub answers: usize,
+    pub tokens_each: usize,
+    pub batches: usize,
+    pub ms_per_batch: f64,
+    pub tokens_per_sec: f64,
+    pub readbacks_per_batch: f64,
+    pub sample_kernel_dispatches_per_batch: f64,
+}
+
+/// `batches` × (9 answers × 32 tokens) sampled side by side (temperature 1,
+/// top-k 20), as the Rank panel samples them; no stop token, so every answer
+/// has all its tokens.
+pub async fn sampling(preset: Preset, device: &Device, batches: usize) -> Result<SamplingBench, TrainError> {
+    let lab = lab(preset, device)?;
+    let model = lab.pretrainer.model();
+    let tok = &lab.tokenizer;
+    let prompt = tok.encode("Q: What does the fox eat?\nA:");
+    let (k, tokens) = (9, 32);
+    let cfg = SampleConfig { temperature: 1.0, top_k: 20, max_new_tokens: tokens };
+    let mut rng = StdRng::seed_from_u64(1);
+    generate_k(&model, tok.eot(), &prompt, k, &cfg, None, &mut rng, &lab.device).await?;
+    let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
+    for _ in 0..batches {
+        generate_k(&model, tok.eot(), &prompt, k, &cfg, None, &mut rng, &lab.device).await?;
+    }
+    let secs = t0.elapsed().as_secs_f64().max(1e-9);
+    let n = batches as f64;
+    Ok(SamplingBench {
+        bench: "sampling",
+        preset: preset.name(),
+        answers: k,
+        tokens_each: tokens,
+        batches,
+        ms_per_batch: 1e3 * secs / n,
+        tokens_per_sec: (k * tokens * batches) as f64 / secs,
+        readbacks_per_batch: (readbacks() - r0) as f64 / n,
+        sample_kernel_dispatches_per_batch: (kernels::dispatches()[0] - d0[0]) as f64 / n,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PpoBench {
+    pub bench: &'static str,
+    pub preset: &'static str,
+    pub rollout: usize,
+    pub epochs: usize,
+    pub max_new_tokens: usize,
+    pub iterations: usize,
+    pub s_per_iteration: f64,
+    pub readbacks_per_iteration: f64,
+    pub sample_dispatches_per_iteration: f64,
+    pub token_stats_dispatches_per_iteration: f64,
+}
+
+/// PPO-ptx iterations with `cfg` (policy and reference from the pretrained-from-
+/// scratch model, reward model on the same backbone): rollout, scoring, GAE and
+/// the clipped updates — the whole iteration the PPO panel runs.
+pub async fn ppo(preset: Preset, device: &Device, cfg: PpoConfig, iterations: usize) -> Result<PpoBench, TrainError> {
+    let lab = lab(preset, device)?;
+    let reward_model = RewardModel::from_sft(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, 1.0, &device.clone().autodiff());
+    let mut trainer = PpoTrainer::new(lab.pretrainer.trainable_model(), reward_model, crate::sft::prompts(Lang::En).rl, lab.split.train.clone(), cfg.clone(), 1, device);
+    trainer.step(&lab.tokenizer).await?;
+    let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
+    for _ in 0..iterations {
+        trainer.step(&lab.tokenizer).await?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let d1 = kernels::dispatches();
+    let per = |x: u64| x as f64 / iterations as f64;
+    Ok(PpoBench {
+        bench: "ppo",
+        preset: preset.name(),
+        rollout: cfg.rollout_size,
+        epochs: cfg.ppo_epochs,
+        max_new_tokens: cfg.max_new_tokens,
+        iterations,
+        s_per_iteration: secs / iterations as f64,
+        readbacks_per_iteration: per(readbacks() - r0),
+        sample_dispatches_per_iteration: per(d1[0] - d0[0]),
+        token_stats_dispatches_per_iteration: per(d1[1] - d0[1]),
+    })
+}
+
+/// The PPO configuration benchmarked: the PPO panel's defaults (PPO-ptx, 2 answers
+/// per prompt).
+pub fn ppo_config() -> PpoConfig {
+    PpoConfig { gamma_ptx: 1.0, samples_per_prompt: 2, ..PpoConfig::default() }
+}

@@ -1,0 +1,95 @@
+//! Our WGSL kernels as a burn backend extension: `#[backend_extension]` routes a
+//! call on a wgpu tensor to the `CubeBackend` implementation below (through burn's
+//! fusion stream in the browser, so the kernel runs in order with the graph around
+//! it), which launches the hand-written source on burn's own wgpu device — no copy,
+//! no readback: the inputs are burn's buffers and the output is a burn tensor.
+
+use super::{KERNELS, count};
+use burn::backend::wgpu::{CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
+use burn::backend::{Backend, backend_extension, tensor::{FloatTensor, IntTensor}};
+use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::KernelArguments;
+use burn::cubecl::{CubeCount, CubeDim};
+use burn::tensor::{DType, Shape};
+
+/// Workgroup size of both kernels (one workgroup per row); also in the shaders.
+const WORKGROUP: u32 = 64;
+
+#[backend_extension(Cube, Fusion: cfg(target_arch = "wasm32"))]
+pub trait RlhfKernels: Backend {
+    /// logits (rows, V) f32 → the sampled token of each row (rows) i32.
+    #[fusion(dtype = DType::I32, shape = Shape::from([logits[0]]))]
+    fn sample_tokens(logits: FloatTensor<Self>, seed: u32, counter: u32, temperature: f32, top_k: u32) -> IntTensor<Self>;
+
+    /// policy and reference logits (N, V), targets (N) i32 → (N, 3):
+    /// log π(y), log π_ref(y), H(π).
+    #[fusion(dtype = policy, shape = Shape::from([policy[0], 3]))]
+    fn token_stats(policy: FloatTensor<Self>, reference: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
+}
+
+macro_rules! wgsl_kernel {
+    ($name:ident, $index:expr) => {
+        struct $name;
+        impl KernelSource for $name {
+            fn source(&self) -> SourceTemplate {
+                SourceTemplate::new(KERNELS[$index].source)
+            }
+            fn id(&self) -> KernelId {
+                KernelId::new::<Self>()
+            }
+            fn lang(&self) -> &'static str {
+                "wgsl"
+            }
+        }
+    };
+}
+wgsl_kernel!(SampleWgsl, 0);
+wgsl_kernel!(TokenStatsWgsl, 1);
+
+/// A small storage buffer of u32 parameters (the shaders read them as `array<u32>`).
+fn params(t: &CubeTensor, values: &[u32]) -> burn::cubecl::server::Handle {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    t.client.create_from_slice(&bytes)
+}
+
+fn dims2(t: &CubeTensor) -> (usize, usize) {
+    let s = t.meta.shape();
+    assert_eq!(s.num_dims(), 2, "our kernels take (rows, V) logits");
+    (s[0], s[1])
+}
+
+impl RlhfKernels for CubeBackend {
+    fn sample_tokens(logits: FloatTensor<Self>, seed: u32, counter: u32, temperature: f32, top_k: u32) -> IntTensor<Self> {
+        assert_eq!(logits.dtype, DType::F32, "sample.wgsl reads f32 logits");
+        let logits = into_contiguous(logits);
+        let (rows, vocab) = dims2(&logits);
+        let client = logits.client.clone();
+        let out = client.empty(rows.max(1) * 4);
+        let p = params(&logits, &[rows as u32, vocab as u32, top_k, seed, counter, temperature.to_bits()]);
+        let args = KernelArguments::new().with_buffer(logits.handle.clone().binding()).with_buffer(out.clone().binding()).with_buffer(p.binding());
+        client.launch(Box::new(SourceKernel::new(SampleWgsl, CubeDim::new_1d(WORKGROUP))), CubeCount::Static(rows as u32, 1, 1), args);
+        count(0);
+        CubeTensor::new_contiguous(client, logits.device.clone(), Shape::from([rows]), out, DType::I32)
+    }
+
+    fn token_stats(policy: FloatTensor<Self>, reference: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        assert_eq!(policy.dtype, DType::F32, "token_stats.wgsl reads f32 logits");
+        assert_eq!(reference.dtype, DType::F32, "token_stats.wgsl reads f32 logits");
+        assert_eq!(targets.dtype, DType::I32, "token_stats.wgsl reads i32 targets");
+        let (policy, reference, targets) = (into_contiguous(policy), into_contiguous(reference), into_contiguous(targets));
+        let (rows, vocab) = dims2(&policy);
+        assert_eq!(dims2(&reference), (rows, vocab), "policy and reference logits differ in shape");
+        let client = policy.client.clone();
+        let out = client.empty(rows.max(1) * 3 * 4);
+        let p = params(&policy, &[rows as u32, vocab as u32]);
+        let args = KernelArguments::new()
+            .with_buffer(policy.handle.clone().binding())
+            .with_buffer(reference.handle.clone().binding())
+            .with_buffer(targets.handle.clone().binding())
+            .with_buffer(out.clone().binding())
+            .with_buffer(p.binding());
+        client.launch(Box::new(SourceKernel::new(TokenStatsWgsl, CubeDim::new_1d(WORKGROUP))), CubeCount::Static(rows as u32, 1, 1), args);
+        count(1);
+        CubeTensor::new_contiguous(client, policy.device.clone(), Shape::from([rows, 3]), out, DType::F32)
+    }
+}

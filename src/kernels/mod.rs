@@ -1,0 +1,148 @@
+//! Our hand-written WGSL kernels (`shaders/*.wgsl`) and the plain versions they are
+//! checked against.
+//!
+//! burn generates almost every kernel the app runs. These are the ones we write
+//! ourselves because generation and PPO otherwise move data they do not need:
+//! - `sample`: the next token chosen on the GPU, so a batch of answers is read back
+//!   once at the end instead of once per token;
+//! - `token_stats`: log π, log π_ref and the policy's entropy per sampled token, in
+//!   one pass over both models' logits (what PPO's KL-shaped reward and the
+//!   per-token KL heatmap need).
+//!
+//! They run on wgpu devices (WebGPU in the browser; `--features wgpu` natively).
+//! On burn's CPU backend the same functions fall back to [`reference`], which is
+//! also what the kernels are tested against ([`check`]).
+
+pub mod reference;
+
+#[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
+mod gpu;
+
+use crate::TrainError;
+use crate::readback::read_vec;
+use burn::prelude::*;
+pub use reference::Draw;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One of our kernels, as the "look inside" view shows it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Kernel {
+    pub name: &'static str,
+    pub file: &'static str,
+    /// Where the app runs it.
+    pub used_by: &'static str,
+    pub source: &'static str,
+}
+
+pub const KERNELS: [Kernel; 2] = [
+    Kernel { name: "sample", file: "shaders/sample.wgsl", used_by: "generation: samples, ranking answers, PPO rollouts, evaluation", source: include_str!("../../shaders/sample.wgsl") },
+    Kernel { name: "token_stats", file: "shaders/token_stats.wgsl", used_by: "PPO rollouts: log π, log π_ref (the per-token KL) and entropy", source: include_str!("../../shaders/token_stats.wgsl") },
+];
+
+static DISPATCHES: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+#[allow(dead_code)] // only the GPU build dispatches
+fn count(kernel: usize) {
+    DISPATCHES[kernel].fetch_add(1, Ordering::Relaxed);
+}
+
+/// How many times each of [`KERNELS`] has been dispatched since the page opened.
+pub fn dispatches() -> [u64; 2] {
+    [DISPATCHES[0].load(Ordering::Relaxed), DISPATCHES[1].load(Ordering::Relaxed)]
+}
+
+/// Whether tensors on `device` run our WGSL kernels (a wgpu device) or the CPU
+/// reference.
+pub fn on_gpu(device: &Device) -> bool {
+    #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
+    {
+        matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Cube(_))
+    }
+    #[cfg(not(any(target_arch = "wasm32", feature = "wgpu")))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// The next token of every row of `logits` (rows, V), on the logits' device: the
+/// `sample` kernel on a GPU (nothing is read back), the CPU reference otherwise.
+pub async fn sample(logits: Tensor<2>, draw: &Draw) -> Result<Tensor<1, Int>, TrainError> {
+    let device = logits.device();
+    #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
+    if on_gpu(&device) {
+        use burn::backend::Dispatch;
+        let out = <Dispatch as gpu::RlhfKernels>::sample_tokens(logits.into_dispatch(), draw.seed, draw.counter, draw.temperature, draw.top_k as u32);
+        return Ok(Tensor::from_dispatch(out));
+    }
+    let [_, v] = logits.dims();
+    let tokens = reference::sample_rows(&read_vec(logits).await?, v, draw);
+    let n = tokens.len();
+    Ok(Tensor::from_data(TensorData::new(tokens.into_iter().map(|t| t as i32).collect::<Vec<_>>(), [n]), &device))
+}
+
+/// (N, 3) = (log π(y), log π_ref(y), H(π)) for logits (N, V) of the policy and
+/// the reference and targets (N): the `token_stats` kernel on a GPU, burn ops
+/// otherwise. No gradients: for rollouts and views, not for the update.
+pub fn token_stats(policy: Tensor<2>, reference: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<2> {
+    #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
+    if on_gpu(&policy.device()) {
+        use burn::backend::Dispatch;
+        let targets = targets.cast(burn::tensor::DType::I32);
+        let out = <Dispatch as gpu::RlhfKernels>::token_stats(policy.into_dispatch(), reference.into_dispatch(), targets.into_dispatch());
+        return Tensor::from_dispatch(out);
+    }
+    reference::token_stats(policy, reference, targets)
+}
+
+/// How far one kernel's output was from its reference on this device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub kernel: &'static str,
+    /// Rows compared.
+    pub rows: usize,
+    /// sample: share of rows whose token equals the reference's; token_stats: 1 − share over tolerance.
+    pub agreement: f32,
+    /// token_stats: the largest absolute difference; sample: 0.
+    pub max_abs_error: f32,
+    /// sample: every token inside its row's top-k set.
+    pub within_top_k: bool,
+    /// Ran our WGSL (false: the CPU reference compared with itself).
+    pub on_gpu: bool,
+}
+
+/// Runs each kernel on `device` over random logits and compares it with the
+/// reference computation it replaces: the CPU sampler (same RNG) for `sample`, and
+/// burn's log-softmax/gather/softmax for `token_stats`. The page runs this when
+/// asked (`rlhfKernelCheck()`), the e2e test asserts on it.
+pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError> {
+    let (rows, vocab) = (48, 300);
+    let device = device.clone().inner();
+    let normal = burn::tensor::Distribution::Normal(0.0, 2.0);
+    device.seed(seed);
+    let logits = Tensor::<2>::random([rows, vocab], normal, &device);
+    let host = read_vec(logits.clone()).await?;
+    let mut out = vec![];
+    for (i, (temperature, top_k)) in [(1.0f32, 0usize), (0.8, 20), (0.0, 0), (1.3, 1)].into_iter().enumerate() {
+        let draw = Draw { seed: seed as u32 ^ 0x9e37, counter: i as u32, temperature, top_k };
+        let got = read_vec(sample(logits.clone(), &draw).await?.float()).await?;
+        let want = reference::sample_rows(&host, vocab, &draw);
+        let same = got.iter().zip(&want).filter(|(g, w)| **g as u32 == **w).count();
+        let within = got.iter().enumerate().all(|(r, &g)| {
+            let row = &host[r * vocab..(r + 1) * vocab];
+            let g = g as usize;
+            g < vocab && reference::order_key(row[g]) >= reference::top_k_threshold(row, if temperature > 0.0 { top_k } else { 1 })
+        });
+        out.push(Check { kernel: "sample", rows, agreement: same as f32 / rows as f32, max_abs_error: 0.0, within_top_k: within, on_gpu: on_gpu(&device) });
+    }
+    let reference_logits = Tensor::<2>::random([rows, vocab], normal, &device);
+    let targets = Tensor::<1, Int>::random([rows], burn::tensor::Distribution::Uniform(0.0, vocab as f64), &device);
+    let got = read_vec(token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
+    let want = read_vec(reference::token_stats(logits, reference_logits, targets)).await?;
+    let err: Vec<f32> = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).collect();
+    let max = err.iter().cloned().fold(0.0f32, f32::max);
+    let over = err.iter().filter(|&&e| !(e <= 1e-4)).count();
+    out.push(Check { kernel: "token_stats", rows, agreement: 1.0 - over as f32 / err.len() as f32, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device) });
+    Ok(out)
+}
