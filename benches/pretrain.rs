@@ -9,10 +9,17 @@ use rlhf_playground::bench;
 use rlhf_playground::model::Preset;
 
 fn report(backend: &Backend, name: &str, steps: usize) {
-    for preset in [Preset::Micro, Preset::Small] {
-        let mut v = serde_json::to_value(block_on(bench::pretrain(preset, &backend.device, steps)).expect("bench")).unwrap();
+    let print = |b: bench::PretrainBench| {
+        let mut v = serde_json::to_value(b).unwrap();
         v["device"] = name.into();
         println!("{v}");
+    };
+    for preset in [Preset::Micro, Preset::Small] {
+        print(block_on(bench::pretrain(preset, &backend.device, steps)).expect("bench"));
+    }
+    // The speed issue's starting sizes (1 block), fewer steps: the wider one is slow on a CPU.
+    for i in 0..bench::WIDE.len() {
+        print(block_on(bench::pretrain_wide(i, &backend.device, (steps / 3).max(3))).expect("bench"));
     }
 }
 

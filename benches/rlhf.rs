@@ -30,7 +30,9 @@ fn main() {
     for (backend, name) in &backends {
         let d = &backend.device;
         for preset in [Preset::Micro, Preset::Small] {
-            print(block_on(bench::sampling(preset, d, reps)).expect("sampling"), name);
+            for b in block_on(bench::sampling_both(preset, d, reps)).expect("sampling") {
+                print(b, name);
+            }
             print(block_on(bench::ppo(preset, d, bench::ppo_config(), reps.max(2))).expect("ppo"), name);
         }
         if whole {

@@ -27,6 +27,9 @@ VOCAB = 512  # src/lab.rs VOCAB_SIZE
 PRESETS = {
     "micro": ((64, 2, 4, 96), (8, 32, 3e-3)),
     "small": ((128, 4, 4, 128), (16, 96, 1e-3)),
+    # src/bench.rs WIDE: the speed issue's starting sizes (1 block).
+    "w128": ((64, 1, 4, 128), (32, 64, 3e-3)),
+    "w256": ((128, 1, 4, 256), (64, 128, 3e-3)),
 }
 
 
@@ -122,12 +125,12 @@ def main():
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=0, help="0 = PyTorch's default")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--presets", default="micro,small")
+    ap.add_argument("--presets", default="micro,small,w128,w256")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     for preset in a.presets.split(","):
-        bench(preset, a.steps, a.device)
+        bench(preset, a.steps if preset in ("micro", "small") else max(3, a.steps // 3), a.device)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,27 @@ pub struct PretrainBench {
 
 /// `steps` AdamW steps after 3 of warm-up (the first compiles the GPU kernels).
 pub async fn pretrain(preset: Preset, device: &Device, steps: usize) -> Result<PretrainBench, TrainError> {
-    let mut lab = lab(preset, device)?;
+    let lab = lab(preset, device)?;
+    time_pretrain(preset.name(), lab, steps).await
+}
+
+/// The sizes the speed issue's starting table was measured at (1 block, vocab 512,
+/// AdamW): name, (context, heads, width), (batch, window). benches/torch_reference.py
+/// knows the same names.
+pub const WIDE: [(&str, (usize, usize, usize), (usize, usize)); 2] = [("w128", (64, 4, 128), (32, 64)), ("w256", (128, 4, 256), (64, 128))];
+
+/// [`pretrain`] at one of the [`WIDE`] sizes.
+pub async fn pretrain_wide(index: usize, device: &Device, steps: usize) -> Result<PretrainBench, TrainError> {
+    let (name, (ctx, heads, width), (batch, window)) = WIDE[index];
+    let mut lab = lab(Preset::Micro, device)?;
+    lab.model_cfg = crate::model::GptConfig::new(lab.tokenizer.vocab_size(), ctx, 1, heads, width);
+    let mut cfg = crate::pretrain::PretrainConfig::for_preset(Preset::Micro);
+    (cfg.batch_size, cfg.block) = (batch, window);
+    lab.pretrainer = crate::pretrain::Pretrainer::new(&lab.model_cfg, cfg, lab.split.train.clone(), &lab.split.held_out, 1, device);
+    time_pretrain(name, lab, steps).await
+}
+
+async fn time_pretrain(name: &'static str, mut lab: Lab, steps: usize) -> Result<PretrainBench, TrainError> {
     for _ in 0..3 {
         lab.pretrainer.step().await?;
     }
@@ -52,7 +72,7 @@ pub async fn pretrain(preset: Preset, device: &Device, steps: usize) -> Result<P
     let cfg = &lab.pretrainer.cfg;
     Ok(PretrainBench {
         bench: "pretrain",
-        preset: preset.name(),
+        preset: name,
         params: lab.pretrainer.model().num_params(),
         batch: cfg.batch_size,
         block: cfg.block,
@@ -67,6 +87,9 @@ pub async fn pretrain(preset: Preset, device: &Device, steps: usize) -> Result<P
 pub struct SamplingBench {
     pub bench: &'static str,
     pub preset: &'static str,
+    /// "sample-kernel" (our WGSL, read back once per 16 tokens) or "readback-per-token"
+    /// (the logits read back after each token, the choice made on the CPU).
+    pub path: &'static str,
     pub answers: usize,
     pub tokens_each: usize,
     pub batches: usize,
@@ -97,6 +120,7 @@ pub async fn sampling(preset: Preset, device: &Device, batches: usize) -> Result
     Ok(SamplingBench {
         bench: "sampling",
         preset: preset.name(),
+        path: if kernels::gpu_sampling(device) { "sample-kernel" } else { "readback-per-token" },
         answers: k,
         tokens_each: tokens,
         batches,
@@ -148,6 +172,19 @@ pub async fn ppo(preset: Preset, device: &Device, cfg: PpoConfig, iterations: us
         sample_dispatches_per_iteration: per(d1[0] - d0[0]),
         token_stats_dispatches_per_iteration: per(d1[1] - d0[1]),
     })
+}
+
+/// [`sampling`] with our `sample` kernel and, on a GPU, also without it (the path
+/// it replaced), so the two are timed side by side.
+pub async fn sampling_both(preset: Preset, device: &Device, batches: usize) -> Result<Vec<SamplingBench>, TrainError> {
+    let mut out = vec![sampling(preset, device, batches).await?];
+    if kernels::on_gpu(device) {
+        kernels::set_gpu_sampling(false);
+        let old = sampling(preset, device, batches).await;
+        kernels::set_gpu_sampling(true);
+        out.push(old?);
+    }
+    Ok(out)
 }
 
 /// The PPO configuration benchmarked: the PPO panel's defaults (PPO-ptx, 2 answers

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod breathe;
 pub mod corpus;
 pub mod data;
 pub mod evaluate;

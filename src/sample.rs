@@ -87,7 +87,7 @@ pub async fn next_probs(model: &Gpt, ctx: &[u32], device: &Device) -> Result<Vec
 /// Continues `prompt` by up to `max_new_tokens`, stopping after `stop` if given.
 /// Returns only the new tokens.
 pub async fn generate(model: &Gpt, bos: u32, prompt: &[u32], cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<u32>, TrainError> {
-    if kernels::on_gpu(device) {
+    if kernels::gpu_sampling(device) {
         return Ok(generate_on_gpu(model, bos, prompt, 1, cfg, stop, rng, device).await?.remove(0));
     }
     let mut all = prompt.to_vec();
@@ -110,7 +110,7 @@ pub async fn generate(model: &Gpt, bos: u32, prompt: &[u32], cfg: &SampleConfig,
 /// the same length and need no padding). Each stops after `stop` if given; returns
 /// only the new tokens of each.
 pub async fn generate_k(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<Vec<u32>>, TrainError> {
-    if kernels::on_gpu(device) {
+    if kernels::gpu_sampling(device) {
         return generate_on_gpu(model, bos, prompt, k, cfg, stop, rng, device).await;
     }
     let mut rows: Vec<Vec<u32>> = vec![prompt.to_vec(); k];
@@ -146,6 +146,9 @@ pub async fn generate_k(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &S
 /// end within it, so most batches are read back once.
 pub const READBACK_EVERY: usize = 16;
 
+/// Tokens enqueued between two pauses that let the page handle input and paint.
+const BREATHE_EVERY: usize = 4;
+
 /// [`generate_k`] on a GPU: the `sample` kernel picks each row's token into a GPU
 /// buffer that is appended to the next forward's input; nothing is read back until
 /// [`READBACK_EVERY`] tokens (or all of them) are made. Rows that ended keep
@@ -174,6 +177,9 @@ async fn generate_on_gpu(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &
                 ids = ids.narrow(1, len - block, block);
             }
             made += 1;
+            if made % BREATHE_EVERY == 0 {
+                crate::breathe::breathe().await;
+            }
         }
         let tokens = read_ints(Tensor::cat(chunk, 1)).await?; // (k, n): the one readback
         for (row, out) in new.iter_mut().enumerate() {

@@ -23,7 +23,7 @@ use crate::readback::read_vec;
 use burn::prelude::*;
 pub use reference::Draw;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// One of our kernels, as the "look inside" view shows it.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -64,6 +64,20 @@ pub fn on_gpu(device: &Device) -> bool {
         let _ = device;
         false
     }
+}
+
+static GPU_SAMPLING: AtomicBool = AtomicBool::new(true);
+
+/// Benchmarks switch the `sample` kernel off to time the path it replaced (the
+/// logits read back after every token, the choice made on the CPU) on the same
+/// device, in the same run.
+pub fn set_gpu_sampling(on: bool) {
+    GPU_SAMPLING.store(on, Ordering::Relaxed);
+}
+
+/// Whether generation on `device` picks tokens with the `sample` kernel.
+pub fn gpu_sampling(device: &Device) -> bool {
+    GPU_SAMPLING.load(Ordering::Relaxed) && on_gpu(device)
 }
 
 /// The next token of every row of `logits` (rows, V), on the logits' device: the

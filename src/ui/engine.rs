@@ -334,7 +334,10 @@ async fn run_bench(params: &Params, backend: &Backend, ui: &Ui) {
     yield_to_browser(0).await;
     push(bench::pretrain(params.preset, device, 10).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
     yield_to_browser(0).await;
-    push(bench::sampling(params.preset, device, 2).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
+    match bench::sampling_both(params.preset, device, 2).await {
+        Ok(v) => v.into_iter().for_each(|b| push(Ok(serde_json::to_value(b).unwrap_or_default()))),
+        Err(e) => push(Err(e)),
+    }
     yield_to_browser(0).await;
     let cfg = crate::ppo::PpoConfig { rollout_size: 4, ppo_epochs: 1, max_new_tokens: 16, ..bench::ppo_config() };
     push(bench::ppo(params.preset, device, cfg, 1).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
@@ -346,6 +349,7 @@ async fn run_bench(params: &Params, backend: &Backend, ui: &Ui) {
 }
 
 pub fn spawn(params: Params, ui: Ui) {
+    crate::breathe::set(|| Box::pin(yield_to_browser(0)));
     spawn_local(async move { run(params, ui).await });
 }
 
