@@ -1,0 +1,40 @@
+//! Our WGSL kernels natively, on whatever wgpu adapter the machine has (Mesa's
+//! lavapipe on a GPU-less Linux box, a real GPU elsewhere): the same on-device
+//! check the page runs, plus one generation through the GPU path. Only with
+//! `cargo test --features wgpu --test kernels_wgpu` (the native wgpu build takes
+//! ≈ 20 min cold, so CI checks the kernels in the browser instead); skips, saying
+//! why, where no adapter answers.
+#![cfg(feature = "wgpu")]
+
+use pollster::block_on;
+use rand::SeedableRng;
+use rlhf_playground::backend::Backend;
+use rlhf_playground::corpus::Lang;
+use rlhf_playground::kernels;
+use rlhf_playground::lab::Lab;
+use rlhf_playground::model::Preset;
+use rlhf_playground::sample::{SampleConfig, generate_k};
+
+#[test]
+fn kernels_match_their_references_on_a_native_wgpu_adapter() {
+    let gpu = match block_on(Backend::gpu()) {
+        Ok(g) => g,
+        Err(e) => return eprintln!("skipped: no wgpu adapter ({e})"),
+    };
+    eprintln!("adapter: {:?}", gpu.adapter);
+    let checks = block_on(kernels::check(&gpu.device, 3)).expect("check runs");
+    for c in &checks {
+        eprintln!("{c:?}");
+        assert!(c.on_gpu && c.within_top_k, "{c:?}");
+        assert!(c.agreement >= 0.97, "{c:?}");
+        assert!(c.max_abs_error < 1e-3, "{c:?}");
+    }
+    let lab = Lab::new(Preset::Micro, 1, Lang::En, &gpu.device).unwrap();
+    let tok = &lab.tokenizer;
+    let before = kernels::dispatches();
+    let cfg = SampleConfig { temperature: 1.0, top_k: 20, max_new_tokens: 20 };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let out = block_on(generate_k(&lab.pretrainer.model(), tok.eot(), &tok.encode("Q: hi"), 3, &cfg, None, &mut rng, &gpu.device)).unwrap();
+    assert!(out.iter().all(|o| o.len() == 20 && o.iter().all(|&t| (t as usize) < tok.vocab_size())), "{out:?}");
+    assert_eq!(kernels::dispatches()[0] - before[0], 20, "one sample dispatch per generated position");
+}
