@@ -4,7 +4,7 @@
 //! burn generates almost every kernel the app runs. These are the ones we write
 //! ourselves because generation and PPO otherwise move data they do not need:
 //! - `sample`: the next token chosen on the GPU, so a batch of answers is read back
-//!   once at the end instead of once per token;
+//!   once per 16 tokens (`sample::READBACK_EVERY`) instead of once per token;
 //! - `token_stats`: log π, log π_ref and the policy's entropy per sampled token, in
 //!   one pass over both models' logits (what PPO's KL-shaped reward and the
 //!   per-token KL heatmap need).
@@ -128,8 +128,9 @@ pub struct Check {
 
 /// Runs each kernel on `device` over random logits and compares it with the
 /// reference computation it replaces: the CPU sampler (same RNG) for `sample`, and
-/// burn's log-softmax/gather/softmax for `token_stats`. The page runs this when
-/// asked (`rlhfKernelCheck()`), the e2e test asserts on it.
+/// burn's log-softmax/gather/softmax for `token_stats`. The page runs this from
+/// the "look inside" view's compare button (and under `?bench=1`); the e2e test
+/// asserts on it.
 pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError> {
     let (rows, vocab) = (48, 300);
     let device = device.clone().inner();
