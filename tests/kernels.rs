@@ -1,7 +1,7 @@
 //! The plain versions of our WGSL kernels (src/kernels/reference.rs): the sampler
 //! draws from the right distribution, and the per-token stats equal burn's
 //! log-softmax. The kernels themselves are compared with these on WebGPU by the
-//! browser test (`rlhfKernelCheck()`), where a GPU is.
+//! browser test (the "look inside" compare button, `rlhfStatus().kernel_checks`), where a GPU is.
 
 use burn::prelude::*;
 use pollster::block_on;
