@@ -3,6 +3,7 @@
 //! cores), on burn's `flex` CPU backend and, built with `--features wgpu`, on a
 //! wgpu device (where our WGSL kernels run). Run: `cargo bench --bench rlhf`.
 //! One JSON line per measurement, with readbacks and kernel dispatches counted.
+//! BENCH_DEVICE=flex|wgpu and BENCH_PRESET=micro|small keep one of each.
 
 use pollster::block_on;
 use rlhf_playground::backend::Backend;
@@ -27,9 +28,11 @@ fn main() {
         Ok(gpu) => backends.push((gpu, "wgpu")),
         Err(e) => eprintln!("no wgpu device: {e}"),
     }
+    let only = |var: &str, name: &str| std::env::var(var).map_or(true, |v| v.is_empty() || v == name);
+    backends.retain(|(_, name)| only("BENCH_DEVICE", name));
     for (backend, name) in &backends {
         let d = &backend.device;
-        for preset in [Preset::Micro, Preset::Small] {
+        for preset in [Preset::Micro, Preset::Small].into_iter().filter(|p| only("BENCH_PRESET", p.name())) {
             for b in block_on(bench::sampling_both(preset, d, reps)).expect("sampling") {
                 print(b, name);
             }

@@ -9,8 +9,9 @@
 //
 // What it computes, per row r (one workgroup of 64 threads per row):
 //   1. top-k: the k-th largest logit τ, found exactly by building its 32-bit
-//      order key bit by bit (32 rounds of "how many logits have a key ≥ t?");
-//      every logit ≥ τ stays (ties at τ stay too), the rest are out.
+//      order key a byte at a time (a radix select: 4 histograms of 256 bins
+//      over the keys that match the bytes found so far); every logit ≥ τ stays
+//      (ties at τ stay too), the rest are out.
 //   2. temperature + sampling by the Gumbel-max trick: with u_i uniform in (0, 1),
 //      argmax_i ( l_i / T − log(−log u_i) ) is a draw from softmax(l / T) over the
 //      kept tokens. T ≤ 0 is greedy: argmax_i l_i.
@@ -36,7 +37,10 @@ struct Params {
 
 const WG: u32 = 64u;
 
-var<workgroup> count: atomic<u32>;
+// The top-k search: a histogram of the next byte, and (bytes chosen so far, rank
+// still wanted among the keys that match them).
+var<workgroup> bins: array<atomic<u32>, 256>;
+var<workgroup> chosen: array<u32, 2>;
 // Whether to search for a top-k threshold, made workgroup-uniform (barriers sit
 // inside that branch, and values read from a storage buffer are not uniform).
 var<workgroup> search_top_k: u32;
@@ -75,32 +79,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let temperature = bitcast<f32>(params[5]);
     let base = row * vocab;
 
-    // 1. The k-th largest order key, bit by bit from the top: keep a bit if at
-    //    least k keys are still ≥ the candidate.
+    // 1. The k-th largest order key, one byte at a time from the top (a radix
+    //    select): count the keys that match the bytes chosen so far in 256
+    //    bins of their next byte, then walk the bins from the top until k keys
+    //    are covered. 4 passes over the row, 3 barriers each.
     if (lid == 0u) {
         search_top_k = select(0u, 1u, top_k > 0u && top_k < vocab);
+        chosen[0] = 0u;
+        chosen[1] = top_k;
     }
     var threshold = 0u;
     if (workgroupUniformLoad(&search_top_k) == 1u) {
-        for (var bit = 31i; bit >= 0i; bit = bit - 1i) {
-            let candidate = threshold | (1u << u32(bit));
-            if (lid == 0u) {
-                atomicStore(&count, 0u);
+        var mask = 0u;
+        for (var shift = 24i; shift >= 0i; shift = shift - 8i) {
+            for (var d = lid; d < 256u; d = d + WG) {
+                atomicStore(&bins[d], 0u);
             }
             workgroupBarrier();
-            var mine = 0u;
+            let prefix = chosen[0];
             for (var i = lid; i < vocab; i = i + WG) {
-                if (order_key(logits[base + i]) >= candidate) {
-                    mine = mine + 1u;
+                let key = order_key(logits[base + i]);
+                if ((key & mask) == prefix) {
+                    atomicAdd(&bins[(key >> u32(shift)) & 255u], 1u);
                 }
             }
-            atomicAdd(&count, mine);
             workgroupBarrier();
-            if (atomicLoad(&count) >= top_k) {
-                threshold = candidate;
+            if (lid == 0u) {
+                // chosen[1]: the wanted key's rank among the keys matching the prefix.
+                var above = 0u;
+                for (var d = 255i; d >= 0i; d = d - 1i) {
+                    let c = atomicLoad(&bins[u32(d)]);
+                    if (above + c >= chosen[1]) {
+                        chosen[0] = prefix | (u32(d) << u32(shift));
+                        chosen[1] = chosen[1] - above;
+                        break;
+                    }
+                    above = above + c;
+                }
             }
+            mask = mask | (255u << u32(shift));
             workgroupBarrier();
         }
+        threshold = chosen[0];
     }
 
     // 2. Each thread's best kept token by Gumbel-perturbed (or plain) logit.

@@ -97,6 +97,9 @@ pub struct SamplingBench {
     pub tokens_per_sec: f64,
     pub readbacks_per_batch: f64,
     pub sample_kernel_dispatches_per_batch: f64,
+    /// "attention-kernel" (shaders/attention.wgsl) or "burn-ops".
+    pub attention: &'static str,
+    pub attention_kernel_dispatches_per_batch: f64,
 }
 
 /// `batches` × (9 answers × 32 tokens) sampled side by side (temperature 1,
@@ -128,6 +131,8 @@ pub async fn sampling(preset: Preset, device: &Device, batches: usize) -> Result
         tokens_per_sec: (k * tokens * batches) as f64 / secs,
         readbacks_per_batch: (readbacks() - r0) as f64 / n,
         sample_kernel_dispatches_per_batch: (kernels::dispatches()[0] - d0[0]) as f64 / n,
+        attention: if kernels::dispatches()[2] > d0[2] { "attention-kernel" } else { "burn-ops" },
+        attention_kernel_dispatches_per_batch: (kernels::dispatches()[2] - d0[2]) as f64 / n,
     })
 }
 
@@ -143,6 +148,7 @@ pub struct PpoBench {
     pub readbacks_per_iteration: f64,
     pub sample_dispatches_per_iteration: f64,
     pub token_stats_dispatches_per_iteration: f64,
+    pub attention_dispatches_per_iteration: f64,
 }
 
 /// PPO-ptx iterations with `cfg` (policy and reference from the pretrained-from-
@@ -171,18 +177,24 @@ pub async fn ppo(preset: Preset, device: &Device, cfg: PpoConfig, iterations: us
         readbacks_per_iteration: per(readbacks() - r0),
         sample_dispatches_per_iteration: per(d1[0] - d0[0]),
         token_stats_dispatches_per_iteration: per(d1[1] - d0[1]),
+        attention_dispatches_per_iteration: per(d1[2] - d0[2]),
     })
 }
 
-/// [`sampling`] with our `sample` kernel and, on a GPU, also without it (the path
-/// it replaced), so the two are timed side by side.
+/// [`sampling`] with our kernels and, on a GPU, also with burn's attention instead
+/// of `attention.wgsl`, and with neither kernel (logits read back after every
+/// token, burn's attention: the path they replaced), timed side by side.
 pub async fn sampling_both(preset: Preset, device: &Device, batches: usize) -> Result<Vec<SamplingBench>, TrainError> {
     let mut out = vec![sampling(preset, device, batches).await?];
     if kernels::on_gpu(device) {
-        kernels::set_gpu_sampling(false);
-        let old = sampling(preset, device, batches).await;
-        kernels::set_gpu_sampling(true);
-        out.push(old?);
+        for (sample_kernel, attention_kernel) in [(true, false), (false, false)] {
+            kernels::set_gpu_sampling(sample_kernel);
+            kernels::set_gpu_attention(attention_kernel);
+            let r = sampling(preset, device, batches).await;
+            kernels::set_gpu_sampling(true);
+            kernels::set_gpu_attention(true);
+            out.push(r?);
+        }
     }
     Ok(out)
 }

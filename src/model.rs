@@ -72,25 +72,36 @@ pub struct CausalSelfAttention {
 impl CausalSelfAttention {
     /// Returns the output and the attention probabilities (B, nh, T, T).
     pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
-        let [b, t, c] = x.dims();
-        let (nh, hs) = (self.n_head, c / self.n_head);
-        let mut qkv = self.c_attn.forward(x).chunk(3, 2); // 3 × (B, T, C)
-        let heads = |x: Tensor<3>| x.reshape([b, t, nh, hs]).swap_dims(1, 2); // (B, nh, T, hs)
-        let v = heads(qkv.pop().unwrap());
-        let k = heads(qkv.pop().unwrap());
-        let q = heads(qkv.pop().unwrap());
-
-        let att = q.matmul(k.swap_dims(2, 3)) / (hs as f64).sqrt(); // (B, nh, T, T)
-        // Position i may only look at positions j ≤ i: mask the strict upper triangle.
-        let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &att.device())
-            .unsqueeze::<4>()
-            .expand([b, nh, t, t]);
-        let att = softmax(att.mask_fill(future, -1.0e9), 3);
-
-        let y = att.clone().matmul(v); // (B, nh, T, hs)
-        let y = y.swap_dims(1, 2).reshape([b, t, c]); // re-assemble heads side by side
+        let qkv = self.c_attn.forward(x); // (B, T, 3C)
+        // Without gradients on a GPU, our fused kernel (shaders/attention.wgsl)
+        // computes exactly `causal_attention` in one dispatch.
+        let (y, att) = crate::kernels::attention(qkv, self.n_head);
         (self.c_proj.forward(y), att)
     }
+}
+
+/// Causal self-attention of the fused projection qkv (B, T, 3C): the heads'
+/// outputs side by side (B, T, C) and the probabilities (B, nh, T, T).
+pub fn causal_attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
+    let [b, t, c3] = qkv.dims();
+    let c = c3 / 3;
+    let (nh, hs) = (n_head, c / n_head);
+    let mut qkv = qkv.chunk(3, 2); // 3 × (B, T, C)
+    let heads = |x: Tensor<3>| x.reshape([b, t, nh, hs]).swap_dims(1, 2); // (B, nh, T, hs)
+    let v = heads(qkv.pop().unwrap());
+    let k = heads(qkv.pop().unwrap());
+    let q = heads(qkv.pop().unwrap());
+
+    let att = q.matmul(k.swap_dims(2, 3)) / (hs as f64).sqrt(); // (B, nh, T, T)
+    // Position i may only look at positions j ≤ i: mask the strict upper triangle.
+    let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &att.device())
+        .unsqueeze::<4>()
+        .expand([b, nh, t, t]);
+    let att = softmax(att.mask_fill(future, -1.0e9), 3);
+
+    let y = att.clone().matmul(v); // (B, nh, T, hs)
+    let y = y.swap_dims(1, 2).reshape([b, t, c]); // re-assemble heads side by side
+    (y, att)
 }
 
 #[derive(Module, Debug)]

@@ -1,6 +1,7 @@
 //! The plain versions of our WGSL kernels (src/kernels/reference.rs): the sampler
 //! draws from the right distribution, and the per-token stats equal burn's
-//! log-softmax. The kernels themselves are compared with these on WebGPU by the
+//! log-softmax, and the model's attention (what attention.wgsl replaces) is attention
+//! written out by hand. The kernels themselves are compared with these on WebGPU by the
 //! browser test (the "look inside" compare button, `rlhfStatus().kernel_checks`), where a GPU is.
 
 use burn::prelude::*;
@@ -87,12 +88,46 @@ fn token_stats_reference_is_log_softmax_and_entropy() {
 #[test]
 fn kernel_check_on_the_cpu_compares_the_reference_with_itself() {
     let checks = block_on(kernels::check(&Device::flex(), 5)).unwrap();
-    assert_eq!(checks.len(), 5);
+    assert_eq!(checks.len(), 6);
     for c in &checks {
         assert!(!c.on_gpu);
         assert_eq!(c.agreement, 1.0, "{c:?}");
         assert!(c.within_top_k, "{c:?}");
         assert!(c.max_abs_error < 1e-5, "{c:?}");
     }
-    assert_eq!(kernels::dispatches(), [0, 0], "no WGSL runs on the CPU backend");
+    assert_eq!(kernels::dispatches(), [0; kernels::N], "no WGSL runs on the CPU backend");
+}
+
+/// What attention.wgsl must compute, written out loop by loop: the model's burn ops
+/// (its reference) equal it, so a kernel that equals them computes attention.
+#[test]
+fn causal_attention_equals_the_loop_written_out() {
+    let (b, t, nh, hs) = (2, 5, 3, 4);
+    let c = nh * hs;
+    let device = Device::flex();
+    device.seed(11);
+    let qkv = Tensor::<3>::random([b, t, 3 * c], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+    let x = block_on(read_vec(qkv.clone())).unwrap();
+    let (y, att) = rlhf_playground::model::causal_attention(qkv, nh);
+    let (y, att) = (block_on(read_vec(y)).unwrap(), block_on(read_vec(att)).unwrap());
+    let at = |bb: usize, tt: usize, part: usize, h: usize, d: usize| x[(bb * t + tt) * 3 * c + part * c + h * hs + d] as f64;
+    for bb in 0..b {
+        for h in 0..nh {
+            for i in 0..t {
+                let s: Vec<f64> = (0..=i).map(|j| (0..hs).map(|d| at(bb, i, 0, h, d) * at(bb, j, 1, h, d)).sum::<f64>() / (hs as f64).sqrt()).collect();
+                let m = s.iter().cloned().fold(f64::MIN, f64::max);
+                let z: f64 = s.iter().map(|v| (v - m).exp()).sum();
+                for j in 0..t {
+                    let want = if j <= i { (s[j] - m).exp() / z } else { 0.0 };
+                    let got = att[((bb * nh + h) * t + i) * t + j] as f64;
+                    assert!((got - want).abs() < 1e-5, "p[{bb},{h},{i},{j}] = {got}, want {want}");
+                }
+                for d in 0..hs {
+                    let want: f64 = (0..=i).map(|j| (s[j] - m).exp() / z * at(bb, j, 2, h, d)).sum();
+                    let got = y[(bb * t + i) * c + h * hs + d] as f64;
+                    assert!((got - want).abs() < 1e-5, "y[{bb},{i},{h}·{hs}+{d}] = {got}, want {want}");
+                }
+            }
+        }
+    }
 }

@@ -37,4 +37,17 @@ fn kernels_match_their_references_on_a_native_wgpu_adapter() {
     let out = block_on(generate_k(&lab.pretrainer.model(), tok.eot(), &tok.encode("Q: hi"), 3, &cfg, None, &mut rng, &gpu.device)).unwrap();
     assert!(out.iter().all(|o| o.len() == 20 && o.iter().all(|&t| (t as usize) < tok.vocab_size())), "{out:?}");
     assert_eq!(kernels::dispatches()[0] - before[0], 20, "one sample dispatch per generated position");
+    let layers = lab.model_cfg.n_layer as u64;
+    assert_eq!(kernels::dispatches()[2] - before[2], 20 * layers, "one attention dispatch per layer per forward pass");
+
+    // The whole model with attention.wgsl equals it with burn's attention.
+    let model = lab.pretrainer.model();
+    let ids = rlhf_playground::data::ids_row(&tok.encode("Q: where is the fox?"), &gpu.device);
+    let fused = block_on(rlhf_playground::readback::read_vec(model.forward(ids.clone()))).unwrap();
+    kernels::set_gpu_attention(false);
+    let plain = block_on(rlhf_playground::readback::read_vec(model.forward(ids))).unwrap();
+    kernels::set_gpu_attention(true);
+    let err = fused.iter().zip(&plain).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    eprintln!("logits with attention.wgsl vs burn's attention: max |error| {err:.2e}");
+    assert!(err < 1e-4, "logits differ by {err}");
 }

@@ -12,7 +12,7 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Shape};
 
-/// Workgroup size of both kernels (one workgroup per row); also in the shaders.
+/// Workgroup size of every kernel (one workgroup per row); also in the shaders.
 const WORKGROUP: u32 = 64;
 
 #[backend_extension(Cube, Fusion: cfg(target_arch = "wasm32"))]
@@ -25,6 +25,19 @@ pub trait RlhfKernels: Backend {
     /// log π(y), log π_ref(y), H(π).
     #[fusion(dtype = policy, shape = Shape::from([policy[0], 3]))]
     fn token_stats(policy: FloatTensor<Self>, reference: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
+
+    /// The fused projection qkv (B, T, 3C) f32 → the heads' outputs side by side
+    /// (B, T, C) and the attention probabilities (B, nh, T, T).
+    #[fusion(meta = attention_meta)]
+    fn causal_attention(qkv: FloatTensor<Self>, n_head: u32) -> (FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// Output shapes of `causal_attention`, for burn's fusion stream (the browser).
+#[cfg(target_arch = "wasm32")]
+fn attention_meta(qkv: &burn::backend::fusion::custom::TensorSpec, n_head: &u32) -> (burn::backend::fusion::custom::TensorSpec, burn::backend::fusion::custom::TensorSpec) {
+    use burn::backend::fusion::custom::TensorSpec;
+    let (b, t, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2]);
+    (TensorSpec::new(Shape::from([b, t, c3 / 3]), qkv.dtype), TensorSpec::new(Shape::from([b, *n_head as usize, t, t]), qkv.dtype))
 }
 
 macro_rules! wgsl_kernel {
@@ -45,6 +58,7 @@ macro_rules! wgsl_kernel {
 }
 wgsl_kernel!(SampleWgsl, 0);
 wgsl_kernel!(TokenStatsWgsl, 1);
+wgsl_kernel!(AttentionWgsl, 2);
 
 /// A small storage buffer of u32 parameters (the shaders read them as `array<u32>`).
 fn params(t: &CubeTensor, values: &[u32]) -> burn::cubecl::server::Handle {
@@ -91,5 +105,30 @@ impl RlhfKernels for CubeBackend {
         client.launch(Box::new(SourceKernel::new(TokenStatsWgsl, CubeDim::new_1d(WORKGROUP))), CubeCount::Static(rows as u32, 1, 1), args);
         count(1);
         CubeTensor::new_contiguous(client, policy.device.clone(), Shape::from([rows, 3]), out, DType::F32)
+    }
+
+    fn causal_attention(qkv: FloatTensor<Self>, n_head: u32) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        assert_eq!(qkv.dtype, DType::F32, "attention.wgsl reads f32 q/k/v");
+        let qkv = into_contiguous(qkv);
+        let s = qkv.meta.shape();
+        assert_eq!(s.num_dims(), 3, "attention.wgsl takes the (B, T, 3C) projection");
+        let (b, t, c) = (s[0], s[1], s[2] / 3);
+        let nh = n_head as usize;
+        assert!(super::attention_fits(t, c, nh), "attention.wgsl handles T ≤ {} and head size ≤ {}", super::ATTENTION_MAX_T, super::ATTENTION_MAX_HEAD);
+        let client = qkv.client.clone();
+        let y = client.empty((b * t * c).max(1) * 4);
+        let att = client.empty((b * nh * t * t).max(1) * 4);
+        let p = params(&qkv, &[b as u32, t as u32, c as u32, n_head]);
+        let args = KernelArguments::new()
+            .with_buffer(qkv.handle.clone().binding())
+            .with_buffer(y.clone().binding())
+            .with_buffer(att.clone().binding())
+            .with_buffer(p.binding());
+        client.launch(Box::new(SourceKernel::new(AttentionWgsl, CubeDim::new_1d(WORKGROUP))), CubeCount::Static(t as u32, n_head, b as u32), args);
+        count(2);
+        (
+            CubeTensor::new_contiguous(client.clone(), qkv.device.clone(), Shape::from([b, t, c]), y, DType::F32),
+            CubeTensor::new_contiguous(client, qkv.device.clone(), Shape::from([b, nh, t, t]), att, DType::F32),
+        )
     }
 }

@@ -7,7 +7,11 @@
 //!   once per 16 tokens (`sample::READBACK_EVERY`) instead of once per token;
 //! - `token_stats`: log π, log π_ref and the policy's entropy per sampled token, in
 //!   one pass over both models' logits (what PPO's KL-shaped reward and the
-//!   per-token KL heatmap need).
+//!   per-token KL heatmap need);
+//! - `attention`: causal self-attention straight from the q/k/v projection, also
+//!   writing the probabilities the heatmaps draw, in one dispatch per layer instead
+//!   of burn's chain of copies, matmuls and softmax — for every forward pass that
+//!   needs no gradients (generation runs the whole model once per token).
 //!
 //! They run on wgpu devices (WebGPU in the browser; `--features wgpu` natively).
 //! On burn's CPU backend the same functions fall back to [`reference`], which is
@@ -35,12 +39,16 @@ pub struct Kernel {
     pub source: &'static str,
 }
 
-pub const KERNELS: [Kernel; 2] = [
+/// How many kernels we wrote.
+pub const N: usize = 3;
+
+pub const KERNELS: [Kernel; N] = [
     Kernel { name: "sample", file: "shaders/sample.wgsl", used_by: "generation: samples, ranking answers, PPO rollouts, evaluation", source: include_str!("../../shaders/sample.wgsl") },
     Kernel { name: "token_stats", file: "shaders/token_stats.wgsl", used_by: "PPO rollouts: log π, log π_ref (the per-token KL) and entropy", source: include_str!("../../shaders/token_stats.wgsl") },
+    Kernel { name: "attention", file: "shaders/attention.wgsl", used_by: "every forward pass without gradients: generation, reward scores, rollouts, attention heatmaps", source: include_str!("../../shaders/attention.wgsl") },
 ];
 
-static DISPATCHES: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static DISPATCHES: [AtomicU64; N] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
 #[allow(dead_code)] // only the GPU build dispatches
 fn count(kernel: usize) {
@@ -48,8 +56,8 @@ fn count(kernel: usize) {
 }
 
 /// How many times each of [`KERNELS`] has been dispatched since the page opened.
-pub fn dispatches() -> [u64; 2] {
-    [DISPATCHES[0].load(Ordering::Relaxed), DISPATCHES[1].load(Ordering::Relaxed)]
+pub fn dispatches() -> [u64; N] {
+    std::array::from_fn(|i| DISPATCHES[i].load(Ordering::Relaxed))
 }
 
 /// Whether tensors on `device` run our WGSL kernels (a wgpu device) or the CPU
@@ -78,6 +86,44 @@ pub fn set_gpu_sampling(on: bool) {
 /// Whether generation on `device` picks tokens with the `sample` kernel.
 pub fn gpu_sampling(device: &Device) -> bool {
     GPU_SAMPLING.load(Ordering::Relaxed) && on_gpu(device)
+}
+
+static GPU_ATTENTION: AtomicBool = AtomicBool::new(true);
+
+/// Benchmarks switch the `attention` kernel off to time burn's operations on the
+/// same device, in the same run.
+pub fn set_gpu_attention(on: bool) {
+    GPU_ATTENTION.store(on, Ordering::Relaxed);
+}
+
+/// Longest sequence and largest head `attention.wgsl` holds in workgroup memory.
+pub const ATTENTION_MAX_T: usize = 256;
+pub const ATTENTION_MAX_HEAD: usize = 128;
+
+pub fn attention_fits(t: usize, c: usize, n_head: usize) -> bool {
+    n_head > 0 && c % n_head == 0 && t <= ATTENTION_MAX_T && c / n_head <= ATTENTION_MAX_HEAD
+}
+
+/// Whether the model's attention on this projection runs `attention.wgsl`: on a
+/// GPU, without autodiff (training needs burn's ops for the backward pass), and
+/// within the kernel's limits.
+pub fn fused_attention(qkv: &Tensor<3>, n_head: usize) -> bool {
+    let [_, t, c3] = qkv.dims();
+    let device = qkv.device();
+    GPU_ATTENTION.load(Ordering::Relaxed) && !device.is_autodiff() && on_gpu(&device) && attention_fits(t, c3 / 3, n_head)
+}
+
+/// Causal self-attention of the projection qkv (B, T, 3C) → (y (B, T, C), the
+/// probabilities (B, nh, T, T)): `attention.wgsl` on a GPU, the model's own burn
+/// ops ([`crate::model::causal_attention`]) otherwise.
+pub fn attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
+    #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
+    if fused_attention(&qkv, n_head) {
+        use burn::backend::Dispatch;
+        let (y, att) = <Dispatch as gpu::RlhfKernels>::causal_attention(qkv.into_dispatch(), n_head as u32);
+        return (Tensor::from_dispatch(y), Tensor::from_dispatch(att));
+    }
+    crate::model::causal_attention(qkv, n_head)
 }
 
 /// The next token of every row of `logits` (rows, V), on the logits' device: the
@@ -128,7 +174,8 @@ pub struct Check {
 
 /// Runs each kernel on `device` over random logits and compares it with the
 /// reference computation it replaces: the CPU sampler (same RNG) for `sample`, and
-/// burn's log-softmax/gather/softmax for `token_stats`. The page runs this from
+/// burn's log-softmax/gather/softmax for `token_stats`, the model's burn ops for
+/// `attention`. The page runs this from
 /// the "look inside" view's compare button (and under `?bench=1`); the e2e test
 /// asserts on it.
 pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError> {
@@ -159,5 +206,22 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     let max = err.iter().cloned().fold(0.0f32, f32::max);
     let over = err.iter().filter(|&&e| !(e <= 1e-4)).count();
     out.push(Check { kernel: "token_stats", rows, agreement: 1.0 - over as f32 / err.len() as f32, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device) });
+
+    // attention: a (3, 40, 3·48) projection with 4 heads (head size 12), against the
+    // model's burn ops; both outputs compared.
+    let (nh, b, t, c) = (4, 3, 40, 48);
+    let qkv = Tensor::<3>::random([b, t, 3 * c], normal, &device);
+    let (y, att) = attention(qkv.clone(), nh);
+    let (want_y, want_att) = crate::model::causal_attention(qkv, nh);
+    let (mut max, mut over, mut n) = (0.0f32, 0, 0);
+    for (got, want) in [(read_vec(y).await?, read_vec(want_y).await?), (read_vec(att).await?, read_vec(want_att).await?)] {
+        for (a, w) in got.iter().zip(&want) {
+            let e = (a - w).abs();
+            max = max.max(e);
+            over += usize::from(!(e <= 1e-4));
+            n += 1;
+        }
+    }
+    out.push(Check { kernel: "attention", rows: b * nh * t, agreement: 1.0 - over as f32 / n.max(1) as f32, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device) && GPU_ATTENTION.load(Ordering::Relaxed) });
     Ok(out)
 }

@@ -38,8 +38,8 @@ pub struct Draw {
     pub top_k: usize,
 }
 
-/// The k-th largest logit's order key (0 = keep all): what the kernel's 32-round
-/// bit search finds.
+/// The k-th largest logit's order key (0 = keep all): what the kernel's radix
+/// select (a byte at a time) finds.
 pub fn top_k_threshold(row: &[f32], top_k: usize) -> u32 {
     if top_k == 0 || top_k >= row.len() {
         return 0;

@@ -81,8 +81,8 @@ pub struct LossPoint {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InsideView {
     /// Dispatches of each of `kernels::KERNELS`: in the last engine step that ran any, and in all.
-    pub last: [u64; 2],
-    pub total: [u64; 2],
+    pub last: [u64; crate::kernels::N],
+    pub total: [u64; crate::kernels::N],
     /// Tensors read back from the device by the last step.
     pub last_readbacks: u64,
     pub checks: Vec<crate::kernels::Check>,
@@ -403,7 +403,8 @@ fn publish_status(ui: &Ui, lab: &Lab) {
             for (k, (last, total)) in crate::kernels::KERNELS.iter().zip(v.last.iter().zip(&v.total)) {
                 let (l, t) = match k.name {
                     "sample" => ("kernel_sample_last", "kernel_sample_total"),
-                    _ => ("kernel_token_stats_last", "kernel_token_stats_total"),
+                    "token_stats" => ("kernel_token_stats_last", "kernel_token_stats_total"),
+                    _ => ("kernel_attention_last", "kernel_attention_total"),
                 };
                 s.metrics.insert(l, *last as f64);
                 s.metrics.insert(t, *total as f64);
@@ -543,7 +544,7 @@ async fn run(params: Params, ui: Ui) {
         if want_step || stage_busy {
             ui.inside.update(|v| {
                 if now != dispatched {
-                    v.last = [now[0] - dispatched[0], now[1] - dispatched[1]];
+                    v.last = std::array::from_fn(|i| now[i] - dispatched[i]);
                 }
                 v.total = now;
                 v.last_readbacks = read_now - read;

@@ -37,8 +37,8 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
         <details class="panel inside" data-testid="panel-inside">
             <summary>{move || tr(lang.get(), "🔍 Look inside: the GPU kernels we wrote ourselves", "🔍 看看内部：我们亲手写的 GPU 内核")}</summary>
             <p class="explain">{move || tr(lang.get(),
-                "burn turns every tensor operation into WGSL compute shaders for your GPU. Two of them we wrote by hand: sampling the next token right on the GPU (so an answer is read back once, not once per token), and the per-token log-probabilities and KL that PPO needs (one pass over both models' logits). Here is their source, how often they ran, and a check that they compute exactly what burn's own operations compute.",
-                "burn 把每个张量运算编译成在你的 GPU 上运行的 WGSL 计算着色器。其中两个是我们手写的：直接在 GPU 上采样下一个词元（一个回答只读回一次，而不是每个词元一次），以及 PPO 需要的逐词元对数概率和 KL（一次遍历两个模型的 logits）。这里是它们的源码、运行次数，以及它们与 burn 自身运算结果一致的检验。")}</p>
+                "burn turns every tensor operation into WGSL compute shaders for your GPU. Three of them we wrote by hand: sampling the next token right on the GPU (so an answer is read back once, not once per token), the per-token log-probabilities and KL that PPO needs (one pass over both models' logits), and causal attention that also hands the heatmaps their probabilities (one dispatch per layer whenever no gradients are needed). Here is their source, how often they ran, and a check that they compute exactly what burn's own operations compute.",
+                "burn 把每个张量运算编译成在你的 GPU 上运行的 WGSL 计算着色器。其中三个是我们手写的：直接在 GPU 上采样下一个词元（一个回答只读回一次，而不是每个词元一次），PPO 需要的逐词元对数概率和 KL（一次遍历两个模型的 logits），以及同时为热力图给出概率的因果注意力（不需要梯度时每层只调度一次）。这里是它们的源码、运行次数，以及它们与 burn 自身运算结果一致的检验。")}</p>
             <Show when=move || !on_gpu()>
                 <p class="muted" data-testid="inside-cpu">{move || tr(lang.get(),
                     "This page runs on the CPU backend, so these kernels do not run: the CPU computes the same thing in plain Rust (src/kernels/reference.rs).",

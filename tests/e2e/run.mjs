@@ -266,11 +266,12 @@ await test('look inside: our WGSL kernels ran on WebGPU and equal burn\'s comput
   const m0 = (await status()).metrics;
   assert(m0.kernel_sample_total > 0, `sample.wgsl never dispatched: ${JSON.stringify(m0)}`);
   assert(m0.kernel_token_stats_total > 0, `token_stats.wgsl never dispatched: ${JSON.stringify(m0)}`);
+  assert(m0.kernel_attention_total > 0, `attention.wgsl never dispatched: ${JSON.stringify(m0)}`);
   await page.getByTestId('panel-inside').locator('summary').first().click();
-  assert((await page.getByTestId('inside-kernel').count()) === 2, 'the look-inside view does not list both kernels');
+  assert((await page.getByTestId('inside-kernel').count()) === 3, 'the look-inside view does not list all three kernels');
   assert((await page.getByTestId('inside-source').first().textContent()).includes('@compute'), 'no WGSL source shown');
   await page.getByTestId('inside-check').click();
-  const s = await until('the kernel check', async () => { const s = await status(); assert(!s.error, s.error); return s.kernel_checks.length === 5 && s; }, 300_000, 500);
+  const s = await until('the kernel check', async () => { const s = await status(); assert(!s.error, s.error); return s.kernel_checks.length === 6 && s; }, 300_000, 500);
   for (const c of s.kernel_checks) {
     console.log(`     ${c.kernel}: agreement ${(100 * c.agreement).toFixed(1)} %, max |error| ${c.max_abs_error.toExponential(2)}, inside top-k ${c.within_top_k}, WGSL ${c.on_gpu}`);
     assert(c.on_gpu, `${c.kernel} did not run our WGSL`);
@@ -278,8 +279,9 @@ await test('look inside: our WGSL kernels ran on WebGPU and equal burn\'s comput
     // The same RNG on both sides: only a near-tie rounded differently by the GPU's log may differ.
     assert(c.agreement >= 0.97, `${c.kernel} agrees with the reference on ${c.agreement} of rows`);
     if (c.kernel === 'token_stats') assert(c.max_abs_error < 1e-3, `token_stats is ${c.max_abs_error} away from burn's log-softmax`);
+    if (c.kernel === 'attention') assert(c.max_abs_error < 1e-4, `attention is ${c.max_abs_error} away from the model's burn ops`);
   }
-  assert((await page.locator('[data-testid=inside-check-row]').count()) === 5, 'the check results are not shown');
+  assert((await page.locator('[data-testid=inside-check-row]').count()) === 6, 'the check results are not shown');
   await page.getByTestId('panel-inside').screenshot({ path: join(shots, '14-look-inside.png') });
 });
 
