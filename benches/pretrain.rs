@@ -1,5 +1,5 @@
-//! Pretraining throughput per preset on burn's `flex` CPU backend (and on wgpu when
-//! built with `--features wgpu`). Run: `cargo bench --bench pretrain`; scripts/bench.sh
+//! Pretraining throughput per preset on burn's `flex` CPU backend (and on burn's
+//! `ndarray` backend with `--features ndarray`, on wgpu with `--features wgpu`). Run: `cargo bench --bench pretrain`; scripts/bench.sh
 //! runs it beside the PyTorch reference (benches/torch_reference.py) and prints
 //! the ratio. One JSON line per (device, preset).
 
@@ -26,6 +26,10 @@ fn report(backend: &Backend, name: &str, steps: usize) {
 fn main() {
     let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     report(&Backend::cpu(), "flex", steps);
+    // burn 0.22 deprecates ndarray in favour of flex; measured here to show why.
+    #[cfg(feature = "ndarray")]
+    #[allow(deprecated)]
+    report(&Backend { device: burn::tensor::Device::ndarray(), kind: rlhf_playground::backend::BackendKind::Flex, adapter: None }, "ndarray", steps);
     #[cfg(feature = "wgpu")]
     match block_on(Backend::gpu()) {
         Ok(gpu) => report(&gpu, "wgpu", steps),

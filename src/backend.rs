@@ -32,6 +32,9 @@ impl Backend {
     pub async fn gpu() -> Result<Self, String> {
         let (device, setup) = Device::wgpu_options().init_with_setup_async().await.map_err(|e| format!("{e}"))?;
         let info = setup.adapter.get_info();
+        // burn asks the device for every feature the adapter has: with timestamp
+        // queries the look-inside check can time our kernels on the GPU's clock.
+        crate::kernels::set_timestamps(setup.adapter.features().contains(burn::cubecl::wgpu::wgpu::Features::TIMESTAMP_QUERY));
         let parts: Vec<String> = [info.name, info.driver, format!("{:?}", info.backend)]
             .into_iter()
             .filter(|s| !s.is_empty())

@@ -28,6 +28,8 @@ fn kernels_match_their_references_on_a_native_wgpu_adapter() {
         assert!(c.on_gpu && c.within_top_k, "{c:?}");
         assert!(c.agreement >= 0.97, "{c:?}");
         assert!(c.max_abs_error < 1e-3, "{c:?}");
+        // Where the adapter has timestamp queries, every kernel was timed on the GPU's clock.
+        assert!(!kernels::timestamps() || c.gpu_us.is_some_and(|t| t > 0.0), "{c:?}");
     }
     let lab = Lab::new(Preset::Micro, 1, Lang::En, &gpu.device).unwrap();
     let tok = &lab.tokenizer;

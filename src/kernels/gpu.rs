@@ -12,7 +12,8 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Shape};
 
-/// Workgroup size of every kernel (one workgroup per row); also in the shaders.
+/// Workgroup size of every kernel (sample, token_stats: one workgroup per row;
+/// attention: one thread per row); also in the shaders.
 const WORKGROUP: u32 = 64;
 
 #[backend_extension(Cube, Fusion: cfg(target_arch = "wasm32"))]
@@ -124,7 +125,9 @@ impl RlhfKernels for CubeBackend {
             .with_buffer(y.clone().binding())
             .with_buffer(att.clone().binding())
             .with_buffer(p.binding());
-        client.launch(Box::new(SourceKernel::new(AttentionWgsl, CubeDim::new_1d(WORKGROUP))), CubeCount::Static(t as u32, n_head, b as u32), args);
+        // One thread per query row (b, h, i).
+        let groups = (b * nh * t).div_ceil(WORKGROUP as usize).max(1) as u32;
+        client.launch(Box::new(SourceKernel::new(AttentionWgsl, CubeDim::new_1d(WORKGROUP))), CubeCount::Static(groups, 1, 1), args);
         count(2);
         (
             CubeTensor::new_contiguous(client.clone(), qkv.device.clone(), Shape::from([b, t, c]), y, DType::F32),

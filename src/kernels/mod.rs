@@ -108,9 +108,11 @@ pub fn attention_fits(t: usize, c: usize, n_head: usize) -> bool {
 /// GPU, without autodiff (training needs burn's ops for the backward pass), and
 /// within the kernel's limits.
 pub fn fused_attention(qkv: &Tensor<3>, n_head: usize) -> bool {
-    let [_, t, c3] = qkv.dims();
+    let [b, t, c3] = qkv.dims();
     let device = qkv.device();
-    GPU_ATTENTION.load(Ordering::Relaxed) && !device.is_autodiff() && on_gpu(&device) && attention_fits(t, c3 / 3, n_head)
+    // One thread per row, in at most 65 535 workgroups of 64.
+    let rows_fit = b * n_head * t <= 65_535 * 64;
+    GPU_ATTENTION.load(Ordering::Relaxed) && !device.is_autodiff() && on_gpu(&device) && attention_fits(t, c3 / 3, n_head) && rows_fit
 }
 
 /// Causal self-attention of the projection qkv (B, T, 3C) → (y (B, T, C), the
@@ -130,16 +132,27 @@ pub fn attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
 /// `sample` kernel on a GPU (nothing is read back), the CPU reference otherwise.
 pub async fn sample(logits: Tensor<2>, draw: &Draw) -> Result<Tensor<1, Int>, TrainError> {
     let device = logits.device();
-    #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
     if on_gpu(&device) {
-        use burn::backend::Dispatch;
-        let out = <Dispatch as gpu::RlhfKernels>::sample_tokens(logits.into_dispatch(), draw.seed, draw.counter, draw.temperature, draw.top_k as u32);
-        return Ok(Tensor::from_dispatch(out));
+        return Ok(sample_now(logits, draw));
     }
     let [_, v] = logits.dims();
     let tokens = reference::sample_rows(&read_vec(logits).await?, v, draw);
     let n = tokens.len();
     Ok(Tensor::from_data(TensorData::new(tokens.into_iter().map(|t| t as i32).collect::<Vec<_>>(), [n]), &device))
+}
+
+/// The `sample` kernel's dispatch, on a wgpu device.
+fn sample_now(logits: Tensor<2>, draw: &Draw) -> Tensor<1, Int> {
+    #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
+    {
+        use burn::backend::Dispatch;
+        Tensor::from_dispatch(<Dispatch as gpu::RlhfKernels>::sample_tokens(logits.into_dispatch(), draw.seed, draw.counter, draw.temperature, draw.top_k as u32))
+    }
+    #[cfg(not(any(target_arch = "wasm32", feature = "wgpu")))]
+    {
+        let _ = (logits, draw);
+        unreachable!("no wgpu device in this build")
+    }
 }
 
 /// (N, 3) = (log π(y), log π_ref(y), H(π)) for logits (N, V) of the policy and
@@ -170,6 +183,38 @@ pub struct Check {
     pub within_top_k: bool,
     /// Ran our WGSL (false: the CPU reference compared with itself).
     pub on_gpu: bool,
+    /// GPU time of one call of our kernel on the check's inputs, in µs, from the
+    /// device's timestamp queries (None where the adapter has no `timestamp-query`).
+    pub gpu_us: Option<f32>,
+    /// The same for the burn operations the kernel replaces (None for `sample`,
+    /// which replaces a readback and a choice on the CPU).
+    pub burn_gpu_us: Option<f32>,
+}
+
+static TIMESTAMPS: AtomicBool = AtomicBool::new(false);
+
+/// Set by the GPU backend's set-up: whether the adapter has `timestamp-query`, so
+/// [`gpu_time`] can ask the device for its own clock. (burn's fallback without it
+/// blocks on the device, which a browser cannot do.)
+pub fn set_timestamps(available: bool) {
+    TIMESTAMPS.store(available, Ordering::Relaxed);
+}
+
+pub fn timestamps() -> bool {
+    TIMESTAMPS.load(Ordering::Relaxed)
+}
+
+/// Device time of one call of `f` in µs: `reps` calls inside one profiling window
+/// (their outputs kept alive so nothing is skipped), divided by `reps`.
+async fn gpu_time<O: Send + 'static>(device: &Device, reps: usize, f: impl Fn() -> O + Send) -> Option<f32> {
+    if !(on_gpu(device) && timestamps()) {
+        return None;
+    }
+    let options = burn::tensor::ProfileOptions::default().flush();
+    let (outs, window) = device.profile_with(options, move || (0..reps).map(|_| f()).collect::<Vec<O>>()).ok()?;
+    let ticks = window.resolve().await;
+    drop(outs);
+    ticks.map(|t| (t.duration().as_secs_f64() * 1e6 / reps as f64) as f32)
 }
 
 /// Runs each kernel on `device` over random logits and compares it with the
@@ -196,23 +241,26 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
             let g = g as usize;
             g < vocab && reference::order_key(row[g]) >= reference::top_k_threshold(row, if temperature > 0.0 { top_k } else { 1 })
         });
-        out.push(Check { kernel: "sample", rows, agreement: same as f32 / rows as f32, max_abs_error: 0.0, within_top_k: within, on_gpu: on_gpu(&device) });
+        let gpu_us = gpu_time(&device, 8, { let (l, d) = (logits.clone(), draw); move || sample_now(l.clone(), &d) }).await;
+        out.push(Check { kernel: "sample", rows, agreement: same as f32 / rows as f32, max_abs_error: 0.0, within_top_k: within, on_gpu: on_gpu(&device), gpu_us, burn_gpu_us: None });
     }
     let reference_logits = Tensor::<2>::random([rows, vocab], normal, &device);
     let targets = Tensor::<1, Int>::random([rows], burn::tensor::Distribution::Uniform(0.0, vocab as f64), &device);
     let got = read_vec(token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
-    let want = read_vec(reference::token_stats(logits, reference_logits, targets)).await?;
+    let want = read_vec(reference::token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
     let err: Vec<f32> = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).collect();
     let max = err.iter().cloned().fold(0.0f32, f32::max);
     let over = err.iter().filter(|&&e| !(e <= 1e-4)).count();
-    out.push(Check { kernel: "token_stats", rows, agreement: 1.0 - over as f32 / err.len() as f32, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device) });
+    let gpu_us = gpu_time(&device, 8, { let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone()); move || token_stats(p.clone(), r.clone(), t.clone()) }).await;
+    let burn_gpu_us = gpu_time(&device, 8, { let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone()); move || reference::token_stats(p.clone(), r.clone(), t.clone()) }).await;
+    out.push(Check { kernel: "token_stats", rows, agreement: 1.0 - over as f32 / err.len() as f32, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device), gpu_us, burn_gpu_us });
 
     // attention: a (3, 40, 3·48) projection with 4 heads (head size 12), against the
     // model's burn ops; both outputs compared.
     let (nh, b, t, c) = (4, 3, 40, 48);
     let qkv = Tensor::<3>::random([b, t, 3 * c], normal, &device);
     let (y, att) = attention(qkv.clone(), nh);
-    let (want_y, want_att) = crate::model::causal_attention(qkv, nh);
+    let (want_y, want_att) = crate::model::causal_attention(qkv.clone(), nh);
     let (mut max, mut over, mut n) = (0.0f32, 0, 0);
     for (got, want) in [(read_vec(y).await?, read_vec(want_y).await?), (read_vec(att).await?, read_vec(want_att).await?)] {
         for (a, w) in got.iter().zip(&want) {
@@ -222,6 +270,8 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
             n += 1;
         }
     }
-    out.push(Check { kernel: "attention", rows: b * nh * t, agreement: 1.0 - over as f32 / n.max(1) as f32, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device) && GPU_ATTENTION.load(Ordering::Relaxed) });
+    let gpu_us = gpu_time(&device, 8, { let x = qkv.clone(); move || attention(x.clone(), nh) }).await;
+    let burn_gpu_us = gpu_time(&device, 8, { let x = qkv.clone(); move || crate::model::causal_attention(x.clone(), nh) }).await;
+    out.push(Check { kernel: "attention", rows: b * nh * t, agreement: 1.0 - over as f32 / n.max(1) as f32, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device) && GPU_ATTENTION.load(Ordering::Relaxed), gpu_us, burn_gpu_us });
     Ok(out)
 }

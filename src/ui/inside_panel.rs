@@ -62,6 +62,8 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                     <th>{move || tr(lang.get(), "max |error|", "最大误差")}</th>
                     <th>{move || tr(lang.get(), "inside top-k", "在 top-k 内")}</th>
                     <th>{move || tr(lang.get(), "ran WGSL", "运行了 WGSL")}</th>
+                    <th>{move || tr(lang.get(), "GPU time, ours", "GPU 耗时（我们的）")}</th>
+                    <th>{move || tr(lang.get(), "GPU time, burn's ops", "GPU 耗时（burn 运算）")}</th>
                 </tr></thead>
                 <tbody>
                     {move || ui.inside.with(|v| v.checks.iter().map(|c| view! {
@@ -72,10 +74,19 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                             <td>{format!("{:.2e}", c.max_abs_error)}</td>
                             <td>{if c.within_top_k { "✓" } else { "✗" }}</td>
                             <td>{if c.on_gpu { "✓" } else { "—" }}</td>
+                            <td data-testid="inside-gpu-us">{us(c.gpu_us)}</td>
+                            <td>{us(c.burn_gpu_us)}</td>
                         </tr>
                     }).collect_view())}
                 </tbody>
             </table>
+            <p class="muted">{move || tr(lang.get(),
+                "GPU time is one call on the check's inputs, read from the GPU's own clock (timestamp queries); “—” where this adapter has no timestamp-query, or for sample, which replaces a readback rather than GPU work.",
+                "GPU 耗时是在检验输入上调用一次的时间，读自 GPU 自己的时钟（时间戳查询）；适配器不支持 timestamp-query 时显示“—”，sample 替代的是一次读回而非 GPU 运算，也显示“—”。")}</p>
         </details>
     }
+}
+
+fn us(t: Option<f32>) -> String {
+    t.map_or_else(|| "—".into(), |t| format!("{t:.1} µs"))
 }

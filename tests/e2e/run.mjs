@@ -273,7 +273,9 @@ await test('look inside: our WGSL kernels ran on WebGPU and equal burn\'s comput
   await page.getByTestId('inside-check').click();
   const s = await until('the kernel check', async () => { const s = await status(); assert(!s.error, s.error); return s.kernel_checks.length === 6 && s; }, 300_000, 500);
   for (const c of s.kernel_checks) {
-    console.log(`     ${c.kernel}: agreement ${(100 * c.agreement).toFixed(1)} %, max |error| ${c.max_abs_error.toExponential(2)}, inside top-k ${c.within_top_k}, WGSL ${c.on_gpu}`);
+    const us = (t) => (t == null ? '—' : `${t.toFixed(1)} µs`);
+    console.log(`     ${c.kernel}: agreement ${(100 * c.agreement).toFixed(1)} %, max |error| ${c.max_abs_error.toExponential(2)}, inside top-k ${c.within_top_k}, WGSL ${c.on_gpu}, GPU time ours ${us(c.gpu_us)} / burn ${us(c.burn_gpu_us)}`);
+    assert(c.gpu_us == null || c.gpu_us > 0, `${c.kernel}: a GPU time of ${c.gpu_us} µs`);
     assert(c.on_gpu, `${c.kernel} did not run our WGSL`);
     assert(c.within_top_k, `${c.kernel} drew a token outside the top-k`);
     // The same RNG on both sides: only a near-tie rounded differently by the GPU's log may differ.
