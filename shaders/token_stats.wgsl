@@ -14,6 +14,10 @@
 //   log p(y) = (l_y − m) − log S
 //   H        = log S − W / S          (= −Σ p_i log p_i)
 // out[r] = (log π(y_r), log π_ref(y_r), H(π)).
+// Each thread keeps (m, S, W) of its own logits as an online softmax (rescaled when
+// a larger logit arrives), and one tree reduction merges the threads' triples of
+// both models: 7 barriers per row. (Separate max and sum reductions per model
+// measured 2.5× slower than burn's ops on SwiftShader, where barriers are costly.)
 
 @group(0) @binding(0) var<storage, read_write> policy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> reference: array<f32>;
@@ -23,60 +27,27 @@
 
 const WG: u32 = 64u;
 
-var<workgroup> red_a: array<f32, 64>;
-var<workgroup> red_b: array<f32, 64>;
+// Each thread's (m, S, W), for the policy and for the reference.
+var<workgroup> part_pi: array<vec3<f32>, 64>;
+var<workgroup> part_ref: array<vec3<f32>, 64>;
 
-// Max over the workgroup of each thread's `x`.
-fn reduce_max(lid: u32, x: f32) -> f32 {
-    red_a[lid] = x;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride = stride >> 1u) {
-        if (lid < stride) {
-            red_a[lid] = max(red_a[lid], red_a[lid + stride]);
-        }
-        workgroupBarrier();
-    }
-    let m = red_a[0];
-    workgroupBarrier();
-    return m;
+// Two online-softmax partials merged: both S and W re-expressed around the larger m.
+fn merge(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {
+    let m = max(a.x, b.x);
+    let ea = exp(a.x - m);
+    let eb = exp(b.x - m);
+    let s = a.y * ea + b.y * eb;
+    let w = ea * (a.z + (a.x - m) * a.y) + eb * (b.z + (b.x - m) * b.y);
+    return vec3<f32>(m, s, w);
 }
 
-// Sums over the workgroup of each thread's (a, b).
-fn reduce_sum2(lid: u32, a: f32, b: f32) -> vec2<f32> {
-    red_a[lid] = a;
-    red_b[lid] = b;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride = stride >> 1u) {
-        if (lid < stride) {
-            red_a[lid] = red_a[lid] + red_a[lid + stride];
-            red_b[lid] = red_b[lid] + red_b[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    let s = vec2<f32>(red_a[0], red_b[0]);
-    workgroupBarrier();
-    return s;
-}
-
-// (log p(y), entropy) of one row of logits starting at `base`.
-fn row_stats(lid: u32, which: u32, base: u32, vocab: u32, y: u32) -> vec2<f32> {
-    var m = -3.4e38;
+// This thread's partial over logits base + lid, base + lid + 64, ...
+fn partial(which: u32, lid: u32, base: u32, vocab: u32) -> vec3<f32> {
+    var acc = vec3<f32>(-3.4e38, 0.0, 0.0);
     for (var i = lid; i < vocab; i = i + WG) {
-        m = max(m, logit(which, base + i));
+        acc = merge(acc, vec3<f32>(logit(which, base + i), 1.0, 0.0));
     }
-    m = reduce_max(lid, m);
-    var s = 0.0;
-    var w = 0.0;
-    for (var i = lid; i < vocab; i = i + WG) {
-        let z = logit(which, base + i) - m;
-        let e = exp(z);
-        s = s + e;
-        w = w + e * z;
-    }
-    let sw = reduce_sum2(lid, s, w);
-    let log_s = log(sw.x);
-    let log_p = (logit(which, base + y) - m) - log_s;
-    return vec2<f32>(log_p, log_s - sw.y / sw.x);
+    return acc;
 }
 
 fn logit(which: u32, i: u32) -> f32 {
@@ -91,12 +62,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let row = wid.x;
     let vocab = params[1];
     let base = row * vocab;
-    let y = min(u32(max(targets[row], 0)), vocab - 1u);
-    let p = row_stats(lid, 0u, base, vocab, y);
-    let r = row_stats(lid, 1u, base, vocab, y);
+    part_pi[lid] = partial(0u, lid, base, vocab);
+    part_ref[lid] = partial(1u, lid, base, vocab);
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride = stride >> 1u) {
+        if (lid < stride) {
+            part_pi[lid] = merge(part_pi[lid], part_pi[lid + stride]);
+            part_ref[lid] = merge(part_ref[lid], part_ref[lid + stride]);
+        }
+        workgroupBarrier();
+    }
     if (lid == 0u) {
-        out[row * 3u + 0u] = p.x;
-        out[row * 3u + 1u] = r.x;
-        out[row * 3u + 2u] = p.y;
+        let y = min(u32(max(targets[row], 0)), vocab - 1u);
+        let p = part_pi[0];
+        let r = part_ref[0];
+        let log_s = log(p.y);
+        out[row * 3u + 0u] = (policy[base + y] - p.x) - log_s;
+        out[row * 3u + 1u] = (reference[base + y] - r.x) - log(r.y);
+        out[row * 3u + 2u] = log_s - p.z / p.y;
     }
 }
