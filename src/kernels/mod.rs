@@ -96,7 +96,8 @@ pub fn set_gpu_attention(on: bool) {
     GPU_ATTENTION.store(on, Ordering::Relaxed);
 }
 
-/// Longest sequence and largest head `attention.wgsl` holds in workgroup memory.
+/// `attention.wgsl`'s limits: a thread keeps its query (one head) in a private
+/// array of 128, and walks a row of at most 256 positions.
 pub const ATTENTION_MAX_T: usize = 256;
 pub const ATTENTION_MAX_HEAD: usize = 128;
 
