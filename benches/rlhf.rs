@@ -1,7 +1,9 @@
 //! Generation and PPO speed (not tests): sampling tokens/s and one PPO iteration
 //! per preset, and with BENCH_PIPELINE=1 the whole `micro` recipe (≈ 3 min on 2
-//! cores), on burn's `flex` CPU backend and, built with `--features wgpu`, on a
-//! wgpu device (where our WGSL kernels run). Run: `cargo bench --bench rlhf`.
+//! cores; BENCH_PIPELINE=small or micro,small adds the `small` one, whose 6000
+//! pretraining steps alone take ≈ 35 min there), on burn's `flex` CPU backend
+//! and, built with `--features wgpu`, on a wgpu device (where our WGSL kernels
+//! run). Run: `cargo bench --bench rlhf`.
 //! One JSON line per measurement, with readbacks and kernel dispatches counted.
 //! BENCH_DEVICE=flex|wgpu and BENCH_PRESET=micro|small keep one of each.
 
@@ -20,7 +22,12 @@ fn print(v: impl serde::Serialize, device: &str) {
 
 fn main() {
     let reps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let whole = std::env::var("BENCH_PIPELINE").is_ok_and(|v| v == "1");
+    // BENCH_PIPELINE=1 (or micro): the whole micro recipe; =small or =micro,small too.
+    let pipelines: Vec<Preset> = match std::env::var("BENCH_PIPELINE").unwrap_or_default().as_str() {
+        "" | "0" => vec![],
+        "1" => vec![Preset::Micro],
+        list => list.split(',').map(|p| Preset::parse(p).expect("BENCH_PIPELINE: micro, small or 1")).collect(),
+    };
     #[allow(unused_mut)]
     let mut backends = vec![(Backend::cpu(), "flex")];
     #[cfg(feature = "wgpu")]
@@ -38,12 +45,12 @@ fn main() {
             }
             print(block_on(bench::ppo(preset, d, bench::ppo_config(), reps.max(2))).expect("ppo"), name);
         }
-        if whole {
+        for &preset in &pipelines {
             let t0 = Instant::now();
-            let s = block_on(run(PipelineConfig::for_preset(Preset::Micro), d, |_| {})).expect("pipeline");
+            let s = block_on(run(PipelineConfig::for_preset(preset), d, |_| {})).expect("pipeline");
             println!(
-                "{{\"bench\":\"pipeline\",\"device\":\"{name}\",\"preset\":\"micro\",\"seconds\":{:.1},\"rm_held_out_accuracy\":{:.3},\"persona_win_rate\":{:.3}}}",
-                t0.elapsed().as_secs_f64(), s.rm_held_out_accuracy, s.ppo.eval.persona_win_rate
+                "{{\"bench\":\"pipeline\",\"device\":\"{name}\",\"preset\":\"{}\",\"seconds\":{:.1},\"rm_held_out_accuracy\":{:.3},\"persona_win_rate\":{:.3}}}",
+                preset.name(), t0.elapsed().as_secs_f64(), s.rm_held_out_accuracy, s.ppo.eval.persona_win_rate
             );
         }
     }
