@@ -37,15 +37,17 @@ pub struct Kernel {
     /// Where the app runs it.
     pub used_by: &'static str,
     pub source: &'static str,
+    /// `rlhfStatus().metrics` keys of its dispatches: in the last GPU step, since load.
+    pub metrics: [&'static str; 2],
 }
 
 /// How many kernels we wrote.
 pub const N: usize = 3;
 
 pub const KERNELS: [Kernel; N] = [
-    Kernel { name: "sample", file: "shaders/sample.wgsl", used_by: "generation: samples, ranking answers, PPO rollouts, evaluation", source: include_str!("../../shaders/sample.wgsl") },
-    Kernel { name: "token_stats", file: "shaders/token_stats.wgsl", used_by: "PPO rollouts: log π, log π_ref (the per-token KL) and entropy", source: include_str!("../../shaders/token_stats.wgsl") },
-    Kernel { name: "attention", file: "shaders/attention.wgsl", used_by: "every forward pass without gradients: generation, reward scores, rollouts, attention heatmaps", source: include_str!("../../shaders/attention.wgsl") },
+    Kernel { name: "sample", file: "shaders/sample.wgsl", used_by: "generation: samples, ranking answers, PPO rollouts, evaluation", source: include_str!("../../shaders/sample.wgsl"), metrics: ["kernel_sample_last", "kernel_sample_total"] },
+    Kernel { name: "token_stats", file: "shaders/token_stats.wgsl", used_by: "PPO rollouts: log π, log π_ref (the per-token KL) and entropy", source: include_str!("../../shaders/token_stats.wgsl"), metrics: ["kernel_token_stats_last", "kernel_token_stats_total"] },
+    Kernel { name: "attention", file: "shaders/attention.wgsl", used_by: "every forward pass without gradients: generation, reward scores, rollouts, attention heatmaps", source: include_str!("../../shaders/attention.wgsl"), metrics: ["kernel_attention_last", "kernel_attention_total"] },
 ];
 
 static DISPATCHES: [AtomicU64; N] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
@@ -205,6 +207,15 @@ pub fn timestamps() -> bool {
     TIMESTAMPS.load(Ordering::Relaxed)
 }
 
+/// (share of values within 1e-4 of the reference — NaN counts as outside —, the
+/// largest absolute difference).
+fn closeness(got: &[f32], want: &[f32]) -> (f32, f32) {
+    let err: Vec<f32> = got.iter().zip(want).map(|(a, b)| (a - b).abs()).collect();
+    let max = err.iter().cloned().fold(0.0f32, f32::max);
+    let over = err.iter().filter(|&&e| !(e <= 1e-4)).count();
+    (1.0 - over as f32 / err.len().max(1) as f32, max)
+}
+
 /// Device time of one call of `f` in µs: `reps` calls inside one profiling window
 /// (their outputs kept alive so nothing is skipped), divided by `reps`.
 async fn gpu_time<O: Send + 'static>(device: &Device, reps: usize, f: impl Fn() -> O + Send) -> Option<f32> {
@@ -249,12 +260,10 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     let targets = Tensor::<1, Int>::random([rows], burn::tensor::Distribution::Uniform(0.0, vocab as f64), &device);
     let got = read_vec(token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
     let want = read_vec(reference::token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
-    let err: Vec<f32> = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).collect();
-    let max = err.iter().cloned().fold(0.0f32, f32::max);
-    let over = err.iter().filter(|&&e| !(e <= 1e-4)).count();
+    let (agreement, max) = closeness(&got, &want);
     let gpu_us = gpu_time(&device, 8, { let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone()); move || token_stats(p.clone(), r.clone(), t.clone()) }).await;
     let burn_gpu_us = gpu_time(&device, 8, { let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone()); move || reference::token_stats(p.clone(), r.clone(), t.clone()) }).await;
-    out.push(Check { kernel: "token_stats", rows, agreement: 1.0 - over as f32 / err.len() as f32, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device), gpu_us, burn_gpu_us });
+    out.push(Check { kernel: "token_stats", rows, agreement, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device), gpu_us, burn_gpu_us });
 
     // attention: a (3, 40, 3·48) projection with 4 heads (head size 12), against the
     // model's burn ops; both outputs compared.
@@ -262,17 +271,11 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     let qkv = Tensor::<3>::random([b, t, 3 * c], normal, &device);
     let (y, att) = attention(qkv.clone(), nh);
     let (want_y, want_att) = crate::model::causal_attention(qkv.clone(), nh);
-    let (mut max, mut over, mut n) = (0.0f32, 0, 0);
-    for (got, want) in [(read_vec(y).await?, read_vec(want_y).await?), (read_vec(att).await?, read_vec(want_att).await?)] {
-        for (a, w) in got.iter().zip(&want) {
-            let e = (a - w).abs();
-            max = max.max(e);
-            over += usize::from(!(e <= 1e-4));
-            n += 1;
-        }
-    }
+    let got = [read_vec(y).await?, read_vec(att).await?].concat();
+    let want = [read_vec(want_y).await?, read_vec(want_att).await?].concat();
+    let (agreement, max) = closeness(&got, &want);
     let gpu_us = gpu_time(&device, 8, { let x = qkv.clone(); move || attention(x.clone(), nh) }).await;
     let burn_gpu_us = gpu_time(&device, 8, { let x = qkv.clone(); move || crate::model::causal_attention(x.clone(), nh) }).await;
-    out.push(Check { kernel: "attention", rows: b * nh * t, agreement: 1.0 - over as f32 / n.max(1) as f32, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device) && GPU_ATTENTION.load(Ordering::Relaxed), gpu_us, burn_gpu_us });
+    out.push(Check { kernel: "attention", rows: b * nh * t, agreement, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device) && GPU_ATTENTION.load(Ordering::Relaxed), gpu_us, burn_gpu_us });
     Ok(out)
 }

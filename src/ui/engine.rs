@@ -401,13 +401,8 @@ fn publish_status(ui: &Ui, lab: &Lab) {
         ui.eval.publish(&mut s.metrics);
         ui.inside.with_untracked(|v| {
             for (k, (last, total)) in crate::kernels::KERNELS.iter().zip(v.last.iter().zip(&v.total)) {
-                let (l, t) = match k.name {
-                    "sample" => ("kernel_sample_last", "kernel_sample_total"),
-                    "token_stats" => ("kernel_token_stats_last", "kernel_token_stats_total"),
-                    _ => ("kernel_attention_last", "kernel_attention_total"),
-                };
-                s.metrics.insert(l, *last as f64);
-                s.metrics.insert(t, *total as f64);
+                s.metrics.insert(k.metrics[0], *last as f64);
+                s.metrics.insert(k.metrics[1], *total as f64);
             }
             s.metrics.insert("readbacks_last_step", v.last_readbacks as f64);
             s.kernel_checks = v.checks.clone();
