@@ -87,7 +87,7 @@ async fn time_pretrain(name: &'static str, mut lab: Lab, steps: usize) -> Result
 pub struct SamplingBench {
     pub bench: &'static str,
     pub preset: &'static str,
-    /// "sample-kernel" (our WGSL, read back once per 16 tokens) or "readback-per-token"
+    /// "sample-kernel" (our WGSL, one readback per batch) or "readback-per-token"
     /// (the logits read back after each token, the choice made on the CPU).
     pub path: &'static str,
     pub answers: usize,

@@ -2,8 +2,8 @@
 //!
 //! On a GPU the choice is made by our `sample` kernel (`shaders/sample.wgsl`): the
 //! token goes straight into the next forward pass's input, and the answers are read
-//! back once per [`READBACK_EVERY`] tokens — once for most answers — instead of
-//! once per token. On the CPU backend the logits are already in memory, and the
+//! back once per batch when they end about where the last batch's did (see
+//! [`first_readback_after`]) instead of once per token. On the CPU backend the logits are already in memory, and the
 //! choice is [`pick`] (burn's `topk_with_indices` panics on WebGPU, burn #5110).
 
 use crate::TrainError;
@@ -16,6 +16,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SampleConfig {
@@ -141,18 +142,34 @@ pub async fn generate_k(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &S
     Ok(new)
 }
 
-/// Tokens generated on the GPU between two readbacks: the answers are read (and
-/// generation stops) once every row has ended, checked this often. Most answers
-/// end within it, so most batches are read back once.
+/// Tokens generated on the GPU between two readbacks after the first, while some
+/// answer has not ended.
 pub const READBACK_EVERY: usize = 16;
 
 /// Tokens enqueued between two pauses that let the page handle input and paint.
 const BREATHE_EVERY: usize = 4;
 
+/// The longest answer (with its end token) of the last batch that had a stop
+/// token, rounded up to [`BREATHE_EVERY`]: the next batch looks at its answers
+/// after that many tokens. Answers of one stage are alike in length, so most
+/// batches are read back once and make at most a few tokens past their end.
+static LONGEST_LAST: AtomicUsize = AtomicUsize::new(READBACK_EVERY);
+
+/// How many tokens to make before the first readback: all of them when nothing
+/// can end early (no stop token: an earlier look would only cost a stall),
+/// otherwise as many as the last batch's longest answer needed.
+pub fn first_readback_after(max_new_tokens: usize, stop: Option<u32>, longest_last: usize) -> usize {
+    match stop {
+        None => max_new_tokens,
+        Some(_) => longest_last.clamp(1, max_new_tokens.max(1)),
+    }
+}
+
 /// [`generate_k`] on a GPU: the `sample` kernel picks each row's token into a GPU
 /// buffer that is appended to the next forward's input; nothing is read back until
-/// [`READBACK_EVERY`] tokens (or all of them) are made. Rows that ended keep
-/// generating until then; their extra tokens are cut here.
+/// [`first_readback_after`] tokens are made, then every [`READBACK_EVERY`] while
+/// some answer goes on. Rows that ended keep generating until the readback; their
+/// extra tokens are cut here.
 #[allow(clippy::too_many_arguments)]
 async fn generate_on_gpu(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<Vec<u32>>, TrainError> {
     let block = model.block_size();
@@ -162,8 +179,9 @@ async fn generate_on_gpu(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &
     let seed: u32 = rng.random();
     let mut new: Vec<Vec<u32>> = vec![vec![]; k];
     let mut made = 0;
+    let mut n = first_readback_after(cfg.max_new_tokens, stop, LONGEST_LAST.load(Ordering::Relaxed));
     while made < cfg.max_new_tokens {
-        let n = READBACK_EVERY.min(cfg.max_new_tokens - made);
+        n = n.min(cfg.max_new_tokens - made);
         let mut chunk = Vec::with_capacity(n);
         for _ in 0..n {
             let t = ids.dims()[1];
@@ -196,6 +214,11 @@ async fn generate_on_gpu(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &
         if stop.is_some() && new.iter().all(|o| o.last().copied() == stop) {
             break;
         }
+        n = READBACK_EVERY;
+    }
+    if stop.is_some() {
+        let longest = new.iter().map(Vec::len).max().unwrap_or(0);
+        LONGEST_LAST.store(longest.div_ceil(BREATHE_EVERY) * BREATHE_EVERY, Ordering::Relaxed);
     }
     Ok(new)
 }

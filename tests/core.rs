@@ -10,7 +10,7 @@ use rlhf_playground::inspect::{attention_maps, top_next_tokens};
 use rlhf_playground::model::{Preset, cross_entropy};
 use rlhf_playground::pretrain::{PretrainConfig, Pretrainer};
 use rlhf_playground::readback::read_vec;
-use rlhf_playground::sample::{SampleConfig, generate, pick};
+use rlhf_playground::sample::{SampleConfig, first_readback_after, generate, pick};
 use rlhf_playground::tokenizer::Tokenizer;
 
 const VOCAB: usize = 512;
@@ -165,6 +165,17 @@ fn sampling_respects_temperature_and_top_k() {
         seen[pick(&logits, 5.0, 0, &mut rng) as usize] = true;
     }
     assert!(seen.iter().all(|&s| s));
+}
+
+#[test]
+fn gpu_generation_reads_back_once_when_answers_end_where_the_last_ones_did() {
+    // No stop token: nothing can end early, so the batch is read back once, at the end.
+    assert_eq!(first_readback_after(32, None, 8), 32);
+    // A stop token: look when the last batch's longest answer had ended …
+    assert_eq!(first_readback_after(40, Some(0), 12), 12);
+    // … never past the token limit, and never before the first token.
+    assert_eq!(first_readback_after(10, Some(0), 16), 10);
+    assert_eq!(first_readback_after(10, Some(0), 0), 1);
 }
 
 #[test]

@@ -34,11 +34,13 @@ fn kernels_match_their_references_on_a_native_wgpu_adapter() {
     let lab = Lab::new(Preset::Micro, 1, Lang::En, &gpu.device).unwrap();
     let tok = &lab.tokenizer;
     let before = kernels::dispatches();
+    let read_before = rlhf_playground::readback::readbacks();
     let cfg = SampleConfig { temperature: 1.0, top_k: 20, max_new_tokens: 20 };
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let out = block_on(generate_k(&lab.pretrainer.model(), tok.eot(), &tok.encode("Q: hi"), 3, &cfg, None, &mut rng, &gpu.device)).unwrap();
     assert!(out.iter().all(|o| o.len() == 20 && o.iter().all(|&t| (t as usize) < tok.vocab_size())), "{out:?}");
     assert_eq!(kernels::dispatches()[0] - before[0], 20, "one sample dispatch per generated position");
+    assert_eq!(rlhf_playground::readback::readbacks() - read_before, 1, "one readback for the batch");
     let layers = lab.model_cfg.n_layer as u64;
     assert_eq!(kernels::dispatches()[2] - before[2], 20 * layers, "one attention dispatch per layer per forward pass");
 

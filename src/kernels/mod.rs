@@ -4,7 +4,7 @@
 //! burn generates almost every kernel the app runs. These are the ones we write
 //! ourselves because generation and PPO otherwise move data they do not need:
 //! - `sample`: the next token chosen on the GPU, so a batch of answers is read back
-//!   once per 16 tokens (`sample::READBACK_EVERY`) instead of once per token;
+//!   once (`sample::first_readback_after`) instead of once per token;
 //! - `token_stats`: log π, log π_ref and the policy's entropy per sampled token, in
 //!   one pass over both models' logits (what PPO's KL-shaped reward and the
 //!   per-token KL heatmap need);
