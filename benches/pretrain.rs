@@ -3,6 +3,11 @@
 //! runs it beside the PyTorch reference (benches/torch_reference.py) and prints
 //! the ratio. One JSON line per (device, preset).
 
+/// `fast-cpu`: an allocator that reuses freed tensor memory (see Cargo.toml).
+#[cfg(feature = "fast-cpu")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use pollster::block_on;
 use rlhf_playground::backend::Backend;
 use rlhf_playground::bench;

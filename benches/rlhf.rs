@@ -7,6 +7,11 @@
 //! One JSON line per measurement, with readbacks and kernel dispatches counted.
 //! BENCH_DEVICE=flex|wgpu and BENCH_PRESET=micro|small keep one of each.
 
+/// `fast-cpu`: an allocator that reuses freed tensor memory (see Cargo.toml).
+#[cfg(feature = "fast-cpu")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use pollster::block_on;
 use rlhf_playground::backend::Backend;
 use rlhf_playground::bench;

@@ -5,6 +5,11 @@
 //!     cargo run --release --bin rlhf -- --preset micro --beta 0.1
 //!     cargo run --release --features wgpu --bin rlhf -- --device wgpu --preset small
 
+/// `fast-cpu`: an allocator that reuses freed tensor memory (see Cargo.toml).
+#[cfg(feature = "fast-cpu")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     native::main()
 }
