@@ -29,6 +29,8 @@ fn report(backend: &Backend, name: &str, steps: usize) {
 }
 
 fn main() {
+    #[cfg(feature = "fast-cpu")]
+    rlhf_playground::backend::keep_freed_memory();
     let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     report(&Backend::cpu(), "flex", steps);
     // burn 0.22 deprecates ndarray in favour of flex; measured here to show why.

@@ -26,6 +26,8 @@ fn print(v: impl serde::Serialize, device: &str) {
 }
 
 fn main() {
+    #[cfg(feature = "fast-cpu")]
+    rlhf_playground::backend::keep_freed_memory();
     let reps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     // BENCH_PIPELINE=1 (or micro): the whole micro recipe; =small or =micro,small too.
     let pipelines: Vec<Preset> = match std::env::var("BENCH_PIPELINE").unwrap_or_default().as_str() {

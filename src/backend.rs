@@ -42,3 +42,17 @@ impl Backend {
         Ok(Self { device, kind: BackendKind::Wgpu, adapter: Some(parts.join(" · ")) })
     }
 }
+
+/// `fast-cpu` binaries (mimalloc is their allocator): never hand freed memory back
+/// to the kernel. Every training step frees and re-allocates the same activation
+/// sizes; with mimalloc's default (return what stayed free for 1 s) the kernel
+/// faulted in and zeroed fresh pages again and again — 55 871 page faults in one
+/// `cargo bench --bench pretrain` run, 871 with this. Call first thing in `main`.
+#[cfg(feature = "fast-cpu")]
+pub fn keep_freed_memory() {
+    // `mi_option_purge_delay` in mimalloc.h's option enum (−1: never purge); the
+    // Rust bindings name no constant for it.
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: sets one global option; mimalloc reads it whenever it would purge.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}

@@ -90,14 +90,18 @@ pub fn causal_attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>)
     let heads = |x: Tensor<3>| x.reshape([b, t, nh, hs]).swap_dims(1, 2); // (B, nh, T, hs)
     let v = heads(qkv.pop().unwrap());
     let k = heads(qkv.pop().unwrap());
-    let q = heads(qkv.pop().unwrap());
+    // 1/√hs scales q (B, nh, T, hs) rather than the scores (B, nh, T, T): the same
+    // product, but the pass and its gradient run over a T/hs times smaller tensor.
+    let q = heads(qkv.pop().unwrap()) / (hs as f64).sqrt();
 
-    let att = q.matmul(k.swap_dims(2, 3)) / (hs as f64).sqrt(); // (B, nh, T, T)
-    // Position i may only look at positions j ≤ i: mask the strict upper triangle.
-    let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &att.device())
-        .unsqueeze::<4>()
-        .expand([b, nh, t, t]);
-    let att = softmax(att.mask_fill(future, -1.0e9), 3);
+    let att = q.matmul(k.swap_dims(2, 3)); // (B, nh, T, T)
+    // Position i may only look at positions j ≤ i: −1e9 added above the diagonal
+    // (one (1, 1, T, T) tensor, broadcast) makes those probabilities exactly 0. An
+    // addition passes its gradient through untouched; a mask_fill costs one more
+    // (B, nh, T, T) pass in the backward step.
+    let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &att.device());
+    let future = Tensor::<2>::zeros([t, t], &att.device()).mask_fill(future, -1.0e9);
+    let att = softmax(att + future.unsqueeze::<4>(), 3);
 
     let y = att.clone().matmul(v); // (B, nh, T, hs)
     let y = y.swap_dims(1, 2).reshape([b, t, c]); // re-assemble heads side by side

@@ -11,6 +11,8 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    #[cfg(feature = "fast-cpu")]
+    rlhf_playground::backend::keep_freed_memory();
     native::main()
 }
 
