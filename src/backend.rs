@@ -43,6 +43,19 @@ impl Backend {
     }
 }
 
+/// Seeds the device's random numbers and draws from them in `draw` with no other
+/// thread in between. burn's CPU backend keeps one seeded generator for the whole
+/// process, so two threads that each seed and then initialise a model (tests run
+/// in parallel) could interleave and each get part of the other's numbers: a seeded
+/// run then differs from run to run (seen: the reward model's fit test failing
+/// under load).
+pub fn seeded<R>(device: &Device, seed: u64, draw: impl FnOnce() -> R) -> R {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    draw()
+}
+
 /// `fast-cpu` binaries (mimalloc is their allocator): never hand freed memory back
 /// to the kernel. Every training step frees and re-allocates the same activation
 /// sizes; with mimalloc's default (return what stayed free for 1 s) the kernel

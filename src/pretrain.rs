@@ -53,9 +53,10 @@ pub struct Pretrainer {
 impl Pretrainer {
     pub fn new(model_cfg: &GptConfig, cfg: PretrainConfig, train: Vec<u32>, held_out: &[u32], seed: u64, device: &Device) -> Self {
         assert!(cfg.block <= model_cfg.block_size, "training window longer than the model's context");
-        device.seed(seed);
-        let device = device.clone().autodiff();
-        let fitter = Fitter::new(model_cfg.init(&device), cfg.optim.clone());
+        let autodiff = device.clone().autodiff();
+        let model = crate::backend::seeded(device, seed, || model_cfg.init(&autodiff));
+        let device = autodiff;
+        let fitter = Fitter::new(model, cfg.optim.clone());
         let held_out = Batch::evenly_spaced(held_out, cfg.eval_windows, cfg.block);
         Self { fitter, train, held_out, rng: StdRng::seed_from_u64(seed), device, cfg }
     }

@@ -52,8 +52,7 @@ fn tokenizer_round_trips_any_text_and_shows_its_merges() {
 }
 
 fn micro_model(device: &Device) -> rlhf_playground::model::Gpt {
-    device.seed(7);
-    Preset::Micro.gpt(VOCAB).init(device)
+    rlhf_playground::backend::seeded(device, 7, || Preset::Micro.gpt(VOCAB).init(device))
 }
 
 #[test]
