@@ -17,6 +17,9 @@ fn report(backend: &Backend, name: &str, steps: usize) {
     let print = |b: bench::PretrainBench| {
         let mut v = serde_json::to_value(b).unwrap();
         v["device"] = name.into();
+        if name != "wgpu" {
+            v["threads"] = cpu_threads().into();
+        }
         println!("{v}");
     };
     for preset in [Preset::Micro, Preset::Small] {
@@ -26,6 +29,17 @@ fn report(backend: &Backend, name: &str, steps: usize) {
     for i in 0..bench::WIDE.len() {
         print(block_on(bench::pretrain_wide(i, &backend.device, (steps / 3).max(3))).expect("bench"));
     }
+}
+
+/// Threads burn's CPU backend may use: rayon's pool with `fast-cpu`
+/// (`RAYON_NUM_THREADS`, else one per core), one without — so the ratio to PyTorch
+/// can be read at equal thread counts.
+fn cpu_threads() -> usize {
+    if !cfg!(feature = "fast-cpu") {
+        return 1;
+    }
+    let env = std::env::var("RAYON_NUM_THREADS").ok().and_then(|s| s.parse().ok()).filter(|&n: &usize| n > 0);
+    env.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn main() {

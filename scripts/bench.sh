@@ -28,6 +28,10 @@ if [ -z "$py" ]; then
 fi
 
 cargo bench --locked $features --bench pretrain | tee "$out/burn.jsonl"
+# fast-cpu runs flex on rayon's threads: once more on one, beside PyTorch's one.
+case "${BENCH_FEATURES:-}" in *fast-cpu*)
+  RAYON_NUM_THREADS=1 cargo bench --locked $features --bench pretrain | grep '"flex"' | tee -a "$out/burn.jsonl" ;;
+esac
 "$py" benches/torch_reference.py --threads 1 | tee "$out/torch1.jsonl"
 "$py" benches/torch_reference.py | tee "$out/torch.jsonl"
 python3 benches/compare.py "$out/burn.jsonl" "$out/torch1.jsonl" "$out/torch.jsonl"
