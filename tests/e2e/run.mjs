@@ -173,13 +173,21 @@ await test('Rank: two prompts ranked by keyboard only, one by the persona; pairs
     await last.focus();
     await page.keyboard.press('1');
     await until('placed first', async () => (await page.locator(`[data-testid=rank-item][data-answer="${lastId}"]`).getAttribute('data-place')) === '1', 5_000, 100);
-    await page.getByTestId('rank-item').last().focus();
+    // Every key that re-ranks moves focus to its answer in the next animation frame:
+    // wait for that before focusing anything else, or the late move steals it back.
+    const focused = () => page.evaluate(() => document.activeElement?.dataset?.answer ?? document.activeElement?.dataset?.testid);
+    await until(`focus to follow the placed answer ${lastId}`, async () => (await focused()) === lastId, 5_000, 100);
+    const tied = page.getByTestId('rank-item').last();
+    const tiedId = await tied.getAttribute('data-answer');
+    await tied.focus();
     await page.keyboard.press('=');
+    await until(`focus to stay on the tied answer ${tiedId}`, async () => (await focused()) === tiedId, 5_000, 100);
     const pairsText = await page.getByTestId('rank-pairs').innerText();
     assert(pairsText.includes(`${n * (n - 1) / 2} possible`), pairsText);
     if (round === 0) await page.screenshot({ path: join(shots, '07-rank.png'), fullPage: true });
     // Save by keyboard too: Tab to the button is long; the button takes Enter.
     await page.getByTestId('rank-submit').focus();
+    await until('focus on the save button', async () => (await focused()) === 'rank-submit', 5_000, 100);
     await page.keyboard.press('Enter');
     await until(`ranking ${round + 1} saved`, async () => (await ranked()).labelled_prompts === round + 1, 180_000, 300);
   }
