@@ -105,8 +105,7 @@ fn causal_attention_equals_the_loop_written_out() {
     let (b, t, nh, hs) = (2, 5, 3, 4);
     let c = nh * hs;
     let device = Device::flex();
-    device.seed(11);
-    let qkv = Tensor::<3>::random([b, t, 3 * c], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+    let qkv = rlhf_playground::backend::seeded(&device, 11, || Tensor::<3>::random([b, t, 3 * c], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
     let x = block_on(read_vec(qkv.clone())).unwrap();
     let (y, att) = rlhf_playground::model::causal_attention(qkv, nh);
     let (y, att) = (block_on(read_vec(y)).unwrap(), block_on(read_vec(att)).unwrap());

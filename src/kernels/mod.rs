@@ -239,8 +239,17 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     let (rows, vocab) = (48, 300);
     let device = device.clone().inner();
     let normal = burn::tensor::Distribution::Normal(0.0, 2.0);
-    device.seed(seed);
-    let logits = Tensor::<2>::random([rows, vocab], normal, &device);
+    // attention's input: a (3, 40, 3·48) projection with 4 heads (head size 12).
+    let (nh, b, t, c) = (4, 3, 40, 48);
+    // Every input drawn at once, under the seed lock (same draws, same order as one by one).
+    let (logits, reference_logits, targets, qkv) = crate::backend::seeded(&device, seed, || {
+        (
+            Tensor::<2>::random([rows, vocab], normal, &device),
+            Tensor::<2>::random([rows, vocab], normal, &device),
+            Tensor::<1, Int>::random([rows], burn::tensor::Distribution::Uniform(0.0, vocab as f64), &device),
+            Tensor::<3>::random([b, t, 3 * c], normal, &device),
+        )
+    });
     let host = read_vec(logits.clone()).await?;
     let mut out = vec![];
     for (i, (temperature, top_k)) in [(1.0f32, 0usize), (0.8, 20), (0.0, 0), (1.3, 1)].into_iter().enumerate() {
@@ -256,8 +265,6 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
         let gpu_us = gpu_time(&device, 8, { let (l, d) = (logits.clone(), draw); move || sample_now(l.clone(), &d) }).await;
         out.push(Check { kernel: "sample", rows, agreement: same as f32 / rows as f32, max_abs_error: 0.0, within_top_k: within, on_gpu: on_gpu(&device), gpu_us, burn_gpu_us: None });
     }
-    let reference_logits = Tensor::<2>::random([rows, vocab], normal, &device);
-    let targets = Tensor::<1, Int>::random([rows], burn::tensor::Distribution::Uniform(0.0, vocab as f64), &device);
     let got = read_vec(token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
     let want = read_vec(reference::token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
     let (agreement, max) = closeness(&got, &want);
@@ -265,10 +272,7 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     let burn_gpu_us = gpu_time(&device, 8, { let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone()); move || reference::token_stats(p.clone(), r.clone(), t.clone()) }).await;
     out.push(Check { kernel: "token_stats", rows, agreement, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device), gpu_us, burn_gpu_us });
 
-    // attention: a (3, 40, 3·48) projection with 4 heads (head size 12), against the
-    // model's burn ops; both outputs compared.
-    let (nh, b, t, c) = (4, 3, 40, 48);
-    let qkv = Tensor::<3>::random([b, t, 3 * c], normal, &device);
+    // attention against the model's burn ops; both outputs compared.
     let (y, att) = attention(qkv.clone(), nh);
     let (want_y, want_att) = crate::model::causal_attention(qkv.clone(), nh);
     let got = [read_vec(y).await?, read_vec(att).await?].concat();
