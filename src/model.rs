@@ -6,7 +6,7 @@
 //! Shapes in comments: B batch, T time (tokens), C channels (n_embd), nh heads,
 //! hs head size (C / nh), V vocabulary.
 
-use burn::module::Initializer;
+use burn::module::{Initializer, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, log_softmax, softmax};
@@ -167,13 +167,27 @@ impl GptConfig {
                 mlp: Mlp { c_fc: linear(c, 4 * c, 0.02), c_proj: linear(4 * c, c, proj_std) },
             })
             .collect();
-        Gpt {
+        let gpt = Gpt {
             wte: EmbeddingConfig::new(self.vocab_size, c).with_initializer(normal(0.02)).init(device),
             wpe: EmbeddingConfig::new(self.block_size, c).with_initializer(normal(0.02)).init(device),
             blocks,
             ln_f: LayerNormConfig::new(c).init(device),
             block_size: self.block_size,
-        }
+        };
+        gpt.visit(&mut DrawNow);
+        gpt
+    }
+}
+
+/// burn draws a parameter's initial values lazily, at its first use. Drawing them
+/// all inside `init` keeps a seeded init's draws together (`backend::seeded`): two
+/// models built one after the other from the same seed get the same weights, and
+/// no other draw lands between the seed and them.
+struct DrawNow;
+
+impl ModuleVisitor for DrawNow {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
     }
 }
 
