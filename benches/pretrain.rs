@@ -3,11 +3,6 @@
 //! runs it beside the PyTorch reference (benches/torch_reference.py) and prints
 //! the ratio. One JSON line per (device, preset).
 
-/// `fast-cpu`: an allocator that reuses freed tensor memory (see Cargo.toml).
-#[cfg(feature = "fast-cpu")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use pollster::block_on;
 use rlhf_playground::backend::Backend;
 use rlhf_playground::bench;
@@ -19,6 +14,8 @@ fn report(backend: &Backend, name: &str, steps: usize) {
         v["device"] = name.into();
         if name != "wgpu" {
             v["threads"] = cpu_threads().into();
+            // Batch split across the threads (train::shards_for), or one pass over it.
+            v["sharded"] = (rlhf_playground::train::sharding() && cpu_threads() > 1).into();
         }
         println!("{v}");
     };
@@ -43,10 +40,14 @@ fn cpu_threads() -> usize {
 }
 
 fn main() {
-    #[cfg(feature = "fast-cpu")]
-    rlhf_playground::backend::keep_freed_memory();
     let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     report(&Backend::cpu(), "flex", steps);
+    if cpu_threads() > 1 {
+        // The same steps without splitting the batch across threads: what it gains.
+        rlhf_playground::train::set_sharding(false);
+        report(&Backend::cpu(), "flex", steps);
+        rlhf_playground::train::set_sharding(true);
+    }
     // burn 0.22 deprecates ndarray in favour of flex; measured here to show why.
     #[cfg(feature = "ndarray")]
     #[allow(deprecated)]

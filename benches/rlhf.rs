@@ -7,11 +7,6 @@
 //! One JSON line per measurement, with readbacks and kernel dispatches counted.
 //! BENCH_DEVICE=flex|wgpu and BENCH_PRESET=micro|small keep one of each.
 
-/// `fast-cpu`: an allocator that reuses freed tensor memory (see Cargo.toml).
-#[cfg(feature = "fast-cpu")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use pollster::block_on;
 use rlhf_playground::backend::Backend;
 use rlhf_playground::bench;
@@ -26,8 +21,6 @@ fn print(v: impl serde::Serialize, device: &str) {
 }
 
 fn main() {
-    #[cfg(feature = "fast-cpu")]
-    rlhf_playground::backend::keep_freed_memory();
     let reps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     // BENCH_PIPELINE=1 (or micro): the whole micro recipe; =small or =micro,small too.
     let pipelines: Vec<Preset> = match std::env::var("BENCH_PIPELINE").unwrap_or_default().as_str() {

@@ -23,6 +23,11 @@ pub struct Backend {
 
 impl Backend {
     pub fn cpu() -> Self {
+        #[cfg(feature = "fast-cpu")]
+        {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(keep_freed_memory);
+        }
         Self { device: Device::flex(), kind: BackendKind::Flex, adapter: None }
     }
 
@@ -56,13 +61,13 @@ pub fn seeded<R>(device: &Device, seed: u64, draw: impl FnOnce() -> R) -> R {
     draw()
 }
 
-/// `fast-cpu` binaries (mimalloc is their allocator): never hand freed memory back
-/// to the kernel. Every training step frees and re-allocates the same activation
+/// `fast-cpu` builds (mimalloc is their allocator; [`Backend::cpu`] calls this
+/// once): never hand freed memory back to the kernel. Every training step frees and re-allocates the same activation
 /// sizes; with mimalloc's default (return what stayed free for 1 s) the kernel
 /// faulted in and zeroed fresh pages again and again — 55 871 page faults in one
-/// `cargo bench --bench pretrain` run, 871 with this. Call first thing in `main`.
+/// `cargo bench --bench pretrain` run, 871 with this.
 #[cfg(feature = "fast-cpu")]
-pub fn keep_freed_memory() {
+fn keep_freed_memory() {
     // `mi_option_purge_delay` in mimalloc.h's option enum (−1: never purge); the
     // Rust bindings name no constant for it.
     const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;

@@ -39,6 +39,19 @@ impl Batch {
         Self::from_starts(tokens, (0..batch_size).map(|i| (i * stride).min(max_start)), block)
     }
 
+    /// The rows cut into `n` consecutive batches of (nearly) equal size, in order.
+    pub fn split(&self, n: usize) -> Vec<Batch> {
+        let n = n.clamp(1, self.batch_size.max(1));
+        let t = self.block;
+        (0..n)
+            .map(|i| {
+                let (a, b) = (i * self.batch_size / n, (i + 1) * self.batch_size / n);
+                Batch { inputs: self.inputs[a * t..b * t].to_vec(), targets: self.targets[a * t..b * t].to_vec(), batch_size: b - a, block: t }
+            })
+            .filter(|shard| shard.batch_size > 0)
+            .collect()
+    }
+
     pub fn to_tensors(&self, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
         let shape = [self.batch_size, self.block];
         let t = |v: &Vec<i32>| Tensor::<2, Int>::from_data(TensorData::new(v.clone(), shape), device);

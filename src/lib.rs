@@ -3,6 +3,13 @@
 //! The compute core (everything but `ui`) is plain Rust over burn tensors: it
 //! builds and is tested natively, and never imports leptos or web-sys.
 
+/// `fast-cpu` (the benches' and the runner's CPU build): an allocator that reuses
+/// freed tensor memory, for every binary that links the library (see Cargo.toml
+/// and [`backend::Backend::cpu`]).
+#[cfg(all(feature = "fast-cpu", not(target_arch = "wasm32")))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod backend;
 pub mod bench;
 pub mod breathe;

@@ -6,7 +6,7 @@ use crate::TrainError;
 use crate::model::Gpt;
 use crate::readback::read_scalar;
 use burn::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::Serialize;
 
@@ -61,16 +61,101 @@ impl<M: Module> Fitter<M> {
     pub async fn step(&mut self, loss: Tensor<1>) -> Result<(f32, f64), TrainError> {
         let value = read_scalar(loss.clone()).await?;
         if !value.is_finite() {
-            self.model = self.last_good.clone();
-            self.optim = self.cfg.adamw();
-            self.step = self.step.saturating_sub(1);
-            return Err(TrainError::NonFinite { step: self.step + 1, value });
+            return Err(self.roll_back(value));
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        Ok((value, self.apply(grads)))
+    }
+
+    /// The same update as [`step`](Self::step) for a loss that is a sum over
+    /// `shards` of a batch: `loss(model, shard)` must return the shard's part of the
+    /// batch's loss (e.g. its mean × its share of the rows), so the parts add up to
+    /// the whole-batch loss and their gradients to its gradient.
+    ///
+    /// Why: burn's CPU backend runs its matmuls on every core but its elementwise
+    /// ops (adds, exp, erf …, a third of a step) on one. Each shard runs forward
+    /// and backward on its own copy of the weights (`fork`: the same tensors, its
+    /// own autodiff graph, so the graphs never share a lock) on its own rayon
+    /// thread, and the gradients are summed — data parallelism across the CPU's
+    /// cores, as PyTorch's DDP does across devices. Without rayon (the plain and
+    /// the wasm builds) the shards run one after another.
+    pub async fn step_sharded<S: Send>(&mut self, shards: Vec<S>, loss: impl Fn(&M, S) -> Tensor<1> + Sync) -> Result<(f32, f64), TrainError> {
+        let device = self.model.devices().into_iter().next().expect("a model with parameters");
+        let parts = run_shards(shards.into_iter().map(|s| (self.model.clone(), s)).collect(), &|(copy, shard): (M, S)| {
+            let copy = copy.fork(&device);
+            let part = loss(&copy, shard);
+            let value = part.clone().detach();
+            (value, GradientsParams::from_grads(part.backward(), &copy))
+        });
+        let mut total = None::<Tensor<1>>;
+        let mut grads = GradientsAccumulator::<M>::new();
+        for (value, part) in parts {
+            total = Some(match total {
+                Some(t) => t + value,
+                None => value,
+            });
+            grads.accumulate(&self.model, part);
+        }
+        let value = read_scalar(total.expect("at least one shard")).await?;
+        if !value.is_finite() {
+            return Err(self.roll_back(value));
+        }
+        Ok((value, self.apply(grads.grads())))
+    }
+
+    fn roll_back(&mut self, value: f32) -> TrainError {
+        self.model = self.last_good.clone();
+        self.optim = self.cfg.adamw();
+        self.step = self.step.saturating_sub(1);
+        TrainError::NonFinite { step: self.step + 1, value }
+    }
+
+    /// AdamW at this step's learning rate; returns the rate.
+    fn apply(&mut self, grads: GradientsParams) -> f64 {
         let lr = self.cfg.lr_at(self.step);
         self.last_good = self.model.clone();
         self.model = self.optim.step(lr, self.model.clone(), grads);
         self.step += 1;
-        Ok((value, lr))
+        lr
+    }
+}
+
+static SHARDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// The pretraining bench switches sharding off to time the unsplit step in the
+/// same run.
+pub fn set_sharding(on: bool) {
+    SHARDING.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn sharding() -> bool {
+    SHARDING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// How many shards to split a batch of `rows` into on `device`: one per rayon
+/// thread on the CPU backend with threads (`fast-cpu`), else 1 (a GPU runs the
+/// whole batch in parallel already).
+pub fn shards_for(device: &Device, rows: usize) -> usize {
+    #[cfg(feature = "fast-cpu")]
+    {
+        if !sharding() || crate::kernels::on_gpu(device) { 1 } else { rayon::current_num_threads().clamp(1, rows.max(1)) }
+    }
+    #[cfg(not(feature = "fast-cpu"))]
+    {
+        let _ = (device, rows);
+        1
+    }
+}
+
+/// `work` on every item, on rayon's threads when there are any.
+fn run_shards<I: Send, O: Send>(items: Vec<I>, work: &(impl Fn(I) -> O + Sync)) -> Vec<O> {
+    #[cfg(feature = "fast-cpu")]
+    {
+        use rayon::prelude::*;
+        items.into_par_iter().map(work).collect()
+    }
+    #[cfg(not(feature = "fast-cpu"))]
+    {
+        items.into_iter().map(work).collect()
     }
 }

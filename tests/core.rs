@@ -225,3 +225,41 @@ fn batches_are_shifted_windows_and_every_tenth_document_is_held_out() {
     assert!(split.train.len() > 8 * split.held_out.len() && split.held_out.len() > 1000, "{} / {}", split.train.len(), split.held_out.len());
     assert_eq!(split.held_out.iter().filter(|&&t| t == tok.eot()).count(), held.len(), "each held-out document ends with end-of-text");
 }
+
+/// fast-cpu's training step runs a batch as shards on several threads: the shards'
+/// summed losses and gradients must be the whole batch's, so the weights after a
+/// few updates are the same either way (up to float rounding). Unequal shards (1,
+/// 1 and 2 rows of 4) check that each part is weighted by its share of the rows.
+#[test]
+fn a_batch_split_into_shards_trains_exactly_like_the_whole_batch() {
+    use rlhf_playground::data::Batch;
+    use rlhf_playground::train::Fitter;
+    let device = Device::flex();
+    let autodiff = device.clone().autodiff();
+    let model = || rlhf_playground::backend::seeded(&device, 7, || Preset::Micro.gpt(VOCAB).init(&autodiff));
+    let optim = PretrainConfig::for_preset(Preset::Micro).optim;
+    let tokens: Vec<u32> = (0..400).map(|i| (i * 37 % 101 + i / 7) as u32 % VOCAB as u32).collect();
+    let mut rng = StdRng::seed_from_u64(3);
+    let (mut whole, mut sharded) = (Fitter::new(model(), optim.clone()), Fitter::new(model(), optim));
+    for step in 0..3 {
+        let batch = Batch::random(&tokens, 4, 16, &mut rng);
+        let shards = batch.split(3);
+        assert_eq!(shards.iter().map(|s| s.batch_size).collect::<Vec<_>>(), [1, 1, 2]);
+        assert_eq!(shards.iter().flat_map(|s| s.inputs.clone()).collect::<Vec<_>>(), batch.inputs, "the shards are the batch's rows, in order");
+        let (inputs, targets) = batch.to_tensors(&autodiff);
+        let (a, _) = block_on(whole.step(cross_entropy(whole.model.forward(inputs), targets))).unwrap();
+        let (b, _) = block_on(sharded.step_sharded(shards, |m, s| {
+            let (inputs, targets) = s.to_tensors(&autodiff);
+            cross_entropy(m.forward(inputs), targets) * (s.batch_size as f64 / 4.0)
+        }))
+        .unwrap();
+        assert!((a - b).abs() < 1e-5, "step {step}: whole-batch loss {a}, summed shards {b}");
+    }
+    assert_eq!(sharded.step_count(), 3);
+    let probe = ids_row(&tokens[..24], &device);
+    let logits = |f: &Fitter| block_on(read_vec(f.model.valid().forward(probe.clone()))).unwrap();
+    let (a, b) = (logits(&whole), logits(&sharded));
+    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let moved = a.iter().zip(block_on(read_vec(model().valid().forward(probe.clone()))).unwrap()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(diff < 1e-4 && moved > 100.0 * diff, "logits after 3 updates differ by {diff} (the updates moved them by {moved})");
+}

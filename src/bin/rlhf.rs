@@ -5,14 +5,7 @@
 //!     cargo run --release --bin rlhf -- --preset micro --beta 0.1
 //!     cargo run --release --features wgpu --bin rlhf -- --device wgpu --preset small
 
-/// `fast-cpu`: an allocator that reuses freed tensor memory (see Cargo.toml).
-#[cfg(feature = "fast-cpu")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
-    #[cfg(feature = "fast-cpu")]
-    rlhf_playground::backend::keep_freed_memory();
     native::main()
 }
 
@@ -95,7 +88,7 @@ mod native {
 
     fn device(arg: DeviceArg) -> Result<Device, String> {
         match arg {
-            DeviceArg::Flex => Ok(Device::flex()),
+            DeviceArg::Flex => Ok(rlhf_playground::backend::Backend::cpu().device),
             #[cfg(feature = "wgpu")]
             DeviceArg::Wgpu => pollster::block_on(rlhf_playground::backend::Backend::gpu()).map(|b| {
                 eprintln!("wgpu adapter: {}", b.adapter.unwrap_or_default());

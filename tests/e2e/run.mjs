@@ -150,6 +150,8 @@ await test('SFT: trains on answer tokens only, and the same prompts are answered
 });
 
 const ranked = async () => (await status()).metrics;
+// The focused rank control: an answer's id, or the test id of a button.
+const focused = () => page.evaluate(() => document.activeElement?.dataset?.answer ?? document.activeElement?.dataset?.testid);
 await test('Rank: two prompts ranked by keyboard only, one by the persona; pairs counted by who labelled them', async () => {
   await page.getByTestId('tab-rank').click();
   await page.getByTestId('rank-k').selectOption('4');
@@ -167,7 +169,7 @@ await test('Rank: two prompts ranked by keyboard only, one by the persona; pairs
     await page.keyboard.press('ArrowDown');
     await until('the answer moved', async () => (await page.locator(`[data-testid=rank-item][data-answer="${id}"]`).getAttribute('data-place')) === '2', 5_000, 100);
     // Focus moves in the frame after the re-render, so wait for it rather than read it at once.
-    await until(`focus to follow the moved answer ${id}`, async () => (await page.evaluate(() => document.activeElement?.dataset?.answer)) === id, 5_000, 100);
+    await until(`focus to follow the moved answer ${id}`, async () => (await focused()) === id, 5_000, 100);
     const last = page.getByTestId('rank-item').last();
     const lastId = await last.getAttribute('data-answer');
     await last.focus();
@@ -175,7 +177,6 @@ await test('Rank: two prompts ranked by keyboard only, one by the persona; pairs
     await until('placed first', async () => (await page.locator(`[data-testid=rank-item][data-answer="${lastId}"]`).getAttribute('data-place')) === '1', 5_000, 100);
     // Every key that re-ranks moves focus to its answer in the next animation frame:
     // wait for that before focusing anything else, or the late move steals it back.
-    const focused = () => page.evaluate(() => document.activeElement?.dataset?.answer ?? document.activeElement?.dataset?.testid);
     await until(`focus to follow the placed answer ${lastId}`, async () => (await focused()) === lastId, 5_000, 100);
     const tied = page.getByTestId('rank-item').last();
     const tiedId = await tied.getAttribute('data-answer');
