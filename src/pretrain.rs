@@ -78,21 +78,18 @@ impl Pretrainer {
     /// One AdamW step on a fresh random batch.
     pub async fn step(&mut self) -> Result<PretrainStep, TrainError> {
         let batch = Batch::random(&self.train, self.cfg.batch_size, self.cfg.block, &mut self.rng);
-        let shards = crate::train::shards_for(&self.device, batch.batch_size);
-        let (train_loss, lr) = if shards > 1 {
-            // Every row has `block` targets: a shard's share of the mean is its rows' share.
-            let rows = batch.batch_size as f64;
-            let device = &self.device;
-            self.fitter
-                .step_sharded(batch.split(shards), |model, shard| {
-                    let (inputs, targets) = shard.to_tensors(device);
-                    cross_entropy(model.forward(inputs), targets) * (shard.batch_size as f64 / rows)
-                })
-                .await?
-        } else {
-            let (inputs, targets) = batch.to_tensors(&self.device);
-            self.fitter.step(cross_entropy(self.fitter.model.forward(inputs), targets)).await?
-        };
+        // One shard (a GPU, or a CPU build without threads) is the whole batch.
+        let shards = batch.split(crate::train::shards_for(&self.device, batch.batch_size));
+        // Every row has `block` targets: a shard's share of the mean is its rows' share.
+        let rows = batch.batch_size as f64;
+        let device = &self.device;
+        let (train_loss, lr) = self
+            .fitter
+            .step_sharded(shards, |model, shard| {
+                let (inputs, targets) = shard.to_tensors(device);
+                cross_entropy(model.forward(inputs), targets) * (shard.batch_size as f64 / rows)
+            })
+            .await?;
         Ok(PretrainStep { step: self.step_count(), train_loss, lr, tokens: batch.batch_size * batch.block })
     }
 

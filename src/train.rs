@@ -79,7 +79,12 @@ impl<M: Module> Fitter<M> {
     /// thread, and the gradients are summed — data parallelism across the CPU's
     /// cores, as PyTorch's DDP does across devices. Without rayon (the plain and
     /// the wasm builds) the shards run one after another.
-    pub async fn step_sharded<S: Send>(&mut self, shards: Vec<S>, loss: impl Fn(&M, S) -> Tensor<1> + Sync) -> Result<(f32, f64), TrainError> {
+    /// One shard is exactly [`step`](Self::step) on the model itself (no copy).
+    pub async fn step_sharded<S: Send>(&mut self, mut shards: Vec<S>, loss: impl Fn(&M, S) -> Tensor<1> + Sync) -> Result<(f32, f64), TrainError> {
+        if shards.len() == 1 {
+            let whole = loss(&self.model, shards.pop().unwrap());
+            return self.step(whole).await;
+        }
         let device = self.model.devices().into_iter().next().expect("a model with parameters");
         let parts = run_shards(shards.into_iter().map(|s| (self.model.clone(), s)).collect(), &|(copy, shard): (M, S)| {
             let copy = copy.fork(&device);
@@ -87,16 +92,12 @@ impl<M: Module> Fitter<M> {
             let value = part.clone().detach();
             (value, GradientsParams::from_grads(part.backward(), &copy))
         });
-        let mut total = None::<Tensor<1>>;
+        let (values, parts): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
         let mut grads = GradientsAccumulator::<M>::new();
-        for (value, part) in parts {
-            total = Some(match total {
-                Some(t) => t + value,
-                None => value,
-            });
+        for part in parts {
             grads.accumulate(&self.model, part);
         }
-        let value = read_scalar(total.expect("at least one shard")).await?;
+        let value = read_scalar(Tensor::cat(values, 0).sum()).await?;
         if !value.is_finite() {
             return Err(self.roll_back(value));
         }
