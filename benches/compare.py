@@ -15,7 +15,7 @@ for burn in (r for r in pre if not r["device"].startswith("torch")):
     for t in (t for t in torch if t["preset"] == burn["preset"]):
         print(json.dumps({
             "bench": "ratio", "preset": burn["preset"], "burn": burn["device"], "torch": f'{t["device"]} ({t["threads"]} threads)',
-            "burn_threads": burn.get("threads"), "burn_sharded": burn.get("sharded"), "same_threads": burn.get("threads") == t["threads"],
+            "burn_threads": burn.get("threads"), "burn_sharded": burn.get("sharded"), "burn_cpu_kernels": burn.get("cpu_kernels"), "same_threads": burn.get("threads") == t["threads"],
             "burn_ms_per_step": burn["ms_per_step"], "torch_ms_per_step": t["ms_per_step"],
             "burn_throughput_vs_torch": round(t["ms_per_step"] / burn["ms_per_step"], 3),
         }))

@@ -17,6 +17,8 @@ fn report(backend: &Backend, name: &str, steps: usize) {
             // Batch split across the threads (train::shards_for), or one pass over it.
             v["sharded"] = (rlhf_playground::train::sharding() && cpu_threads() > 1).into();
         }
+        // Our CPU kernels (src/kernels/cpu.rs) ran, or burn's ops in their place.
+        v["cpu_kernels"] = rlhf_playground::kernels::cpu_kernels(&backend.device).into();
         println!("{v}");
     };
     for preset in [Preset::Micro, Preset::Small] {
@@ -42,6 +44,11 @@ fn cpu_threads() -> usize {
 fn main() {
     let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     report(&Backend::cpu(), "flex", steps);
+    // The same steps with burn's softmax / LayerNorm / log-softmax ops in place of
+    // our CPU kernels: what the kernels gain.
+    rlhf_playground::kernels::set_cpu_kernels(false);
+    report(&Backend::cpu(), "flex", steps);
+    rlhf_playground::kernels::set_cpu_kernels(true);
     if cpu_threads() > 1 {
         // The same steps without splitting the batch across threads: what it gains.
         rlhf_playground::train::set_sharding(false);

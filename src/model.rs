@@ -9,7 +9,6 @@
 use burn::module::{Initializer, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, log_softmax, softmax};
 use serde::{Deserialize, Serialize};
 
 /// A model size. `micro` trains in seconds on a CPU or a software GPU (CI, e2e);
@@ -95,13 +94,9 @@ pub fn causal_attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>)
     let q = heads(qkv.pop().unwrap()) / (hs as f64).sqrt();
 
     let att = q.matmul(k.swap_dims(2, 3)); // (B, nh, T, T)
-    // Position i may only look at positions j ≤ i: −1e9 added above the diagonal
-    // (one (1, 1, T, T) tensor, broadcast) makes those probabilities exactly 0. An
-    // addition passes its gradient through untouched; a mask_fill costs one more
-    // (B, nh, T, T) pass in the backward step.
-    let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &att.device());
-    let future = Tensor::<2>::zeros([t, t], &att.device()).mask_fill(future, -1.0e9);
-    let att = softmax(att + future.unsqueeze::<4>(), 3);
+    // Position i may only look at positions j ≤ i: softmax over those, probability
+    // 0 for the future (our CPU kernel on flex, a masked burn softmax elsewhere).
+    let att = crate::kernels::causal_softmax(att);
 
     let y = att.clone().matmul(v); // (B, nh, T, hs)
     let y = y.swap_dims(1, 2).reshape([b, t, c]); // re-assemble heads side by side
@@ -116,7 +111,8 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.c_proj.forward(gelu(self.c_fc.forward(x)))
+        // The exact (erf) GELU, as GPT-2's paper defines it (our CPU kernel on flex).
+        self.c_proj.forward(crate::kernels::gelu(self.c_fc.forward(x)))
     }
 }
 
@@ -130,11 +126,23 @@ pub struct Block {
 
 impl Block {
     pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
-        let (a, att) = self.attn.forward(self.ln_1.forward(x.clone()));
+        let (a, att) = self.attn.forward(layer_norm(&self.ln_1, x.clone()));
         let x = x + a;
-        let x = x.clone() + self.mlp.forward(self.ln_2.forward(x));
+        let x = x.clone() + self.mlp.forward(layer_norm(&self.ln_2, x));
         (x, att)
     }
+}
+
+/// LayerNorm's ε (GPT-2's, and burn's default).
+const LN_EPS: f64 = 1e-5;
+
+fn layer_norm_config(c: usize) -> LayerNormConfig {
+    LayerNormConfig::new(c).with_epsilon(LN_EPS)
+}
+
+/// `ln(x)`: our CPU kernel on flex, burn's LayerNorm elsewhere.
+fn layer_norm<const D: usize>(ln: &LayerNorm, x: Tensor<D>) -> Tensor<D> {
+    crate::kernels::layer_norm(ln, LN_EPS, x)
 }
 
 #[derive(Module, Debug)]
@@ -157,13 +165,13 @@ impl GptConfig {
         let linear = |i, o, std| LinearConfig::new(i, o).with_initializer(normal(std)).init(device);
         let blocks = (0..self.n_layer)
             .map(|_| Block {
-                ln_1: LayerNormConfig::new(c).init(device),
+                ln_1: layer_norm_config(c).init(device),
                 attn: CausalSelfAttention {
                     c_attn: linear(c, 3 * c, 0.02),
                     c_proj: linear(c, c, proj_std),
                     n_head: self.n_head,
                 },
-                ln_2: LayerNormConfig::new(c).init(device),
+                ln_2: layer_norm_config(c).init(device),
                 mlp: Mlp { c_fc: linear(c, 4 * c, 0.02), c_proj: linear(4 * c, c, proj_std) },
             })
             .collect();
@@ -171,7 +179,7 @@ impl GptConfig {
             wte: EmbeddingConfig::new(self.vocab_size, c).with_initializer(normal(0.02)).init(device),
             wpe: EmbeddingConfig::new(self.block_size, c).with_initializer(normal(0.02)).init(device),
             blocks,
-            ln_f: LayerNormConfig::new(c).init(device),
+            ln_f: layer_norm_config(c).init(device),
             block_size: self.block_size,
         };
         gpt.visit(&mut DrawNow);
@@ -221,7 +229,7 @@ impl Gpt {
             x = y;
             atts.push(att);
         }
-        (self.ln_f.forward(x), atts)
+        (layer_norm(&self.ln_f, x), atts)
     }
 
     /// Tied LM head: logits = h · Wteᵀ, (B, T, C) → (B, T, V).
@@ -233,10 +241,12 @@ impl Gpt {
     }
 }
 
-/// log p(target) at every position: logits (B, T, V), targets (B, T) → (B, T).
-/// Cross-entropy is its negative mean; PPO and the KL view reuse it per token.
+/// log p(target) = log softmax(logits)[target] at every position: logits (B, T, V),
+/// targets (B, T) → (B, T). Cross-entropy is its negative mean; PPO and the KL view
+/// reuse it per token. (Our CPU kernel on flex, burn's log-softmax and gather
+/// elsewhere.)
 pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
-    log_softmax(logits, 2).gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2)
+    crate::kernels::token_log_probs(logits, targets)
 }
 
 /// Mean next-token cross-entropy over all positions.

@@ -16,7 +16,14 @@
 //! They run on wgpu devices (WebGPU in the browser; `--features wgpu` natively).
 //! On burn's CPU backend the same functions fall back to [`reference`], which is
 //! also what the kernels are tested against ([`check`]).
+//!
+//! On burn's CPU backend (`flex`: natively, and in a browser without WebGPU) the
+//! training step's row-wise operations run our [`cpu`] kernels instead of burn's
+//! chains of elementwise ops — [`causal_softmax`], [`layer_norm`],
+//! [`token_log_probs`] and [`gelu`], each with a hand-written backward step;
+//! everywhere else the same functions run burn's ops ([`reference`]).
 
+pub mod cpu;
 pub mod reference;
 
 #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
@@ -129,6 +136,66 @@ pub fn attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
         return (Tensor::from_dispatch(y), Tensor::from_dispatch(att));
     }
     crate::model::causal_attention(qkv, n_head)
+}
+
+static CPU_KERNELS: AtomicBool = AtomicBool::new(true);
+
+/// Benchmarks and tests switch our CPU kernels off to run burn's ops on the same
+/// device, in the same run.
+pub fn set_cpu_kernels(on: bool) {
+    CPU_KERNELS.store(on, Ordering::Relaxed);
+}
+
+/// Whether f32 tensors on `device` (with or without autodiff) run our [`cpu`]
+/// kernels: burn's flex backend, unless switched off.
+pub fn cpu_kernels(device: &Device) -> bool {
+    CPU_KERNELS.load(Ordering::Relaxed) && matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_))
+}
+
+/// Softmax of attention scores (B, nh, T, T) over the keys each query may see
+/// (j ≤ i): [`cpu::CpuKernels::causal_softmax`] on the CPU, the masked burn softmax
+/// ([`reference::causal_softmax`]) elsewhere.
+pub fn causal_softmax(scores: Tensor<4>) -> Tensor<4> {
+    if cpu_kernels(&scores.device()) && scores.dtype() == burn::tensor::DType::F32 {
+        use burn::backend::Dispatch;
+        return Tensor::from_dispatch(<Dispatch as cpu::CpuKernels>::causal_softmax(scores.into_dispatch()));
+    }
+    reference::causal_softmax(scores)
+}
+
+/// `ln` applied to `x` (…, C) with ε = `epsilon`: [`cpu::CpuKernels::layer_norm`]
+/// on the CPU, burn's LayerNorm elsewhere.
+pub fn layer_norm<const D: usize>(ln: &burn::nn::LayerNorm, epsilon: f64, x: Tensor<D>) -> Tensor<D> {
+    if cpu_kernels(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
+        if let Some(beta) = &ln.beta {
+            use burn::backend::Dispatch;
+            let y = <Dispatch as cpu::CpuKernels>::layer_norm(x.into_dispatch(), ln.gamma.val().into_dispatch(), beta.val().into_dispatch(), epsilon as f32);
+            return Tensor::from_dispatch(y);
+        }
+    }
+    ln.forward(x)
+}
+
+/// log p(target) at every position: logits (B, T, V), targets (B, T) → (B, T).
+/// [`cpu::CpuKernels::token_log_probs`] on the CPU, burn's log-softmax and gather
+/// ([`reference::token_log_probs`]) elsewhere.
+pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
+    if cpu_kernels(&logits.device()) && logits.dtype() == burn::tensor::DType::F32 {
+        use burn::backend::Dispatch;
+        let [b, t, v] = logits.dims();
+        let lp = <Dispatch as cpu::CpuKernels>::token_log_probs(logits.reshape([b * t, v]).into_dispatch(), targets.reshape([b * t]).into_dispatch());
+        return Tensor::<1>::from_dispatch(lp).reshape([b, t]);
+    }
+    reference::token_log_probs(logits, targets)
+}
+
+/// The exact GELU: [`cpu::CpuKernels::gelu`] on the CPU, burn's elsewhere.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if cpu_kernels(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
+        use burn::backend::Dispatch;
+        return Tensor::from_dispatch(<Dispatch as cpu::CpuKernels>::gelu(x.into_dispatch()));
+    }
+    burn::tensor::activation::gelu(x)
 }
 
 /// The next token of every row of `logits` (rows, V), on the logits' device: the

@@ -3,6 +3,7 @@
 //! step through. The RNG and the sampling rule here are bit-for-bit the ones in
 //! `shaders/sample.wgsl` (same hash, same order key, same tie rule), so a kernel
 //! and this file draw the same token from the same logits and seed.
+//! The burn ops our CPU kernels (`cpu.rs`) replace are here too.
 
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
@@ -81,4 +82,22 @@ pub fn token_stats(policy: Tensor<2>, reference: Tensor<2>, targets: Tensor<1, I
     let log_ref = log_softmax(reference, 1).gather(1, y);
     let entropy = (softmax(policy, 1) * lp).sum_dim(1).neg(); // (N, 1)
     Tensor::cat(vec![log_pi, log_ref, entropy], 1)
+}
+
+/// Softmax of scores (B, nh, T, T) over the keys each query may see, j ≤ i: what
+/// `cpu::CpuKernels::causal_softmax` replaces, and what every non-CPU device runs.
+pub fn causal_softmax(scores: Tensor<4>) -> Tensor<4> {
+    let [.., t, _] = scores.dims();
+    // −1e9 added above the diagonal (one (1, 1, T, T) tensor, broadcast) makes those
+    // probabilities exactly 0. An addition passes its gradient through untouched; a
+    // mask_fill costs one more (B, nh, T, T) pass in the backward step.
+    let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &scores.device());
+    let future = Tensor::<2>::zeros([t, t], &scores.device()).mask_fill(future, -1.0e9);
+    softmax(scores + future.unsqueeze::<4>(), 3)
+}
+
+/// log p(target) at every position, logits (B, T, V), targets (B, T) → (B, T), as
+/// burn's log-softmax and gather: what `cpu::CpuKernels::token_log_probs` replaces.
+pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
+    log_softmax(logits, 2).gather(2, targets.unsqueeze_dim::<3>(2)).squeeze_dim::<2>(2)
 }

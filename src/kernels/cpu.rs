@@ -1,0 +1,499 @@
+//! Our CPU kernels: the training step's row-wise operations — causal softmax,
+//! LayerNorm and the log-probability of the target token — each one pass per row
+//! forward and one backward, and the exact GELU, on burn's `flex` backend
+//! (natively, and in a browser without WebGPU).
+//!
+//! Why ours: burn's autodiff builds softmax, log-softmax and LayerNorm from 5–8
+//! elementwise ops, and their backward steps from as many again — each a full pass
+//! over memory into a fresh buffer (PyTorch runs each as one kernel). The causal
+//! mask costs one more: an add of −1e9 above the diagonal and then an `exp` of it,
+//! for half of every (B, nh, T, T) score tensor. Here the masked scores are never
+//! read and their probabilities are written as 0. And every `exp` / `erf` in flex
+//! is a call to libm's scalar function, one value at a time; ours ([`exp`],
+//! [`erf`]) are branch-free polynomials the compiler turns into SIMD code, so a
+//! row's exponentials run 4–8 at a time.
+//!
+//! Each is checked against the burn ops it replaces, values and gradients
+//! (`tests/cpu_kernels.rs`), and the math is the textbook one:
+//! - softmax y = e^(x−max) / Σ e^(x−max), backward dx = y ⊙ (g − Σ g ⊙ y);
+//! - LayerNorm x̂ = (x − μ)·r with r = 1/√(σ² + ε), y = γ ⊙ x̂ + β, backward
+//!   dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) with ĝ = g ⊙ γ, dγ = Σ g ⊙ x̂, dβ = Σ g;
+//! - log p(t) = x_t − log Σ e^x, backward dx = g·(onehot(t) − softmax(x));
+//! - GELU(x) = x·Φ(x) with Φ(x) = ½(1 + erf(x/√2)), backward dx = g·(Φ(x) + x·φ(x)),
+//!   φ(x) = e^(−x²/2)/√(2π).
+//!
+//! The slice functions are the kernels; the [`CpuKernels`] extension routes burn
+//! tensors to them (`Autodiff<Flex>` records the backward step, plain `Flex` runs
+//! only the forward).
+
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension, tensor::{FloatTensor, IntTensor}};
+use burn::tensor::{DType, Shape, TensorData};
+
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuKernels: Backend {
+    /// scores (…, Tq, Tk) → softmax over the last axis, where query row i sees
+    /// keys j ≤ i + (Tk − Tq) and the rest get probability 0.
+    fn causal_softmax(scores: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// x (…, C), γ (C), β (C) → LayerNorm over the last axis.
+    fn layer_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f32) -> FloatTensor<Self>;
+
+    /// logits (N, V), targets (N) → log softmax(logits)[target] (N).
+    fn token_log_probs(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
+
+    /// The exact (erf) GELU, elementwise.
+    fn gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+// ---------------------------------------------------------------------------
+// exp and erf as polynomials: no branches, no calls, so loops over them vectorise.
+// ---------------------------------------------------------------------------
+
+/// e^x to about 1 ulp for x in [−87, 88] (clamped outside: e^−87 ≈ 1.6e−38 stands
+/// in for 0, which no sum or product here can tell apart).
+/// e^x = 2^n · e^r with n = round(x / ln 2) and |r| ≤ ln 2 / 2, where e^r's Taylor
+/// series to r⁷ is within 4e−9 relative.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 in two parts (the first exact in 9 bits), so r = x − n·ln 2 loses nothing.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding and subtracting 1.5·2²³ rounds to the nearest integer (SSE2 has no round).
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (1.0 / 2.0 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// erf(x) to within 6e−7 absolute (Abramowitz & Stegun 7.1.26, 1964: 1.5e−7, plus
+/// f32 rounding where the 1 − … below cancels near 0 — enough for GELU, which
+/// needs 1 + erf): erf(|x|) = 1 − t·(a₁ + t·(a₂ + …))·e^(−x²), t = 1 / (1 + p·|x|); odd.
+#[inline(always)]
+pub fn erf(x: f32) -> f32 {
+    let (ax, e) = (x.abs(), exp(-x * x));
+    erf_abs(ax, e).copysign(x)
+}
+
+/// erf(|x|) from |x| and e^(−x²), which GELU's two steps share with φ.
+#[inline(always)]
+fn erf_abs(ax: f32, exp_minus_x2: f32) -> f32 {
+    const P: f32 = 0.327_591_1;
+    const A: [f32; 5] = [0.254_829_6, -0.284_496_74, 1.421_413_7, -1.453_152_1, 1.061_405_4];
+    let t = 1.0 / (1.0 + P * ax);
+    1.0 - t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4])))) * exp_minus_x2
+}
+
+/// (Φ(x), φ(x)): the standard normal's CDF and density, from one e^(−x²/2).
+#[inline(always)]
+fn normal_cdf_pdf(x: f32) -> (f32, f32) {
+    const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
+    let e = exp(-0.5 * x * x);
+    let erf = erf_abs(x.abs() * std::f32::consts::FRAC_1_SQRT_2, e).copysign(x);
+    (0.5 * (1.0 + erf), FRAC_1_SQRT_2PI * e)
+}
+
+/// GELU(x) = x·Φ(x), elementwise.
+pub fn gelu_forward(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|&v| v * normal_cdf_pdf(v).0).collect()
+}
+
+/// dx = g·(Φ(x) + x·φ(x)).
+pub fn gelu_backward(x: &[f32], g: &[f32]) -> Vec<f32> {
+    x.iter()
+        .zip(g)
+        .map(|(&v, &g)| {
+            let (cdf, pdf) = normal_cdf_pdf(v);
+            g * (cdf + v * pdf)
+        })
+        .collect()
+}
+
+/// Σ x in 8 running sums (strict float order would keep one, and one lane busy).
+#[inline(always)]
+fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Σ a ⊙ b, as [`sum`].
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// max x (−∞ for none), in 8 lanes.
+#[inline(always)]
+fn max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    acc.iter().fold(tail, |m, &v| m.max(v))
+}
+
+// ---------------------------------------------------------------------------
+// The kernels, on row-major slices.
+// ---------------------------------------------------------------------------
+
+/// How many keys query row `i` (of `tq`) sees among `tk`.
+fn visible(i: usize, tq: usize, tk: usize) -> usize {
+    (i + 1 + (tk - tq)).min(tk)
+}
+
+/// Causal softmax of `x` (rows of `tk`, in matrices of `tq` rows) into `y`.
+pub fn causal_softmax_forward(x: &[f32], tq: usize, tk: usize) -> Vec<f32> {
+    let mut y = vec![0.0; x.len()];
+    for_rows(&mut y, tk, &mut [], |r, out, _: &mut ()| {
+        let n = visible(r % tq, tq, tk);
+        let row = &x[r * tk..r * tk + n];
+        let m = max(row);
+        for (o, &v) in out[..n].iter_mut().zip(row) {
+            *o = exp(v - m);
+        }
+        let inv = 1.0 / sum(&out[..n]);
+        out[..n].iter_mut().for_each(|o| *o *= inv);
+    });
+    y
+}
+
+/// dx = y ⊙ (g − Σ g ⊙ y) over each row's visible keys (0 elsewhere, where y is 0).
+pub fn causal_softmax_backward(y: &[f32], g: &[f32], tq: usize, tk: usize) -> Vec<f32> {
+    let mut dx = vec![0.0; y.len()];
+    for_rows(&mut dx, tk, &mut [], |r, out, _: &mut ()| {
+        let n = visible(r % tq, tq, tk);
+        let (yr, gr) = (&y[r * tk..r * tk + n], &g[r * tk..r * tk + n]);
+        let yg = dot(yr, gr);
+        for ((o, &yv), &gv) in out[..n].iter_mut().zip(yr).zip(gr) {
+            *o = yv * (gv - yg);
+        }
+    });
+    dx
+}
+
+/// LayerNorm of every row of `x` (width C = γ's length): (y, x̂, r) with
+/// r = 1/√(σ² + ε) per row, x̂ and r kept for the backward step.
+pub fn layer_norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let c = gamma.len();
+    let rows = x.len() / c;
+    let mut x_hat = vec![0.0; x.len()];
+    let mut rstd = vec![0.0; rows];
+    for_rows(&mut x_hat, c, &mut rstd, |r, out, rs| {
+        let row = &x[r * c..(r + 1) * c];
+        let mean = sum(row) / c as f32;
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o = v - mean;
+        }
+        *rs = 1.0 / (dot(out, out) / c as f32 + epsilon).sqrt();
+        out.iter_mut().for_each(|o| *o *= *rs);
+    });
+    let mut y = vec![0.0; x.len()];
+    for_rows(&mut y, c, &mut [], |r, out, _: &mut ()| {
+        for (((o, &h), &g), &b) in out.iter_mut().zip(&x_hat[r * c..(r + 1) * c]).zip(gamma).zip(beta) {
+            *o = h * g + b;
+        }
+    });
+    (y, x_hat, rstd)
+}
+
+/// LayerNorm's backward step from the upstream gradient `g`: (dx, dγ, dβ).
+pub fn layer_norm_backward(g: &[f32], x_hat: &[f32], rstd: &[f32], gamma: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let c = gamma.len();
+    let mut dx = vec![0.0; g.len()];
+    for_rows(&mut dx, c, &mut [], |r, out, _: &mut ()| {
+        let (gr, hr) = (&g[r * c..(r + 1) * c], &x_hat[r * c..(r + 1) * c]);
+        // ĝ = g ⊙ γ (into `out`), then its mean and its mean against x̂.
+        for ((o, &gv), &w) in out.iter_mut().zip(gr).zip(gamma) {
+            *o = gv * w;
+        }
+        let (mean_g, mean_gh) = (sum(out) / c as f32, dot(out, hr) / c as f32);
+        for (o, &hv) in out.iter_mut().zip(hr) {
+            *o = rstd[r] * (*o - mean_g - hv * mean_gh);
+        }
+    });
+    // Summed over rows in order, one row at a time: the same numbers on any thread count.
+    let (mut d_gamma, mut d_beta) = (vec![0.0; c], vec![0.0; c]);
+    for (gr, hr) in g.chunks(c).zip(x_hat.chunks(c)) {
+        for (((dg, db), &gv), &hv) in d_gamma.iter_mut().zip(d_beta.iter_mut()).zip(gr).zip(hr) {
+            *dg += gv * hv;
+            *db += gv;
+        }
+    }
+    (dx, d_gamma, d_beta)
+}
+
+/// log softmax(row)[target] of every row of `logits` (N × V): (log-probs, log Σ e^x),
+/// the second kept for the backward step.
+pub fn token_log_probs_forward(logits: &[f32], v: usize, targets: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    let mut lse = vec![0.0; targets.len()];
+    let mut scratch = vec![0.0; logits.len()];
+    for_rows(&mut scratch, v, &mut lse, |r, e, lse| {
+        let row = &logits[r * v..(r + 1) * v];
+        let m = max(row);
+        for (o, &x) in e.iter_mut().zip(row) {
+            *o = exp(x - m);
+        }
+        *lse = m + sum(e).ln();
+    });
+    let lp = targets.iter().enumerate().map(|(r, &t)| logits[r * v + t] - lse[r]).collect();
+    (lp, lse)
+}
+
+/// dx = g·(onehot(target) − e^(x − lse)) per row.
+pub fn token_log_probs_backward(logits: &[f32], v: usize, targets: &[usize], lse: &[f32], g: &[f32]) -> Vec<f32> {
+    let mut dx = vec![0.0; logits.len()];
+    for_rows(&mut dx, v, &mut [], |r, out, _: &mut ()| {
+        let (gr, l) = (g[r], lse[r]);
+        for (o, &x) in out.iter_mut().zip(&logits[r * v..(r + 1) * v]) {
+            *o = -gr * exp(x - l);
+        }
+        out[targets[r]] += gr;
+    });
+    dx
+}
+
+/// Runs `f(row, out_row, stat)` over the rows (width `width`) of `out`, with one
+/// `stat` per row when `stats` is not empty. With `fast-cpu` big tensors are split
+/// across rayon's threads (each row is independent, so the numbers do not depend
+/// on the split); otherwise, and in the browser, one row after another.
+fn for_rows<S: Send + Default>(out: &mut [f32], width: usize, stats: &mut [S], f: impl Fn(usize, &mut [f32], &mut S) + Sync + Send) {
+    if width == 0 {
+        return;
+    }
+    let rows = out.len() / width;
+    let mut none: Vec<S> = Vec::new();
+    let stats = if stats.is_empty() {
+        none.resize_with(rows, S::default);
+        &mut none[..]
+    } else {
+        stats
+    };
+    #[cfg(feature = "fast-cpu")]
+    if out.len() >= 1 << 16 {
+        use rayon::prelude::*;
+        out.par_chunks_mut(width).zip(stats.par_iter_mut()).enumerate().for_each(|(r, (o, s))| f(r, o, s));
+        return;
+    }
+    out.chunks_mut(width).zip(stats.iter_mut()).enumerate().for_each(|(r, (o, s))| f(r, o, s));
+}
+
+// ---------------------------------------------------------------------------
+// burn tensors → the kernels.
+// ---------------------------------------------------------------------------
+
+fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(t.dtype(), DType::F32, "our CPU kernels take f32 tensors");
+    match t.as_slice::<f32>() {
+        Some(s) if s.len() == t.shape().num_elements() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous").to_vec()),
+    }
+}
+
+fn indices(t: &FlexTensor, v: usize) -> Vec<usize> {
+    let t = t.to_contiguous();
+    let ids: Vec<i64> = match t.dtype() {
+        DType::I64 => t.as_slice::<i64>().expect("contiguous").to_vec(),
+        DType::I32 => t.as_slice::<i32>().expect("contiguous").iter().map(|&i| i as i64).collect(),
+        dtype => panic!("token_log_probs: targets of {dtype:?}, expected i32 or i64"),
+    };
+    ids.into_iter()
+        .map(|i| {
+            assert!((0..v as i64).contains(&i), "token_log_probs: target {i} outside the vocabulary of {v}");
+            i as usize
+        })
+        .collect()
+}
+
+fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// (Tq, Tk) of a (…, Tq, Tk) score tensor.
+fn score_dims(shape: &Shape) -> (usize, usize) {
+    let d = shape.num_dims();
+    assert!(d >= 2, "causal_softmax takes (…, Tq, Tk) scores");
+    let (tq, tk) = (shape[d - 2], shape[d - 1]);
+    assert!(tq <= tk, "causal_softmax: {tq} queries over {tk} keys");
+    (tq, tk)
+}
+
+fn flex_causal_softmax(scores: &FlexTensor) -> FlexTensor {
+    let shape = scores.shape();
+    let (tq, tk) = score_dims(&shape);
+    tensor(causal_softmax_forward(&f32s(scores), tq, tk), shape)
+}
+
+/// (y, x̂, r) of [`layer_norm_forward`] as tensors.
+fn flex_layer_norm(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, epsilon: f32) -> (FlexTensor, FlexTensor, Vec<f32>) {
+    let shape = x.shape();
+    let c = shape[shape.num_dims() - 1];
+    assert_eq!(gamma.shape().num_elements(), c, "layer_norm: γ has {} values for rows of {c}", gamma.shape().num_elements());
+    let (y, x_hat, rstd) = layer_norm_forward(&f32s(x), &f32s(gamma), &f32s(beta), epsilon);
+    (tensor(y, shape.clone()), tensor(x_hat, shape), rstd)
+}
+
+fn flex_token_log_probs(logits: &FlexTensor, targets: &FlexTensor) -> (FlexTensor, Vec<usize>, Vec<f32>) {
+    let shape = logits.shape();
+    assert_eq!(shape.num_dims(), 2, "token_log_probs takes (N, V) logits");
+    let (n, v) = (shape[0], shape[1]);
+    let targets = indices(targets, v);
+    assert_eq!(targets.len(), n, "token_log_probs: {} targets for {n} rows", targets.len());
+    let (lp, lse) = token_log_probs_forward(&f32s(logits), v, &targets);
+    (tensor(lp, Shape::from([n])), targets, lse)
+}
+
+impl CpuKernels for Flex {
+    fn causal_softmax(scores: FloatTensor<Self>) -> FloatTensor<Self> {
+        flex_causal_softmax(&scores)
+    }
+
+    fn layer_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f32) -> FloatTensor<Self> {
+        flex_layer_norm(&x, &gamma, &beta, epsilon).0
+    }
+
+    fn token_log_probs(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        flex_token_log_probs(&logits, &targets).0
+    }
+
+    fn gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        tensor(gelu_forward(&f32s(&x)), x.shape())
+    }
+}
+
+/// The softmax's probabilities, for its backward step.
+#[derive(Debug)]
+struct CausalSoftmaxBackward;
+
+impl Backward<Flex, 1> for CausalSoftmaxBackward {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let Ops { parents, node, state: y } = ops;
+        unary::<Flex, _>(parents, node, grads, |g| {
+            let shape = y.shape();
+            let (tq, tk) = score_dims(&shape);
+            tensor(causal_softmax_backward(&f32s(&y), &f32s(&g), tq, tk), shape)
+        });
+    }
+}
+
+#[derive(Debug)]
+struct LayerNormBackward;
+
+impl Backward<Flex, 3> for LayerNormBackward {
+    /// (x̂, r per row, γ).
+    type State = (FlexTensor, Vec<f32>, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let Ops { parents: [x, gamma, beta], node, state: (x_hat, rstd, g_weight) } = ops;
+        let g = grads.consume::<Flex>(&node);
+        let (dx, d_gamma, d_beta) = layer_norm_backward(&f32s(&g), &f32s(&x_hat), &rstd, &f32s(&g_weight));
+        let c = d_gamma.len();
+        if let Some(x) = x {
+            grads.register::<Flex>(x.id, tensor(dx, x_hat.shape()));
+        }
+        if let Some(gamma) = gamma {
+            grads.register::<Flex>(gamma.id, tensor(d_gamma, Shape::from([c])));
+        }
+        if let Some(beta) = beta {
+            grads.register::<Flex>(beta.id, tensor(d_beta, Shape::from([c])));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TokenLogProbsBackward;
+
+impl Backward<Flex, 1> for TokenLogProbsBackward {
+    /// (logits, targets, log Σ e^x per row).
+    type State = (FlexTensor, Vec<usize>, Vec<f32>);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let Ops { parents, node, state: (logits, targets, lse) } = ops;
+        unary::<Flex, _>(parents, node, grads, |g| {
+            let shape = logits.shape();
+            tensor(token_log_probs_backward(&f32s(&logits), shape[1], &targets, &lse, &f32s(&g)), shape)
+        });
+    }
+}
+
+#[derive(Debug)]
+struct GeluBackward;
+
+impl Backward<Flex, 1> for GeluBackward {
+    /// The input.
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let Ops { parents, node, state: x } = ops;
+        unary::<Flex, _>(parents, node, grads, |g| tensor(gelu_backward(&f32s(&x), &f32s(&g)), x.shape()));
+    }
+}
+
+impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
+    fn causal_softmax(scores: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, node) = scores.into_parts();
+        // Compute bound: the probabilities are kept, not recomputed, for the backward step.
+        match CausalSoftmaxBackward.prepare::<C>([node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = flex_causal_softmax(&x);
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(flex_causal_softmax(&x)),
+        }
+    }
+
+    fn layer_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f32) -> FloatTensor<Self> {
+        let (x, x_node) = x.into_parts();
+        let (gamma, gamma_node) = gamma.into_parts();
+        let (beta, beta_node) = beta.into_parts();
+        let (y, x_hat, rstd) = flex_layer_norm(&x, &gamma, &beta, epsilon);
+        match LayerNormBackward.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((x_hat, rstd, gamma), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn token_log_probs(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        let (logits, node) = logits.into_parts();
+        let (lp, targets, lse) = flex_token_log_probs(&logits, &targets);
+        match TokenLogProbsBackward.prepare::<C>([node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((logits, targets, lse), lp),
+            OpsKind::UnTracked(prep) => prep.finish(lp),
+        }
+    }
+
+    fn gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, node) = x.into_parts();
+        let y = tensor(gelu_forward(&f32s(&x)), x.shape());
+        match GeluBackward.prepare::<C>([node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(x, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+}
