@@ -10,8 +10,8 @@
 //! for half of every (B, nh, T, T) score tensor. Here the masked scores are never
 //! read and their probabilities are written as 0. And every `exp` / `erf` in flex
 //! is a call to libm's scalar function, one value at a time; ours ([`exp`],
-//! [`erf`]) are branch-free polynomials the compiler turns into SIMD code, so a
-//! row's exponentials run 4–8 at a time.
+//! [`erf`]) are branch-free polynomials the compiler turns into SIMD code (4 lanes
+//! on x86-64's baseline SSE2).
 //!
 //! Each is checked against the burn ops it replaces, values and gradients
 //! (`tests/cpu_kernels.rs`), and the math is the textbook one:
@@ -66,10 +66,15 @@ pub fn exp(x: f32) -> f32 {
     // Adding and subtracting 1.5·2²³ rounds to the nearest integer (SSE2 has no round).
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let k = x * LOG2_E + ROUND;
+    let n = k - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0 + r * (1.0 + r * (1.0 / 2.0 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // k's low bits hold n (k = 1.5·2²³ + n exactly), so 2^n's exponent field comes
+    // from integer adds on them — not from `n as i32`, whose saturating
+    // float-to-int conversion has no SIMD form and kept the loop scalar.
+    let n_bits = k.to_bits().wrapping_sub(ROUND.to_bits());
+    p * f32::from_bits(n_bits.wrapping_add(127) << 23)
 }
 
 /// erf(x) to within 6e−7 absolute (Abramowitz & Stegun 7.1.26, 1964: 1.5e−7, plus
