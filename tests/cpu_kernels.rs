@@ -10,6 +10,9 @@ use rlhf_playground::kernels::{self, cpu, reference};
 use rlhf_playground::readback::read_vec;
 use std::sync::Mutex;
 
+mod common;
+use common::numeric_grad;
+
 /// `kernels::set_cpu_kernels` is process-wide: the tests that read or flip it take turns.
 static SWITCH: Mutex<()> = Mutex::new(());
 
@@ -77,19 +80,6 @@ fn causal_softmax_over_more_keys_than_queries_lets_the_last_query_see_all() {
     assert!(max_diff(&y, &want) < 1e-6, "{y:?} vs {want:?}");
 }
 
-/// Central differences of `f` at `x`, one coordinate at a time.
-fn numeric_grad(f: &dyn Fn(&[f32]) -> f32, x: &[f32]) -> Vec<f32> {
-    let h = 1e-2;
-    (0..x.len())
-        .map(|i| {
-            let (mut a, mut b) = (x.to_vec(), x.to_vec());
-            a[i] += h;
-            b[i] -= h;
-            (f(&a) - f(&b)) / (2.0 * h)
-        })
-        .collect()
-}
-
 fn assert_close(analytic: &[f32], numeric: &[f32], what: &str) {
     for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
         assert!((a - n).abs() <= 2e-3 * (1.0 + n.abs()), "{what}[{i}]: kernel {a} vs finite differences {n}");
@@ -119,8 +109,8 @@ fn the_kernels_backward_steps_match_finite_differences() {
 
     // log p(target): 3 rows over a vocabulary of 6.
     let (logits, targets, w) = (wave(18, 0.8), vec![4, 0, 5], wave(3, 1.1));
-    let (_, lse) = cpu::token_log_probs_forward(&logits, 6, &targets);
-    let dx = cpu::token_log_probs_backward(&logits, 6, &targets, &lse, &w);
+    let (_, probs) = cpu::token_log_probs_forward(&logits, 6, &targets);
+    let dx = cpu::token_log_probs_backward(&probs, 6, &targets, &w);
     assert_close(&dx, &numeric_grad(&|l| dot(&cpu::token_log_probs_forward(l, 6, &targets).0, &w), &logits), "log p dx");
 }
 

@@ -6,6 +6,9 @@ use pollster::block_on;
 use rlhf_playground::losses::*;
 use rlhf_playground::readback::read_vec;
 
+mod common;
+use common::numeric_grad;
+
 fn t1(v: &[f32], device: &Device) -> Tensor<1> {
     Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
 }
@@ -94,19 +97,6 @@ fn kl_estimate_is_the_log_ratio_and_zero_for_equal_policies() {
     let p = t2(&[-1.0, -2.0], 1, &d);
     assert_eq!(block_on(read_vec(kl_per_token(p.clone(), p.clone()))).unwrap(), vec![0.0, 0.0]);
     assert_eq!(block_on(read_vec(kl_per_token(p, t2(&[-1.5, -1.0], 1, &d)))).unwrap(), vec![0.5, -1.0]);
-}
-
-/// Central finite differences of `f` at `x`, one coordinate at a time.
-fn numeric_grad(f: &dyn Fn(&[f32]) -> f32, x: &[f32]) -> Vec<f32> {
-    let h = 1e-2;
-    (0..x.len())
-        .map(|i| {
-            let (mut a, mut b) = (x.to_vec(), x.to_vec());
-            a[i] += h;
-            b[i] -= h;
-            (f(&a) - f(&b)) / (2.0 * h)
-        })
-        .collect()
 }
 
 #[test]

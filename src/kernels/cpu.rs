@@ -18,7 +18,8 @@
 //! - softmax y = e^(x−max) / Σ e^(x−max), backward dx = y ⊙ (g − Σ g ⊙ y);
 //! - LayerNorm x̂ = (x − μ)·r with r = 1/√(σ² + ε), y = γ ⊙ x̂ + β, backward
 //!   dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) with ĝ = g ⊙ γ, dγ = Σ g ⊙ x̂, dβ = Σ g;
-//! - log p(t) = x_t − log Σ e^x, backward dx = g·(onehot(t) − softmax(x));
+//! - log p(t) = x_t − log Σ e^x, backward dx = g·(onehot(t) − softmax(x)), with the
+//!   softmax kept from the forward pass;
 //! - GELU(x) = x·Φ(x) with Φ(x) = ½(1 + erf(x/√2)), backward dx = g·(Φ(x) + x·φ(x)),
 //!   φ(x) = e^(−x²/2)/√(2π).
 //!
@@ -252,30 +253,34 @@ pub fn layer_norm_backward(g: &[f32], x_hat: &[f32], rstd: &[f32], gamma: &[f32]
     (dx, d_gamma, d_beta)
 }
 
-/// log softmax(row)[target] of every row of `logits` (N × V): (log-probs, log Σ e^x),
-/// the second kept for the backward step.
+/// log softmax(row)[target] of every row of `logits` (N × V): (log-probs, the
+/// probabilities softmax(row)), the second kept for the backward step, which then
+/// needs no `exp` of its own.
 pub fn token_log_probs_forward(logits: &[f32], v: usize, targets: &[usize]) -> (Vec<f32>, Vec<f32>) {
     let mut lse = vec![0.0; targets.len()];
-    let mut scratch = vec![0.0; logits.len()];
-    for_rows(&mut scratch, v, &mut lse, |r, e, lse| {
+    let mut probs = vec![0.0; logits.len()];
+    for_rows(&mut probs, v, &mut lse, |r, p, lse| {
         let row = &logits[r * v..(r + 1) * v];
         let m = max(row);
-        for (o, &x) in e.iter_mut().zip(row) {
+        for (o, &x) in p.iter_mut().zip(row) {
             *o = exp(x - m);
         }
-        *lse = m + sum(e).ln();
+        let total = sum(p);
+        *lse = m + total.ln();
+        let inv = 1.0 / total;
+        p.iter_mut().for_each(|o| *o *= inv);
     });
     let lp = targets.iter().enumerate().map(|(r, &t)| logits[r * v + t] - lse[r]).collect();
-    (lp, lse)
+    (lp, probs)
 }
 
-/// dx = g·(onehot(target) − e^(x − lse)) per row.
-pub fn token_log_probs_backward(logits: &[f32], v: usize, targets: &[usize], lse: &[f32], g: &[f32]) -> Vec<f32> {
-    let mut dx = vec![0.0; logits.len()];
+/// dx = g·(onehot(target) − softmax(x)) per row.
+pub fn token_log_probs_backward(probs: &[f32], v: usize, targets: &[usize], g: &[f32]) -> Vec<f32> {
+    let mut dx = vec![0.0; probs.len()];
     for_rows(&mut dx, v, &mut [], |r, out, _: &mut ()| {
-        let (gr, l) = (g[r], lse[r]);
-        for (o, &x) in out.iter_mut().zip(&logits[r * v..(r + 1) * v]) {
-            *o = -gr * exp(x - l);
+        let gr = g[r];
+        for (o, &p) in out.iter_mut().zip(&probs[r * v..(r + 1) * v]) {
+            *o = -gr * p;
         }
         out[targets[r]] += gr;
     });
@@ -362,14 +367,15 @@ fn flex_layer_norm(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, epsilo
     (tensor(y, shape.clone()), tensor(x_hat, shape), rstd)
 }
 
+/// (log-probs, targets, probabilities) of [`token_log_probs_forward`].
 fn flex_token_log_probs(logits: &FlexTensor, targets: &FlexTensor) -> (FlexTensor, Vec<usize>, Vec<f32>) {
     let shape = logits.shape();
     assert_eq!(shape.num_dims(), 2, "token_log_probs takes (N, V) logits");
     let (n, v) = (shape[0], shape[1]);
     let targets = indices(targets, v);
     assert_eq!(targets.len(), n, "token_log_probs: {} targets for {n} rows", targets.len());
-    let (lp, lse) = token_log_probs_forward(&f32s(logits), v, &targets);
-    (tensor(lp, Shape::from([n])), targets, lse)
+    let (lp, probs) = token_log_probs_forward(&f32s(logits), v, &targets);
+    (tensor(lp, Shape::from([n])), targets, probs)
 }
 
 impl CpuKernels for Flex {
@@ -435,15 +441,12 @@ impl Backward<Flex, 3> for LayerNormBackward {
 struct TokenLogProbsBackward;
 
 impl Backward<Flex, 1> for TokenLogProbsBackward {
-    /// (logits, targets, log Σ e^x per row).
-    type State = (FlexTensor, Vec<usize>, Vec<f32>);
+    /// (the logits' shape, targets, softmax(logits)).
+    type State = (Shape, Vec<usize>, Vec<f32>);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let Ops { parents, node, state: (logits, targets, lse) } = ops;
-        unary::<Flex, _>(parents, node, grads, |g| {
-            let shape = logits.shape();
-            tensor(token_log_probs_backward(&f32s(&logits), shape[1], &targets, &lse, &f32s(&g)), shape)
-        });
+        let Ops { parents, node, state: (shape, targets, probs) } = ops;
+        unary::<Flex, _>(parents, node, grads, |g| tensor(token_log_probs_backward(&probs, shape[1], &targets, &f32s(&g)), shape));
     }
 }
 
@@ -486,9 +489,9 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
 
     fn token_log_probs(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
         let (logits, node) = logits.into_parts();
-        let (lp, targets, lse) = flex_token_log_probs(&logits, &targets);
+        let (lp, targets, probs) = flex_token_log_probs(&logits, &targets);
         match TokenLogProbsBackward.prepare::<C>([node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((logits, targets, lse), lp),
+            OpsKind::Tracked(prep) => prep.finish((logits.shape(), targets, probs), lp),
             OpsKind::UnTracked(prep) => prep.finish(lp),
         }
     }

@@ -152,11 +152,16 @@ pub fn cpu_kernels(device: &Device) -> bool {
     CPU_KERNELS.load(Ordering::Relaxed) && matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_))
 }
 
+/// Whether `x` goes to our [`cpu`] kernels: f32 on a device where they run.
+fn ours<const D: usize>(x: &Tensor<D>) -> bool {
+    x.dtype() == burn::tensor::DType::F32 && cpu_kernels(&x.device())
+}
+
 /// Softmax of attention scores (B, nh, T, T) over the keys each query may see
 /// (j ≤ i): [`cpu::CpuKernels::causal_softmax`] on the CPU, the masked burn softmax
 /// ([`reference::causal_softmax`]) elsewhere.
 pub fn causal_softmax(scores: Tensor<4>) -> Tensor<4> {
-    if cpu_kernels(&scores.device()) && scores.dtype() == burn::tensor::DType::F32 {
+    if ours(&scores) {
         use burn::backend::Dispatch;
         return Tensor::from_dispatch(<Dispatch as cpu::CpuKernels>::causal_softmax(scores.into_dispatch()));
     }
@@ -166,7 +171,7 @@ pub fn causal_softmax(scores: Tensor<4>) -> Tensor<4> {
 /// `ln` applied to `x` (…, C) with ε = `epsilon`: [`cpu::CpuKernels::layer_norm`]
 /// on the CPU, burn's LayerNorm elsewhere.
 pub fn layer_norm<const D: usize>(ln: &burn::nn::LayerNorm, epsilon: f64, x: Tensor<D>) -> Tensor<D> {
-    if cpu_kernels(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
+    if ours(&x) {
         if let Some(beta) = &ln.beta {
             use burn::backend::Dispatch;
             let y = <Dispatch as cpu::CpuKernels>::layer_norm(x.into_dispatch(), ln.gamma.val().into_dispatch(), beta.val().into_dispatch(), epsilon as f32);
@@ -180,7 +185,7 @@ pub fn layer_norm<const D: usize>(ln: &burn::nn::LayerNorm, epsilon: f64, x: Ten
 /// [`cpu::CpuKernels::token_log_probs`] on the CPU, burn's log-softmax and gather
 /// ([`reference::token_log_probs`]) elsewhere.
 pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
-    if cpu_kernels(&logits.device()) && logits.dtype() == burn::tensor::DType::F32 {
+    if ours(&logits) {
         use burn::backend::Dispatch;
         let [b, t, v] = logits.dims();
         let lp = <Dispatch as cpu::CpuKernels>::token_log_probs(logits.reshape([b * t, v]).into_dispatch(), targets.reshape([b * t]).into_dispatch());
@@ -191,7 +196,7 @@ pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> 
 
 /// The exact GELU: [`cpu::CpuKernels::gelu`] on the CPU, burn's elsewhere.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if cpu_kernels(&x.device()) && x.dtype() == burn::tensor::DType::F32 {
+    if ours(&x) {
         use burn::backend::Dispatch;
         return Tensor::from_dispatch(<Dispatch as cpu::CpuKernels>::gelu(x.into_dispatch()));
     }
