@@ -41,8 +41,26 @@ fn cpu_threads() -> usize {
     env.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// BENCH_DEVICE=flex|wgpu keeps one device's rows (unset: all).
+fn wanted(name: &str) -> bool {
+    std::env::var("BENCH_DEVICE").map_or(true, |v| v.is_empty() || v == name)
+}
+
 fn main() {
     let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    if wanted("flex") {
+        cpu_reports(steps);
+    }
+    #[cfg(feature = "wgpu")]
+    if wanted("wgpu") {
+        match block_on(Backend::gpu()) {
+            Ok(gpu) => report(&gpu, "wgpu", steps),
+            Err(e) => eprintln!("no wgpu device: {e}"),
+        }
+    }
+}
+
+fn cpu_reports(steps: usize) {
     report(&Backend::cpu(), "flex", steps);
     // The same steps with burn's softmax / LayerNorm / log-softmax ops in place of
     // our CPU kernels: what the kernels gain.
@@ -59,9 +77,4 @@ fn main() {
     #[cfg(feature = "ndarray")]
     #[allow(deprecated)]
     report(&Backend { device: burn::tensor::Device::ndarray(), kind: rlhf_playground::backend::BackendKind::Flex, adapter: None }, "ndarray", steps);
-    #[cfg(feature = "wgpu")]
-    match block_on(Backend::gpu()) {
-        Ok(gpu) => report(&gpu, "wgpu", steps),
-        Err(e) => eprintln!("no wgpu device: {e}"),
-    }
 }
