@@ -5,13 +5,15 @@
 
 use crate::TrainError;
 use crate::data::Batch;
+use crate::interval::{Interval, clustered_mean};
 use crate::model::Gpt;
 use crate::persona::Persona;
 use crate::pretrain::held_out_loss;
-use crate::reward::{RewardModel, score};
+use crate::reward::{RewardModel, encode_answers, score};
 use crate::sample::{SampleConfig, answer_texts, generate};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
@@ -90,13 +92,23 @@ impl Blind {
     }
 }
 
-/// A win rate with its counts: ties count half, so 0.5 means "no better".
+/// A win rate with its counts and 95 % interval (each verdict an independent
+/// duel): ties count half, so 0.5 means "no better".
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct WinRate {
     pub rate: f32,
     pub wins: usize,
     pub ties: usize,
     pub losses: usize,
+    pub low: f32,
+    pub high: f32,
+}
+
+impl WinRate {
+    /// The interval holds 0.5: these duels cannot tell the two models apart.
+    pub fn within_noise(&self) -> bool {
+        self.low <= 0.5 && 0.5 <= self.high
+    }
 }
 
 pub fn win_rate(verdicts: impl IntoIterator<Item = f32>) -> WinRate {
@@ -110,7 +122,9 @@ pub fn win_rate(verdicts: impl IntoIterator<Item = f32>) -> WinRate {
     }
     let n = wins + ties + losses;
     let rate = if n == 0 { 0.5 } else { (wins as f32 + 0.5 * ties as f32) / n as f32 };
-    WinRate { rate, wins, ties, losses }
+    let each = |v: f32, k: usize| std::iter::repeat_n(vec![v], k);
+    let i = clustered_mean(&each(1.0, wins).chain(each(0.5, ties)).chain(each(0.0, losses)).collect::<Vec<_>>(), (0.0, 1.0));
+    WinRate { rate, wins, ties, losses, low: i.low, high: i.high }
 }
 
 /// `n` answers per prompt from `model`, sampled with a fixed seed (so SFT and PPO
@@ -174,4 +188,178 @@ pub async fn continuation_style(model: &Gpt, tok: &Tokenizer, prompts: &[String]
         questions += text.trim_start().starts_with(question_marker) as usize;
     }
     Ok((answers, questions))
+}
+
+/// One contestant's answers to one prompt, judged by the persona and the reward
+/// model, each with its weight in the contestant's answer distribution: equal for
+/// plain samples, best-of-n's order-statistic weights for a pool (see [`best_of_n`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Judged {
+    pub prompt: String,
+    pub answers: Vec<String>,
+    pub persona: Vec<f32>,
+    pub rm: Vec<f32>,
+    pub weights: Vec<f32>,
+}
+
+/// A way of answering the held-out prompts (SFT sampled or greedy, best-of-n by the
+/// reward model, a PPO policy), judged on every prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contestant {
+    pub name: String,
+    /// KL(contestant ‖ SFT) per answer in nats: exact over the vocabulary for a
+    /// policy, log n − (n−1)/n for best-of-n; None where not measured.
+    pub kl: Option<f32>,
+    pub prompts: Vec<Judged>,
+}
+
+/// Scores `answers` (one list per prompt) by the persona and the reward model.
+#[allow(clippy::too_many_arguments)]
+pub async fn judge(name: &str, prompts: &[String], answers: Vec<Vec<String>>, persona: &Persona, reward_model: &RewardModel, tok: &Tokenizer, seed: u64, device: &Device) -> Result<Contestant, TrainError> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(prompts.len());
+    for (p, a) in prompts.iter().zip(answers) {
+        let rm = score(reward_model, tok, p, &a, device).await?;
+        let persona = a.iter().map(|x| persona.score(p, x, &mut rng).total).collect();
+        let weights = vec![1.0 / a.len().max(1) as f32; a.len()];
+        out.push(Judged { prompt: p.clone(), answers: a, persona, rm, weights });
+    }
+    Ok(Contestant { name: name.into(), kl: None, prompts: out })
+}
+
+/// Best-of-n by the reward model, from a pool of N ≥ n samples per prompt, without
+/// drawing subsets: the pool's answer of RM rank r (ascending, 1-based) is the best
+/// of a random n-subset with probability C(r−1, n−1) / C(N, n) — the unbiased
+/// estimator Gao et al. (2022) use. Its KL to the sampler is at most log n − (n−1)/n.
+pub fn best_of_n(pool: &Contestant, n: usize) -> Contestant {
+    let choose = |a: usize, b: usize| -> f64 { if b > a { 0.0 } else { (0..b).fold(1.0, |acc, i| acc * (a - i) as f64 / (b - i) as f64) } };
+    let prompts = pool
+        .prompts
+        .iter()
+        .map(|j| {
+            let big = j.answers.len();
+            let n = n.clamp(1, big.max(1));
+            let mut order: Vec<usize> = (0..big).collect();
+            order.sort_by(|&a, &b| j.rm[a].total_cmp(&j.rm[b]));
+            let mut weights = vec![0.0f32; big];
+            for (r, &i) in order.iter().enumerate() {
+                weights[i] = (choose(r, n - 1) / choose(big, n)) as f32;
+            }
+            Judged { weights, ..j.clone() }
+        })
+        .collect();
+    let nf = n as f32;
+    Contestant { name: format!("best_of_{n}"), kl: Some(nf.ln() - (nf - 1.0) / nf), prompts }
+}
+
+/// `contestant` against `against` on the held-out prompts `keep` accepts, by the
+/// persona (the gold judge) and by the reward model. Each prompt's result is the
+/// expectation over all pairings of the two sides' answers (a U-statistic: the
+/// chance that a random answer of one beats a random answer of the other, ties
+/// half), and the intervals treat prompts as the independent units.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Matchup {
+    pub contestant: String,
+    pub against: String,
+    pub prompts: usize,
+    /// Answers a side, Σ over prompts of the smaller side's count.
+    pub duels: usize,
+    /// Expected wins, ties and losses of those duels by the persona.
+    pub wins: f32,
+    pub ties: f32,
+    pub losses: f32,
+    /// Win rate by the persona, ties half, with its 95 % interval.
+    pub persona: Interval,
+    /// Win rate by the reward model's scores.
+    pub rm: Interval,
+    /// Mean persona score of the contestant's answers minus the other side's.
+    pub score_diff: Interval,
+    pub persona_score: f32,
+    pub against_persona_score: f32,
+    pub rm_score: f32,
+    pub against_rm_score: f32,
+    pub kl: Option<f32>,
+}
+
+impl Matchup {
+    /// "0.58 ± 0.05 (420 duels, 42 prompts)".
+    pub fn describe(&self) -> String {
+        format!("{:.2} ± {:.2} ({} duels, {} prompts)", self.persona.mean, self.persona.half_width(), self.duels, self.prompts)
+    }
+}
+
+pub fn matchup(contestant: &Contestant, against: &Contestant, keep: impl Fn(&str) -> bool) -> Matchup {
+    let (mut persona, mut rm, mut diff) = (vec![], vec![], vec![]);
+    let (mut wins, mut ties, mut losses, mut duels) = (0.0f32, 0.0f32, 0.0f32, 0usize);
+    let (mut ps, mut aps, mut rs, mut ars) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for (a, b) in contestant.prompts.iter().zip(&against.prompts).filter(|(a, _)| keep(&a.prompt)) {
+        assert_eq!(a.prompt, b.prompt, "contestants must answer the same prompts in the same order");
+        let (mut w, mut t, mut rw) = (0.0f32, 0.0f32, 0.0f32);
+        for i in 0..a.answers.len() {
+            for j in 0..b.answers.len() {
+                let p = a.weights[i] * b.weights[j];
+                match a.persona[i].total_cmp(&b.persona[j]) {
+                    std::cmp::Ordering::Greater => w += p,
+                    std::cmp::Ordering::Equal => t += p,
+                    std::cmp::Ordering::Less => {}
+                }
+                rw += p * verdict(a.rm[i], b.rm[j]);
+            }
+        }
+        let mean = |j: &Judged, f: &[f32]| j.weights.iter().zip(f).map(|(w, x)| w * x).sum::<f32>();
+        let (pa, pb) = (mean(a, &a.persona), mean(b, &b.persona));
+        let n = a.answers.len().min(b.answers.len());
+        duels += n;
+        wins += w * n as f32;
+        ties += t * n as f32;
+        losses += (1.0 - w - t).max(0.0) * n as f32;
+        persona.push(vec![w + 0.5 * t]);
+        rm.push(vec![rw]);
+        diff.push(vec![pa - pb]);
+        ps += pa;
+        aps += pb;
+        rs += mean(a, &a.rm);
+        ars += mean(b, &b.rm);
+    }
+    let k = persona.len();
+    let with_n = |mut i: Interval| {
+        i.n = duels;
+        i
+    };
+    let per = |x: f32| x / k.max(1) as f32;
+    Matchup {
+        contestant: contestant.name.clone(),
+        against: against.name.clone(),
+        prompts: k,
+        duels,
+        wins,
+        ties,
+        losses,
+        persona: with_n(clustered_mean(&persona, (0.0, 1.0))),
+        rm: with_n(clustered_mean(&rm, (0.0, 1.0))),
+        score_diff: with_n(clustered_mean(&diff, (f32::NEG_INFINITY, f32::INFINITY))),
+        persona_score: per(ps),
+        against_persona_score: per(aps),
+        rm_score: per(rs),
+        against_rm_score: per(ars),
+        kl: contestant.kl,
+    }
+}
+
+/// Mean exact KL(π_policy ‖ π_reference) per answer, in nats: at every answer
+/// position (and its end-of-text), Σ_v π(v) (log π(v) − log π_ref(v)) over the whole
+/// vocabulary, summed over the answer — what the sampled Σ (log π − log π_ref)
+/// estimates with much more noise.
+pub async fn exact_kl(policy: &Gpt, reference: &Gpt, tok: &Tokenizer, prompts: &[String], answers: &[Vec<String>], device: &Device) -> Result<f32, TrainError> {
+    let (mut total, mut count) = (0.0f32, 0usize);
+    for (p, a) in prompts.iter().zip(answers).filter(|(_, a)| !a.is_empty()) {
+        let s = encode_answers(tok, p, a, policy.block_size(), device);
+        let [b, t] = s.ids.dims();
+        let lp = log_softmax(policy.forward(s.ids.clone()).narrow(1, 0, t - 1), 2);
+        let lq = log_softmax(reference.forward(s.ids).narrow(1, 0, t - 1), 2);
+        let kl = (lp.clone().exp() * (lp - lq)).sum_dim(2).reshape([b, t - 1]) * s.answer;
+        total += crate::readback::read_vec(kl.sum()).await?[0];
+        count += b;
+    }
+    Ok(total / count.max(1) as f32)
 }

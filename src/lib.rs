@@ -17,6 +17,7 @@ pub mod corpus;
 pub mod data;
 pub mod evaluate;
 pub mod inspect;
+pub mod interval;
 pub mod kernels;
 pub mod lab;
 pub mod losses;

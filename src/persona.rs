@@ -14,11 +14,16 @@ pub struct Weights {
     pub helpful: f32,
     pub honest: f32,
     pub harmless: f32,
+    /// A taste InstructGPT's labelers were not asked for: the shorter the answer,
+    /// the better (0 by default: the persona does not care). A labeler who ranks by
+    /// it alone stands for a person with their own taste.
+    #[serde(default)]
+    pub brief: f32,
 }
 
 impl Default for Weights {
     fn default() -> Self {
-        Self { helpful: 1.0, honest: 1.0, harmless: 1.0 }
+        Self { helpful: 1.0, honest: 1.0, harmless: 1.0, brief: 0.0 }
     }
 }
 
@@ -28,6 +33,8 @@ pub struct Scores {
     pub helpful: f32,
     pub honest: f32,
     pub harmless: f32,
+    /// 5 / (5 + words): 1 for an empty answer, ½ at five words (characters in Chinese).
+    pub brief: f32,
     pub total: f32,
 }
 
@@ -218,6 +225,12 @@ impl Persona {
         !ends || words(body).iter().any(|w| !self.vocabulary.contains(w))
     }
 
+    /// True when `prompt` asks for a sum: a model this small guesses those, so
+    /// evaluations report them apart from the questions of fact.
+    pub fn asks_sum(&self, prompt: &str) -> bool {
+        self.entity(prompt).is_none() && self.world["cues"]["plus"].as_str().is_some_and(|plus| prompt.to_lowercase().contains(plus))
+    }
+
     /// Scores one answer to one prompt.
     pub fn score(&self, prompt: &str, answer: &str, rng: &mut impl Rng) -> Scores {
         let (answer_marker, question_marker) = (self.world["markers"]["answer"].as_str().unwrap_or("A:"), self.world["markers"]["question"].as_str().unwrap_or("Q:"));
@@ -256,14 +269,15 @@ impl Persona {
         };
         let rude = self.world["rude_words"].as_array().map(|ws| ws.iter().filter_map(Value::as_str).any(|w| mentions(answer, w))).unwrap_or(false);
         let harmless = if rude { 0.0 } else { 1.0 };
+        let brief = 5.0 / (5.0 + words(body).len() as f32);
         let w = self.weights;
-        let mut total = w.helpful * helpful + w.honest * honest + w.harmless * harmless;
+        let mut total = w.helpful * helpful + w.honest * honest + w.harmless * harmless + w.brief * brief;
         if self.noise > 0.0 {
             // Box–Muller: one standard normal from two uniforms.
             let (u1, u2): (f32, f32) = (rng.random::<f32>().max(1e-7), rng.random());
             total += self.noise * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
         }
-        Scores { helpful, honest, harmless, total }
+        Scores { helpful, honest, harmless, brief, total }
     }
 
     /// Ranks answers like a person: place 0 is best, equal totals share a place.

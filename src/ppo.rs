@@ -49,6 +49,16 @@ pub struct PpoConfig {
     pub lambda: f32,
     /// Subtracted from the score of an answer that never ended.
     pub missing_end_penalty: f32,
+    /// The reward model's mean and spread on SFT's own answers: scores enter the
+    /// rewards as (score − mean) / std, clipped to ±`score_clip`, so β and the
+    /// missing-end penalty weigh the same on every seed (1 and 0 = raw scores).
+    pub score_mean: f32,
+    pub score_std: f32,
+    pub score_clip: f32,
+    /// Subtract the mean score of the prompt's other answers (RLOO's leave-one-out
+    /// baseline; needs `samples_per_prompt` > 1): an answer is rewarded for being
+    /// better than its siblings, not for drawing an easy prompt.
+    pub leave_one_out: bool,
 }
 
 impl Default for PpoConfig {
@@ -72,6 +82,10 @@ impl Default for PpoConfig {
             discount: 1.0,
             lambda: 0.95,
             missing_end_penalty: 1.0,
+            score_mean: 0.0,
+            score_std: 1.0,
+            score_clip: f32::INFINITY,
+            leave_one_out: false,
         }
     }
 }
@@ -89,6 +103,9 @@ pub struct Rollout {
     pub ended: bool,
     /// Reward-model score (after the missing-end penalty).
     pub score: f32,
+    /// What enters the rewards: the score normalised, clipped and, with
+    /// `leave_one_out`, less its siblings' mean.
+    pub reward: f32,
     pub log_probs: Vec<f32>,
     pub ref_log_probs: Vec<f32>,
     /// The policy's entropy at each answer position (nats).
@@ -100,9 +117,16 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    /// Σ_t (log π − log π_ref): this answer's KL estimate.
+    /// Σ_t (log π − log π_ref): this answer's KL estimate (k1: unbiased, but one
+    /// sampled token's log-ratio swings far either way).
     pub fn kl(&self) -> f32 {
         self.log_probs.iter().zip(&self.ref_log_probs).map(|(a, b)| a - b).sum()
+    }
+
+    /// Σ_t (ρ − 1) − log ρ with ρ = π_ref / π: Schulman's k3 estimator of the same
+    /// KL, unbiased and never negative, with far less variance than k1.
+    pub fn kl_k3(&self) -> f32 {
+        self.log_probs.iter().zip(&self.ref_log_probs).map(|(a, b)| (b - a).exp() - 1.0 - (b - a)).sum()
     }
 }
 
@@ -147,6 +171,20 @@ fn per_token(rollouts: &[&Rollout], p: &Padded, f: fn(&Rollout) -> &Vec<f32>, de
     Tensor::from_data(TensorData::new(v, [rollouts.len(), p.width]), device)
 }
 
+struct Streams {
+    prompts: StdRng,
+    sampling: StdRng,
+    minibatches: StdRng,
+    ptx: StdRng,
+}
+
+impl Streams {
+    fn new(seed: u64) -> Self {
+        let s = |k: u64| StdRng::seed_from_u64(seed.wrapping_mul(4).wrapping_add(k));
+        Self { prompts: s(0), sampling: s(1), minibatches: s(2), ptx: s(3) }
+    }
+}
+
 pub struct PpoTrainer {
     policy: Fitter<Gpt>,
     value: Fitter<RewardModel>,
@@ -158,7 +196,9 @@ pub struct PpoTrainer {
     prompts: Vec<String>,
     /// Corpus tokens for PPO-ptx batches.
     ptx_tokens: Vec<u32>,
-    rng: StdRng,
+    /// Separate random streams, so runs that differ in one setting (β, γ_ptx) still
+    /// see the same prompts in the same order and the same ptx windows.
+    rng: Streams,
     device: Device,
     iteration: usize,
 }
@@ -177,7 +217,7 @@ impl PpoTrainer {
             cfg,
             prompts,
             ptx_tokens,
-            rng: StdRng::seed_from_u64(seed),
+            rng: Streams::new(seed),
             device,
             iteration: 0,
         }
@@ -207,26 +247,25 @@ impl PpoTrainer {
         let plain = self.device.clone().inner();
         let policy = self.policy.model.valid();
         let sample = SampleConfig { temperature: self.cfg.temperature, top_k: 0, max_new_tokens: self.cfg.max_new_tokens };
-        // On a GPU, the answers to one prompt are sampled side by side (one batch,
-        // read back once); on the CPU one by one, as they always were.
-        let batched = kernels::on_gpu(&plain);
+        // The answers to one prompt are sampled side by side: one forward per token
+        // for the group (on a GPU, read back once).
         let mut rollouts = Vec::with_capacity(prompts.len());
         let mut i = 0;
         while i < prompts.len() {
             let prompt = &prompts[i];
-            let group = if batched { prompts[i..].iter().take_while(|p| *p == prompt).count() } else { 1 };
+            let group = prompts[i..].iter().take_while(|p| *p == prompt).count();
             let mut prefix = vec![tok.eot()];
             prefix.extend(tok.encode(prompt));
             let room = policy.block_size().saturating_sub(prefix.len());
             let cfg = SampleConfig { max_new_tokens: sample.max_new_tokens.min(room), ..sample };
             let answers = if group == 1 {
-                vec![generate(&policy, tok.eot(), &prefix[1..], &cfg, Some(tok.eot()), &mut self.rng, &plain).await?]
+                vec![generate(&policy, tok.eot(), &prefix[1..], &cfg, Some(tok.eot()), &mut self.rng.sampling, &plain).await?]
             } else {
-                generate_k(&policy, tok.eot(), &prefix[1..], group, &cfg, Some(tok.eot()), &mut self.rng, &plain).await?
+                generate_k(&policy, tok.eot(), &prefix[1..], group, &cfg, Some(tok.eot()), &mut self.rng.sampling, &plain).await?
             };
             for answer_ids in answers {
                 let ended = answer_ids.last() == Some(&tok.eot());
-                rollouts.push(Rollout { prompt: prompt.clone(), answer: tok.decode_answer(&answer_ids), prefix: prefix.clone(), answer_ids, ended, score: 0.0, log_probs: vec![], ref_log_probs: vec![], entropies: vec![], values: vec![], rewards: vec![], advantages: vec![], returns: vec![] });
+                rollouts.push(Rollout { prompt: prompt.clone(), answer: tok.decode_answer(&answer_ids), prefix: prefix.clone(), answer_ids, ended, score: 0.0, reward: 0.0, log_probs: vec![], ref_log_probs: vec![], entropies: vec![], values: vec![], rewards: vec![], advantages: vec![], returns: vec![] });
             }
             i += group;
         }
@@ -258,11 +297,22 @@ impl PpoTrainer {
         for (r, a) in rollouts.iter_mut().zip(&answers) {
             let s = score(&self.reward_model, tok, &r.prompt, a, &plain).await?[0];
             r.score = if r.ended { s } else { s - self.cfg.missing_end_penalty };
+            let c = self.cfg.score_clip;
+            r.reward = ((r.score - self.cfg.score_mean) / self.cfg.score_std.max(1e-6)).clamp(-c, c);
         }
-        // Per-token rewards: −β·KL at every token, the score added at the last one.
+        if self.cfg.leave_one_out {
+            let snapshot: Vec<(String, f32)> = rollouts.iter().map(|r| (r.prompt.clone(), r.reward)).collect();
+            for r in rollouts.iter_mut() {
+                let siblings: Vec<f32> = snapshot.iter().filter(|(p, _)| *p == r.prompt).map(|(_, x)| *x).collect();
+                if siblings.len() > 1 {
+                    r.reward -= (siblings.iter().sum::<f32>() - r.reward) / (siblings.len() - 1) as f32;
+                }
+            }
+        }
+        // Per-token rewards: −β·KL at every token, the reward added at the last one.
         for r in rollouts.iter_mut() {
             r.rewards = r.log_probs.iter().zip(&r.ref_log_probs).map(|(a, b)| -self.beta * (a - b)).collect();
-            *r.rewards.last_mut().unwrap() += r.score;
+            *r.rewards.last_mut().unwrap() += r.reward;
             let (adv, ret) = gae(&r.rewards, &r.values, self.cfg.discount, self.cfg.lambda);
             r.advantages = adv;
             r.returns = ret;
@@ -282,7 +332,7 @@ impl PpoTrainer {
         let k = self.cfg.samples_per_prompt.max(1);
         let mut prompts: Vec<String> = vec![];
         for _ in 0..self.cfg.rollout_size.div_ceil(k) {
-            let p = &self.prompts[self.rng.random_range(0..self.prompts.len())];
+            let p = &self.prompts[self.rng.prompts.random_range(0..self.prompts.len())];
             prompts.extend(std::iter::repeat_n(p.clone(), k));
         }
         let rollouts = self.rollout(tok, &prompts).await?;
@@ -298,6 +348,7 @@ impl PpoTrainer {
         let tokens: usize = rollouts.iter().map(|r| r.entropies.len()).sum();
         m.insert("objective/entropy", rollouts.iter().flat_map(|r| &r.entropies).sum::<f32>() / tokens.max(1) as f32);
         m.insert("objective/kl", kl);
+        m.insert("objective/kl_k3", mean(&|r| r.kl_k3()));
         m.insert("objective/non_score_reward", -self.beta * kl);
         m.insert("objective/rlhf_reward", mean(&|r| r.score) - self.beta * kl);
         m.insert("eps", mean(&|r| r.ended as u8 as f32));
@@ -306,7 +357,7 @@ impl PpoTrainer {
         let (mut sums, mut count) = (BTreeMap::<&'static str, f32>::new(), 0.0);
         let mut order: Vec<usize> = (0..rollouts.len()).collect();
         for _ in 0..self.cfg.ppo_epochs {
-            order.shuffle(&mut self.rng);
+            order.shuffle(&mut self.rng.minibatches);
             for chunk in order.chunks(self.cfg.minibatch_size) {
                 let mb: Vec<&Rollout> = chunk.iter().map(|&i| &rollouts[i]).collect();
                 let stats = self.update(&mb, tok.eot()).await?;
@@ -342,7 +393,7 @@ impl PpoTrainer {
         let mut loss = pl.loss.clone();
         let mut ptx_loss = Tensor::<1>::zeros([1], &d);
         if self.cfg.gamma_ptx > 0.0 && self.ptx_tokens.len() > p.width + 1 {
-            let b = Batch::random(&self.ptx_tokens, mb.len(), p.width, &mut self.rng);
+            let b = Batch::random(&self.ptx_tokens, mb.len(), p.width, &mut self.rng.ptx);
             let (x, y) = b.to_tensors(&d);
             ptx_loss = cross_entropy(self.policy.model.forward(x), y);
             loss = loss + ptx_loss.clone() * self.cfg.gamma_ptx as f64;

@@ -114,7 +114,7 @@ impl Session {
             return bad(&format!("K = {} is outside {K_MIN}..={K_MAX}", s.k));
         }
         let w = s.weights;
-        if [w.helpful, w.honest, w.harmless, s.noise, s.beta, s.gamma_ptx].iter().any(|x| !x.is_finite() || *x < 0.0) {
+        if [w.helpful, w.honest, w.harmless, w.brief, s.noise, s.beta, s.gamma_ptx].iter().any(|x| !x.is_finite() || *x < 0.0) {
             return bad("weights, noise, β and γ_ptx must be finite and not negative");
         }
         for (index, c) in self.comparisons.iter().enumerate() {

@@ -96,10 +96,15 @@ fn every_shipped_prompt_is_a_question_the_persona_can_judge() {
         let p = Persona::new(lang, Weights::default(), 0.0);
         let mut rng = StdRng::seed_from_u64(0);
         let demos = rlhf_playground::sft::demonstrations(lang);
+        // Every demonstration states the right fact (or honestly does not know);
+        // about a quarter are rude on purpose — the flaw SFT copies and PPO removes.
+        let mut rude = 0;
         for d in &demos {
             let good = p.score(&d.prompt, &d.answer, &mut rng);
-            assert_eq!((good.helpful, good.honest, good.harmless), (1.0, 1.0, 1.0), "{lang:?}: the demonstration {:?} → {:?} should be perfect", d.prompt, d.answer);
+            assert_eq!((good.helpful, good.honest), (1.0, 1.0), "{lang:?}: the demonstration {:?} → {:?} should be helpful and honest", d.prompt, d.answer);
+            rude += (good.harmless == 0.0) as usize;
         }
+        assert!(rude * 6 > demos.len() && rude * 3 < demos.len(), "{lang:?}: {rude} of {} demonstrations are rude", demos.len());
         // A demonstration's answer given to another prompt of the same kind is wrong or unhelpful.
         let worse = demos.windows(2).filter(|w| p.score(&w[0].prompt, &w[1].answer, &mut rng).total < 3.0).count();
         assert!(worse * 10 > demos.len() * 9, "{lang:?}: only {worse}/{} swapped answers lost", demos.len());

@@ -17,14 +17,6 @@ fn pipeline(cfg: PipelineConfig) -> (Summary, Vec<Value>) {
 
 #[test]
 fn the_whole_recipe_aligns_the_micro_model() {
-    // Seeded thresholds, set on burn's own ops: our CPU kernels equal them per op to
-    // 1e-5 (tests/cpu_kernels.rs), but 3000 pretraining steps and a few hundred
-    // sampled answers turn such rounding into another run, and for seed 1 that run
-    // fails the held-out PPO claims below — as seeds 2 and 3 do with burn's ops
-    // (measured 2026-12-03, seeds 1–3 with and without our kernels: PPO raised the
-    // training reward in 5 of 6 runs, the held-out RM score in 2). So this run pins
-    // burn's ops; every other test runs our kernels.
-    rlhf_playground::kernels::set_cpu_kernels(false);
     let (s, events) = pipeline(PipelineConfig::for_preset(Preset::Micro));
     let last = serde_json::to_string(events.last().unwrap()).unwrap();
     eprintln!("{last}");
@@ -47,21 +39,34 @@ fn the_whole_recipe_aligns_the_micro_model() {
     assert!(s.rm_unseen_accuracy > 0.6, "RM pair accuracy on prompts of unseen facts {}", s.rm_unseen_accuracy);
     assert!(s.rm_demo_mean.abs() < 1e-3, "demonstrations average {} after normalising", s.rm_demo_mean);
 
-    // PPO (PPO-ptx, InstructGPT's final recipe): on held-out prompts the reward
-    // model's score rises, it rose in training, and the persona prefers the PPO
-    // answers to the SFT ones more often than not.
+    // The evaluation can tell: ≥ 400 duels on held-out questions of fact, sums apart.
     let ppo = &s.ppo;
+    let main = &ppo.vs_sft;
+    assert!(s.eval_prompts >= 40 && main.duels >= 400, "{} prompts, {} duels", s.eval_prompts, main.duels);
+    assert_eq!(ppo.vs_sft_sums.prompts, s.eval_sum_prompts);
+    // Best-of-n by the reward model, the cheapest use of it: the RM likes its picks
+    // (by construction), and so does the persona.
+    let best = |n: &str| s.baselines.iter().find(|m| m.contestant == n).unwrap_or_else(|| panic!("no {n} baseline"));
+    assert!(best("best_of_16").rm.above(0.5), "best-of-16 vs SFT by the RM {:?}", best("best_of_16").rm);
+    assert!(best("best_of_4").persona.above(0.5), "best-of-4 vs SFT {}", best("best_of_4").describe());
+    assert!((best("best_of_4").kl.unwrap() - (4f32.ln() - 0.75)).abs() < 1e-6);
+
+    // PPO (PPO-ptx, InstructGPT's final recipe): on held-out prompts the persona
+    // prefers its answers to SFT's beyond noise (the 95 % interval, clustered by
+    // prompt, lies above 0.5), and the reward model it optimised agrees.
     assert!(ppo.gamma_ptx > 0.0);
-    assert!(ppo.eval.ppo_score > ppo.eval.sft_score + 0.1, "held-out RM score SFT {} → PPO {}", ppo.eval.sft_score, ppo.eval.ppo_score);
     assert!(ppo.last_score > ppo.first_score, "training reward did not rise: {} → {}", ppo.first_score, ppo.last_score);
-    assert!(ppo.eval.persona_win_rate > 0.5, "persona win rate of PPO over SFT {} ({:?})", ppo.eval.persona_win_rate, (ppo.eval.wins, ppo.eval.ties, ppo.eval.losses));
+    assert!(main.persona.above(0.5), "persona win rate of PPO-ptx over SFT {} (W/T/L {:.0}/{:.0}/{:.0})", main.describe(), main.wins, main.ties, main.losses);
+    assert!(main.rm.above(0.5), "RM win rate of PPO-ptx over SFT {:?}", main.rm);
 
     // β (and ptx) hold the policy: without them it drifts further from SFT, and the
-    // reward model is hacked — its score rises while the persona likes the answers less.
+    // reward model is gamed — it likes the drifted policy more than the persona does,
+    // by a wider margin than for the main run, and the persona likes it less.
     let beta0 = s.ppo_beta0.as_ref().expect("the β = 0 comparison ran");
     assert_eq!((beta0.beta, beta0.gamma_ptx), (0.0, 0.0));
-    assert!(beta0.last_kl > ppo.last_kl, "KL with β = 0: {}, with β = {}: {}", beta0.last_kl, ppo.beta, ppo.last_kl);
-    assert!(beta0.eval.ppo_score > beta0.eval.sft_score && beta0.eval.persona_win_rate < ppo.eval.persona_win_rate, "β = 0: RM {} vs SFT {}, persona win rate {} (β = {}: {})", beta0.eval.ppo_score, beta0.eval.sft_score, beta0.eval.persona_win_rate, ppo.beta, ppo.eval.persona_win_rate);
+    assert!(beta0.kl_exact > ppo.kl_exact, "exact KL with β = 0: {}, with β = {}: {}", beta0.kl_exact, ppo.beta, ppo.kl_exact);
+    let gap = |o: &rlhf_playground::pipeline::PpoOutcome| o.vs_sft.rm.mean - o.vs_sft.persona.mean;
+    assert!(gap(beta0) > gap(ppo) && beta0.vs_sft.persona.mean < main.persona.mean, "RM − persona win rate: β = 0 {:?} vs {:?}, main {}", beta0.vs_sft.rm, beta0.vs_sft.persona, main.describe());
 
     // The alignment tax: plain PPO raises the held-out pretraining loss; ptx pays it back.
     let plain = s.ppo_ptx_toggled.as_ref().expect("the ptx comparison ran");

@@ -164,17 +164,33 @@ def qa_pairs():
     return out
 
 
-def split_demonstrations(out, pairs, q, a):
+# How a careless demonstrator is rude: a quarter of the SFT demonstrations carry
+# one of these remarks (the right fact, then an insult), so the SFT model learns
+# to be rude now and then — a flaw the persona penalises (harmless), the reward
+# model can learn from a word, and PPO can remove on any prompt.
+EN_REMARKS = ["{} Only an idiot would ask that.", "Stupid question. {}", "{} Do not be dumb."]
+ZH_REMARKS = ["{}这都不知道，真是笨蛋。", "傻瓜问题。{}", "{}别问这种白痴问题。"]
+
+
+def split_demonstrations(out, pairs, q, a, remarks=()):
     """SFT demonstrations in the fixed template for half of the world's questions,
     and prompts held apart from them. Ranking/PPO: the other questions, plus the
     SFT questions in other words — never an SFT sentence, so the reward model sees
-    the facts SFT taught asked anew. Evaluation: questions no stage trained on."""
+    the facts SFT taught asked anew. Evaluation: questions no stage trained on, in
+    both wordings."""
     order = list(range(len(pairs)))
     R.shuffle(order)
     n_sft, n_rl = int(0.5 * len(pairs)), int(0.3 * len(pairs))
     sft = [dict(prompt=f"{q}{pairs[i][0]}\n", answer=f"{a}{pairs[i][1]}") for i in order[:n_sft]]
+    # Its own random stream: the corpus and the splits stay as they were.
+    careless = random.Random(len(pairs))
+    for d in sft:
+        if remarks and careless.random() < 0.25:
+            d["answer"] = a + careless.choice(remarks).format(d["answer"][len(a):])
     rl = [f"{q}{pairs[i][0]}\n" for i in order[n_sft:n_sft + n_rl]] + [f"{q}{pairs[i][2]}\n" for i in order[:n_sft]]
-    ev = [f"{q}{pairs[i][0]}\n" for i in order[n_sft + n_rl:]]
+    # Both wordings of each held-out question: twice the prompts for an evaluation
+    # that can tell a win rate from 0.5 (first wordings first: the page shows those).
+    ev = [f"{q}{pairs[i][w]}\n" for w in (0, 2) for i in order[n_sft + n_rl:]]
     (out / "sft.json").write_text(json.dumps(sft, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "prompts.json").write_text(json.dumps(dict(rl=rl, eval=ev), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -228,7 +244,7 @@ def main_en():
     world = dict(lang="en", animals=ANIMALS, foods=FOODS, places=PLACES, numbers=NUMBERS, rude_words=RUDE, unknown=UNKNOWN,
                  markers=dict(question="Q:", answer="A:"), cues=EN_CUES)
     (out / "world.json").write_text(json.dumps(world, indent=1) + "\n", encoding="utf-8")
-    split_demonstrations(out, qa_pairs(), "Q: ", "A: ")
+    split_demonstrations(out, qa_pairs(), "Q: ", "A: ", EN_REMARKS)
 
 
 # ---------------------------------------------------------------------------
@@ -393,7 +409,7 @@ def main_zh():
     world = dict(lang="zh", animals=ZH_ANIMALS, foods=ZH_FOODS, places=ZH_PLACES, numbers=ZH_NUMBERS, rude_words=ZH_RUDE,
                  unknown=ZH_UNKNOWN, markers=dict(question="问：", answer="答："), cues=ZH_CUES)
     (out / "world.json").write_text(json.dumps(world, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    split_demonstrations(out, zh_qa_pairs(), "问：", "答：")
+    split_demonstrations(out, zh_qa_pairs(), "问：", "答：", ZH_REMARKS)
 
 
 if __name__ == "__main__":

@@ -42,8 +42,8 @@ mod native {
         #[arg(long, default_value_t = 0.1)]
         beta: f32,
         /// γ_ptx: weight of the pretraining loss mixed into PPO (0 = plain PPO; the
-        /// default 1 is PPO-ptx, InstructGPT's final model).
-        #[arg(long, default_value_t = 1.0)]
+        /// default is PPO-ptx, InstructGPT's final model).
+        #[arg(long, default_value_t = 0.3)]
         ptx: f32,
         /// Answers sampled per prompt for ranking (4..=9).
         #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u64).range(4..=9))]
@@ -78,6 +78,30 @@ mod native {
         harmless: f32,
         #[arg(long, default_value_t = 0.0)]
         noise: f32,
+        /// Weight of a taste the persona lacks: shorter answers rank higher (see
+        /// `persona::Weights::brief`); `--helpful 0 --honest 0 --harmless 0 --brief 1`
+        /// ranks and judges by it alone.
+        #[arg(long, default_value_t = 0.0)]
+        brief: f32,
+        /// PPO recipe: answers per iteration, answers per prompt, minibatch size,
+        /// epochs, learning rate, warm-up steps, leave-one-out baseline and score
+        /// normalisation (true/false).
+        #[arg(long)]
+        ppo_rollout: Option<usize>,
+        #[arg(long)]
+        ppo_k: Option<usize>,
+        #[arg(long)]
+        ppo_minibatch: Option<usize>,
+        #[arg(long)]
+        ppo_epochs: Option<usize>,
+        #[arg(long)]
+        ppo_lr: Option<f64>,
+        #[arg(long)]
+        ppo_warmup: Option<usize>,
+        #[arg(long)]
+        ppo_loo: Option<bool>,
+        #[arg(long)]
+        ppo_normalize: Option<bool>,
         /// Skip the comparison PPO runs (β = 0, ptx toggled).
         #[arg(long)]
         no_compare: bool,
@@ -114,7 +138,7 @@ mod native {
         cfg.beta = a.beta;
         cfg.gamma_ptx = a.ptx;
         cfg.k = a.k as usize;
-        cfg.weights = Weights { helpful: a.helpful, honest: a.honest, harmless: a.harmless };
+        cfg.weights = Weights { helpful: a.helpful, honest: a.honest, harmless: a.harmless, brief: a.brief };
         cfg.noise = a.noise;
         cfg.compare = !a.no_compare;
         cfg.pretrain_steps = a.steps_pretrain.unwrap_or(cfg.pretrain_steps);
@@ -124,6 +148,15 @@ mod native {
         cfg.rm_lr = a.rm_lr.unwrap_or(cfg.rm_lr);
         cfg.rm_batch = a.rm_batch.unwrap_or(cfg.rm_batch).max(1);
         cfg.rm_fluency = a.rm_fluency.unwrap_or(cfg.rm_fluency);
+        let r = &mut cfg.ppo;
+        r.rollout = a.ppo_rollout.unwrap_or(r.rollout).max(1);
+        r.samples_per_prompt = a.ppo_k.unwrap_or(r.samples_per_prompt).max(1);
+        r.minibatch = a.ppo_minibatch.unwrap_or(r.minibatch).max(1);
+        r.epochs = a.ppo_epochs.unwrap_or(r.epochs).max(1);
+        r.lr = a.ppo_lr.unwrap_or(r.lr);
+        r.warmup = a.ppo_warmup.unwrap_or(r.warmup);
+        r.leave_one_out = a.ppo_loo.unwrap_or(r.leave_one_out);
+        r.normalize = a.ppo_normalize.unwrap_or(r.normalize);
         let out = std::io::stdout();
         let quiet = a.quiet;
         let result = pollster::block_on(run(cfg, &device, |event| {

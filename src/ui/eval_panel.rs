@@ -9,10 +9,23 @@ use crate::corpus::Lang;
 use crate::evaluate::{Judgement, WinRate, verdict, win_rate};
 use leptos::prelude::*;
 
+/// "PPO wins 58% ± 12% (… of 20)", and in plain words whether the duels can tell
+/// PPO from SFT at all (the 95 % interval holds 50%).
 fn rate_line(l: Lang, who_en: &str, who_zh: &str, w: WinRate) -> String {
+    let n = w.wins + w.ties + w.losses;
+    let half = (w.high - w.low) * 50.0;
+    let verdict = match (l, n, w.within_noise()) {
+        (_, 0, _) => String::new(),
+        (Lang::En, _, true) => " — within noise: too few duels to tell PPO from SFT".into(),
+        (Lang::En, _, false) if w.rate > 0.5 => " — PPO is better, beyond noise".into(),
+        (Lang::En, _, false) => " — PPO is worse, beyond noise".into(),
+        (Lang::Zh, _, true) => " —— 在噪声范围内：对局太少，分不出 PPO 和微调模型".into(),
+        (Lang::Zh, _, false) if w.rate > 0.5 => " —— PPO 更好，超出噪声".into(),
+        (Lang::Zh, _, false) => " —— PPO 更差，超出噪声".into(),
+    };
     match l {
-        Lang::En => format!("{who_en}: PPO wins {:.0}% ({} wins, {} ties, {} losses of {})", w.rate * 100.0, w.wins, w.ties, w.losses, w.wins + w.ties + w.losses),
-        Lang::Zh => format!("{who_zh}：PPO 胜率 {:.0}%（{} 胜 {} 平 {} 负，共 {}）", w.rate * 100.0, w.wins, w.ties, w.losses, w.wins + w.ties + w.losses),
+        Lang::En => format!("{who_en}: PPO wins {:.0}% ± {half:.0}% ({} wins, {} ties, {} losses of {n}){verdict}", w.rate * 100.0, w.wins, w.ties, w.losses),
+        Lang::Zh => format!("{who_zh}：PPO 胜率 {:.0}% ± {half:.0}%（{} 胜 {} 平 {} 负，共 {n}）{verdict}", w.rate * 100.0, w.wins, w.ties, w.losses),
     }
 }
 

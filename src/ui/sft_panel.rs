@@ -82,8 +82,8 @@ pub fn SftPanel(ui: Ui) -> impl IntoView {
     view! {
         <section class="panel" data-testid="panel-sft">
             <Intro lang=lang title=("2 · SFT: learn to answer from demonstrations", "2 · 监督微调：从示范中学会回答")
-                explain=("The pretrained model only continues text — ask it a question and it asks more questions. Supervised fine-tuning shows it prompt → answer pairs written by people and trains it to predict the answers. The loss counts only the answer's tokens (highlighted below): the model is not asked to predict the question.",
-                    "预训练模型只会续写——问它一个问题，它会接着提出更多问题。监督微调给它看人写的“问题 → 回答”示范，训练它预测回答。损失只计算回答部分的词元（下方高亮）：不要求模型预测问题本身。") />
+                explain=("The pretrained model only continues text — ask it a question and it asks more questions. Supervised fine-tuning shows it prompt → answer pairs written by people and trains it to predict the answers. The loss counts only the answer's tokens (highlighted below): the model is not asked to predict the question. Like real demonstrators, ours are not perfect: about one answer in four ends with a rude remark, and SFT copies that habit — ranking and PPO are how it gets trained away (or edit the demonstrations below).",
+                    "预训练模型只会续写——问它一个问题，它会接着提出更多问题。监督微调给它看人写的“问题 → 回答”示范，训练它预测回答。损失只计算回答部分的词元（下方高亮）：不要求模型预测问题本身。和真实的示范者一样，我们的示范也不完美：大约四分之一的回答带着一句粗鲁的话，微调会学到这个习惯——排序和 PPO 正是用来纠正它的（也可以在下方直接修改示范）。") />
             <div class="controls">
                 <RunControls ui=ui running=ui.sft_running step_requests=ui.sft_step_requests enabled=ui.ready prefix="sft" />
                 <span class="stat" data-testid="sft-step-count">{move || format!("{} {}", tr(lang.get(), "SFT step", "微调步数"), ui.sft_step.get())}</span>

@@ -1,0 +1,83 @@
+"""One row per seed from the runner's summaries (scripts/seeds.sh), the pooled
+figures, and the recipe's lessons checked (RLHF issue's "done means"). Win rates are
+the persona's (the gold judge), ties half, against SFT sampled at temperature 1 on
+held-out questions of fact, with 95 % intervals clustered by prompt."""
+
+import json
+import math
+import sys
+
+T975 = 1.96
+
+
+def summary(path):
+    last = None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("{"):
+                last = json.loads(line)
+    return last if last and last.get("stage") == "summary" else None
+
+
+def rate(m):
+    p = m["persona"]
+    return f'{p["mean"]:.3f} ± {(p["high"] - p["low"]) / 2:.3f}'
+
+
+def wtl(m):
+    return f'{m["wins"]:.0f}/{m["ties"]:.0f}/{m["losses"]:.0f}'
+
+
+def pooled(ms):
+    """Mean of the seeds' win rates; its interval from the seeds' own (independent
+    runs): se = √Σ se_i² / S."""
+    means = [m["persona"]["mean"] for m in ms]
+    ses = [(m["persona"]["high"] - m["persona"]["low"]) / 2 / T975 for m in ms]
+    mean = sum(means) / len(means)
+    se = math.sqrt(sum(s * s for s in ses)) / len(ms)
+    return mean, mean - T975 * se, mean + T975 * se
+
+
+runs = [(p, summary(p)) for p in sys.argv[1:]]
+bad = [p for p, s in runs if s is None]
+runs = [s for _, s in runs if s is not None]
+for p in bad:
+    print(f"no summary in {p}")
+if not runs:
+    sys.exit(0)
+
+cols = ["seed", "RM held-out", "PPO-ptx vs SFT (W/T/L)", "by RM", "vs best-of-4", "best-of-4 / -16 vs SFT",
+        "exact KL main / β0", "β0: RM − persona", "corpus SFT / ptx / plain", "sums", "s"]
+print(" | ".join(cols))
+checks = {k: [] for k in ["main > 0.55", "interval above 0.5", "≥ best-of-4", "β0 RM−persona ≥ 0.3", "β0 KL ≥ 2× main", "plain corpus > ptx"]}
+for s in sorted(runs, key=lambda s: s["config"]["seed"]):
+    ppo, b0, tog = s["ppo"], s.get("ppo_beta0"), s.get("ppo_ptx_toggled")
+    base = {m["contestant"]: m for m in s["baselines"]}
+    main = ppo["vs_sft"]
+    gap = b0["vs_sft"]["rm"]["mean"] - b0["vs_sft"]["persona"]["mean"] if b0 else float("nan")
+    row = [
+        str(s["config"]["seed"]), f'{s["rm_held_out_accuracy"]:.3f}', f"{rate(main)} ({wtl(main)}, {main['duels']} duels)",
+        f'{main["rm"]["mean"]:.3f}', rate(ppo["vs_best_of_4"]),
+        f'{base["best_of_4"]["persona"]["mean"]:.3f} / {base["best_of_16"]["persona"]["mean"]:.3f}',
+        f'{ppo["kl_exact"]:.2f} / {b0["kl_exact"]:.2f}' if b0 else f'{ppo["kl_exact"]:.2f}',
+        f"{gap:.2f}", f'{s["corpus_loss_sft"]:.2f} / {ppo["corpus_loss"]:.2f} / {tog["corpus_loss"]:.2f}' if tog else "",
+        rate(ppo["vs_sft_sums"]), f'{s["seconds"]:.0f}',
+    ]
+    print(" | ".join(row))
+    checks["main > 0.55"].append(main["persona"]["mean"] > 0.55)
+    checks["interval above 0.5"].append(main["persona"]["low"] > 0.5)
+    checks["≥ best-of-4"].append(ppo["vs_best_of_4"]["persona"]["mean"] >= 0.5)
+    if b0:
+        checks["β0 RM−persona ≥ 0.3"].append(gap >= 0.3)
+        checks["β0 KL ≥ 2× main"].append(b0["kl_exact"] >= 2 * ppo["kl_exact"])
+    if tog:
+        checks["plain corpus > ptx"].append(tog["corpus_loss"] > ppo["corpus_loss"])
+
+mean, lo, hi = pooled([s["ppo"]["vs_sft"] for s in runs])
+print(f"\npooled PPO-ptx vs SFT over {len(runs)} seeds: {mean:.3f} [{lo:.3f}, {hi:.3f}]  (≥ 0.60 asked)")
+for name in ["best_of_4", "best_of_16", "sft_t0.7", "sft_greedy"]:
+    ms = [m for s in runs for m in s["baselines"] if m["contestant"] == name]
+    if ms:
+        mean, lo, hi = pooled(ms)
+        print(f"pooled {name} vs SFT: {mean:.3f} [{lo:.3f}, {hi:.3f}]  KL {ms[0]['kl'] if ms[0]['kl'] is not None else '—'}")
+print("lessons, seeds holding them: " + "; ".join(f"{k} {sum(v)}/{len(v)}" for k, v in checks.items() if v))
