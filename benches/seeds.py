@@ -47,20 +47,23 @@ if not runs:
     sys.exit(0)
 
 cols = ["seed", "RM held-out", "PPO-ptx vs SFT (W/T/L)", "by RM", "vs best-of-4", "best-of-4 / -16 vs SFT",
-        "exact KL main / β0", "β0: RM − persona", "corpus SFT / ptx / plain", "sums", "s"]
+        "exact KL main / β0", "β0: persona / proxy (RM)", "corpus SFT / ptx / plain", "sums", "s"]
 print(" | ".join(cols))
 checks = {k: [] for k in ["main > 0.55", "interval above 0.5", "≥ best-of-4", "β0 RM−persona ≥ 0.3", "β0 KL ≥ 2× main", "plain corpus > ptx"]}
 for s in sorted(runs, key=lambda s: s["config"]["seed"]):
     ppo, b0, tog = s["ppo"], s.get("ppo_beta0"), s.get("ppo_ptx_toggled")
     base = {m["contestant"]: m for m in s["baselines"]}
     main = ppo["vs_sft"]
-    gap = b0["vs_sft"]["rm"]["mean"] - b0["vs_sft"]["persona"]["mean"] if b0 else float("nan")
+    # The β = 0 run's proxy: the reward it optimised (the RM's head alone, when
+    # the summary says so), against the gold judge.
+    proxy = b0.get("vs_sft_by_proxy", b0["vs_sft"]["rm"]) if b0 else None
+    gap = proxy["mean"] - b0["vs_sft"]["persona"]["mean"] if b0 else float("nan")
     row = [
         str(s["config"]["seed"]), f'{s["rm_held_out_accuracy"]:.3f}', f"{rate(main)} ({wtl(main)}, {main['duels']} duels)",
         f'{main["rm"]["mean"]:.3f}', rate(ppo["vs_best_of_4"]),
         f'{base["best_of_4"]["persona"]["mean"]:.3f} / {base["best_of_16"]["persona"]["mean"]:.3f}',
         f'{ppo["kl_exact"]:.2f} / {b0["kl_exact"]:.2f}' if b0 else f'{ppo["kl_exact"]:.2f}',
-        f"{gap:.2f}", f'{s["corpus_loss_sft"]:.2f} / {ppo["corpus_loss"]:.2f} / {tog["corpus_loss"]:.2f}' if tog else "",
+        f'{b0["vs_sft"]["persona"]["mean"]:.2f} / {proxy["mean"]:.2f} ({b0["vs_sft"]["rm"]["mean"]:.2f})' if b0 else "",f'{s["corpus_loss_sft"]:.2f} / {ppo["corpus_loss"]:.2f} / {tog["corpus_loss"]:.2f}' if tog else "",
         rate(ppo["vs_sft_sums"]), f'{s["seconds"]:.0f}',
     ]
     print(" | ".join(row))

@@ -3,9 +3,10 @@
 //! the events as JSON lines; the whole-pipeline test asserts on the summary.
 //!
 //! Besides the run asked for, PPO runs twice more from the same SFT model and
-//! reward model, with the same seed and steps: once with β = 0 and no ptx (nothing
-//! holds the policy near SFT or near language — reward hacking) and once with
-//! PPO-ptx toggled, so the alignment tax can be read with and without it.
+//! reward model, with the same seed and steps: once with β = 0, no ptx and the
+//! reward model's head alone (nothing holds the policy near SFT or near language —
+//! reward hacking) and once with PPO-ptx toggled, so the alignment tax can be read
+//! with and without it.
 
 use crate::TrainError;
 use crate::corpus::Lang;
@@ -16,7 +17,7 @@ use crate::persona::{Persona, Weights};
 use crate::ppo::{PpoConfig, PpoTrainer};
 use crate::rank::{persona_comparison, rank_sampling, sample_answers};
 use crate::sample::SampleConfig;
-use crate::reward::{Comparison, RewardTrainer, demonstration_mean, pair_accuracy};
+use crate::reward::{Comparison, RewardModel, RewardTrainer, demonstration_mean, pair_accuracy};
 use crate::sft::{self, SftConfig, SftTrainer};
 use crate::train::OptimConfig;
 use burn::prelude::*;
@@ -114,6 +115,12 @@ pub struct PpoOutcome {
     pub vs_sft_sums: Matchup,
     /// Against best-of-4 by the same reward model, questions of fact.
     pub vs_best_of_4: Matchup,
+    /// Whether the reward included the RM's likelihood read-out (α · mean log p);
+    /// the β = 0 run optimises the head alone, free of that anchor.
+    pub likelihood_in_reward: bool,
+    /// Win rate against SFT on the questions of fact by the reward this run
+    /// optimised (its proxy): the RM, or the RM's head alone.
+    pub vs_sft_by_proxy: crate::interval::Interval,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -167,12 +174,22 @@ fn eval_sampling() -> SampleConfig {
 struct Baselines {
     sft: Contestant,
     others: Vec<Contestant>,
-    /// The reward model's mean and standard deviation on SFT's ranked answers.
-    score_mean: f32,
-    score_std: f32,
 }
 
-async fn baselines(sft: &Gpt, rm: &RewardTrainer, persona: &Persona, ranked: &[Comparison], lab: &Lab, cfg: &PipelineConfig) -> Result<Baselines, TrainError> {
+/// A reward model's mean and standard deviation on SFT's ranked answers: what PPO
+/// normalises its scores by.
+async fn score_stats(reward_model: &RewardModel, ranked: &[Comparison], lab: &Lab) -> Result<(f32, f32), TrainError> {
+    let mut scores = vec![];
+    for c in ranked {
+        scores.extend(crate::reward::score(reward_model, &lab.tokenizer, &c.prompt, &c.answers, &lab.device).await?);
+    }
+    let n = scores.len().max(1) as f32;
+    let mean = scores.iter().sum::<f32>() / n;
+    let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n).sqrt().max(1e-3);
+    Ok((mean, std))
+}
+
+async fn baselines(sft: &Gpt, rm: &RewardTrainer, persona: &Persona, lab: &Lab, cfg: &PipelineConfig) -> Result<Baselines, TrainError> {
     let (tok, d, prompts) = (&lab.tokenizer, &lab.device, &sft::prompts(cfg.lang).eval);
     let reward_model = rm.model();
     let t1 = eval_sampling();
@@ -187,14 +204,7 @@ async fn baselines(sft: &Gpt, rm: &RewardTrainer, persona: &Persona, ranked: &[C
     let greedy = sampled("sft_greedy", 1, SampleConfig { temperature: 0.0, ..t1 }, cfg.seed + 5).await?;
     let cool = sampled("sft_t0.7", cfg.eval_samples, SampleConfig { temperature: 0.7, ..t1 }, cfg.seed + 6).await?;
     let pool = sampled("sft_pool", cfg.eval_pool.max(1), t1, cfg.seed + 7).await?;
-    let mut scores = vec![];
-    for c in ranked {
-        scores.extend(crate::reward::score(&reward_model, tok, &c.prompt, &c.answers, d).await?);
-    }
-    let n = scores.len().max(1) as f32;
-    let score_mean = scores.iter().sum::<f32>() / n;
-    let score_std = (scores.iter().map(|s| (s - score_mean).powi(2)).sum::<f32>() / n).sqrt().max(1e-3);
-    Ok(Baselines { sft: sft_c, others: vec![greedy, cool, best_of_n(&pool, 4), best_of_n(&pool, 16)], score_mean, score_std })
+    Ok(Baselines { sft: sft_c, others: vec![greedy, cool, best_of_n(&pool, 4), best_of_n(&pool, 16)] })
 }
 
 fn tagged(stage: &str, value: impl Serialize) -> Value {
@@ -222,11 +232,20 @@ async fn rank(policy: &Gpt, lab: &Lab, persona: &Persona, prompts: &[String], k:
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn run_ppo(lab: &Lab, sft: &SftTrainer, rm: &RewardTrainer, persona: &Persona, base: &Baselines, cfg: &PipelineConfig, beta: f32, gamma_ptx: f32, run: &str, emit: &mut impl FnMut(Value)) -> Result<PpoOutcome, TrainError> {
+async fn run_ppo(lab: &Lab, sft: &SftTrainer, rm: &RewardTrainer, persona: &Persona, base: &Baselines, ranked: &[Comparison], cfg: &PipelineConfig, beta: f32, gamma_ptx: f32, run: &str, emit: &mut impl FnMut(Value)) -> Result<PpoOutcome, TrainError> {
     let prompts = sft::prompts(cfg.lang);
     let r = &cfg.ppo;
     let defaults = PpoConfig::default();
-    let (score_mean, score_std, score_clip) = if r.normalize { (base.score_mean, base.score_std, 3.0) } else { (0.0, 1.0, f32::INFINITY) };
+    // β = 0 means no anchor at all: no KL, and no likelihood read-out in the reward.
+    let likelihood_in_reward = beta > 0.0;
+    let proxy = |m: RewardModel| if likelihood_in_reward { m } else { m.without_likelihood() };
+    let proxy_valid = proxy(rm.model());
+    let (score_mean, score_std, score_clip) = if r.normalize {
+        let (m, s) = score_stats(&proxy_valid, ranked, lab).await?;
+        (m, s, 3.0)
+    } else {
+        (0.0, 1.0, f32::INFINITY)
+    };
     let ppo_cfg = PpoConfig {
         beta,
         gamma_ptx,
@@ -241,7 +260,7 @@ async fn run_ppo(lab: &Lab, sft: &SftTrainer, rm: &RewardTrainer, persona: &Pers
         score_clip,
         ..defaults
     };
-    let mut ppo = PpoTrainer::new(sft.trainable_model(), rm.trainable_model(), prompts.rl.clone(), lab.split.train.clone(), ppo_cfg, cfg.seed + 3, &lab.device);
+    let mut ppo = PpoTrainer::new(sft.trainable_model(), proxy(rm.trainable_model()), prompts.rl.clone(), lab.split.train.clone(), ppo_cfg, cfg.seed + 3, &lab.device);
     let (mut scores, mut kls) = (vec![], vec![]);
     for step in 1..=cfg.ppo_steps {
         let (m, _) = ppo.step(&lab.tokenizer).await?;
@@ -260,11 +279,21 @@ async fn run_ppo(lab: &Lab, sft: &SftTrainer, rm: &RewardTrainer, persona: &Pers
     // sides are drawn independently.
     let texts = answers(&policy, tok, &prompts.eval, cfg.eval_samples, &eval_sampling(), cfg.seed + 8, d).await?;
     let kl_exact = exact_kl(&policy, &sft.model(), tok, &prompts.eval, &texts, d).await?;
+    let facts = |p: &str| !persona.asks_sum(p);
+    let vs_sft_by_proxy = if likelihood_in_reward {
+        None
+    } else {
+        let by_proxy = judge(run, &prompts.eval, texts.clone(), persona, &proxy_valid, tok, cfg.seed + 8, d).await?;
+        let sft_texts = base.sft.prompts.iter().map(|j| j.answers.clone()).collect();
+        let sft_by_proxy = judge("sft", &prompts.eval, sft_texts, persona, &proxy_valid, tok, cfg.seed + 4, d).await?;
+        Some(matchup(&by_proxy, &sft_by_proxy, facts).rm)
+    };
     let mut contestant = judge(run, &prompts.eval, texts, persona, &rm.model(), tok, cfg.seed + 8, d).await?;
     contestant.kl = Some(kl_exact);
-    let facts = |p: &str| !persona.asks_sum(p);
     let best_of_4 = base.others.iter().find(|c| c.name == "best_of_4").expect("best-of-4 is a baseline");
     let corpus = corpus_loss(&policy, &lab.split.held_out, CORPUS_WINDOWS, lab.pretrainer.cfg.block, d).await?;
+    let vs_sft = matchup(&contestant, &base.sft, facts);
+    let vs_sft_by_rm = vs_sft.rm;
     let outcome = PpoOutcome {
         beta,
         gamma_ptx,
@@ -274,9 +303,11 @@ async fn run_ppo(lab: &Lab, sft: &SftTrainer, rm: &RewardTrainer, persona: &Pers
         last_kl: mean(&kls[kls.len() - n..]),
         corpus_loss: corpus,
         kl_exact,
-        vs_sft: matchup(&contestant, &base.sft, facts),
+        vs_sft,
         vs_sft_sums: matchup(&contestant, &base.sft, |p| persona.asks_sum(p)),
         vs_best_of_4: matchup(&contestant, best_of_4, facts),
+        likelihood_in_reward,
+        vs_sft_by_proxy: vs_sft_by_proxy.unwrap_or(vs_sft_by_rm),
     };
     // A few of the policy's answers beside SFT's, one prompt in five.
     let examples: Vec<Value> = contestant.prompts.iter().zip(&base.sft.prompts).step_by(5).map(|(c, s)| json!({"prompt": c.prompt, "sft": s.answers[0], "ppo": c.answers[0], "sft_persona": s.persona[0], "ppo_persona": c.persona[0]})).collect();
@@ -361,8 +392,7 @@ pub async fn run(cfg: PipelineConfig, device: &Device, mut emit: impl FnMut(Valu
     emit(json!({"stage": "reward_eval", "shift": rm_shift, "held_out_accuracy": rm_held_out_accuracy, "unseen_facts_accuracy": rm_unseen_accuracy, "train_accuracy": rm_train_accuracy, "fluency_weight": rm_fluency_weight}));
 
     // The evaluation's fixed side: SFT and the baselines that need no RL.
-    let base = baselines(&sft_model, &rm, &persona, &train, &lab, &cfg).await?;
-    emit(json!({"stage": "reward_eval", "sft_score_mean": base.score_mean, "sft_score_std": base.score_std}));
+    let base = baselines(&sft_model, &rm, &persona, &lab, &cfg).await?;
     let facts = |p: &str| !persona.asks_sum(p);
     let eval_sum_prompts = prompts.eval.iter().filter(|p| persona.asks_sum(p)).count();
     let baseline_results: Vec<Matchup> = base.others.iter().map(|c| matchup(c, &base.sft, facts)).collect();
@@ -371,12 +401,12 @@ pub async fn run(cfg: PipelineConfig, device: &Device, mut emit: impl FnMut(Valu
     }
 
     // 5–6. PPO and its evaluation; then the comparison runs.
-    let ppo = run_ppo(&lab, &sft, &rm, &persona, &base, &cfg, cfg.beta, cfg.gamma_ptx, "main", &mut emit).await?;
+    let ppo = run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, cfg.beta, cfg.gamma_ptx, "main", &mut emit).await?;
     let (mut ppo_beta0, mut ppo_ptx_toggled) = (None, None);
     if cfg.compare {
-        ppo_beta0 = Some(run_ppo(&lab, &sft, &rm, &persona, &base, &cfg, 0.0, 0.0, "beta0", &mut emit).await?);
+        ppo_beta0 = Some(run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, 0.0, 0.0, "beta0", &mut emit).await?);
         let toggled = if cfg.gamma_ptx > 0.0 { 0.0 } else { 1.0 };
-        ppo_ptx_toggled = Some(run_ppo(&lab, &sft, &rm, &persona, &base, &cfg, cfg.beta, toggled, "ptx_toggled", &mut emit).await?);
+        ppo_ptx_toggled = Some(run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, cfg.beta, toggled, "ptx_toggled", &mut emit).await?);
     }
     let summary = Summary {
         config: cfg,

@@ -69,6 +69,14 @@ impl RewardModel {
         r + mean_lp * self.fluency.val()
     }
 
+    /// The same reward model with α = 0: the scalar head alone. The β = 0 run
+    /// optimises this, because the likelihood read-out rewards what SFT finds
+    /// likely — a KL anchor of its own that would hide what β does.
+    pub fn without_likelihood(mut self) -> Self {
+        self.fluency = Param::from_tensor(self.fluency.val().zeros_like());
+        self
+    }
+
     /// The learned α.
     pub async fn fluency_weight(&self) -> Result<f32, TrainError> {
         crate::readback::read_scalar(self.fluency.val()).await

@@ -59,14 +59,16 @@ fn the_whole_recipe_aligns_the_micro_model() {
     assert!(main.persona.above(0.5), "persona win rate of PPO-ptx over SFT {} (W/T/L {:.0}/{:.0}/{:.0})", main.describe(), main.wins, main.ties, main.losses);
     assert!(main.rm.above(0.5), "RM win rate of PPO-ptx over SFT {:?}", main.rm);
 
-    // β (and ptx) hold the policy: without them it drifts further from SFT, and the
-    // reward model is gamed — it likes the drifted policy more than the persona does,
-    // by a wider margin than for the main run, and the persona likes it less.
     let beta0 = s.ppo_beta0.as_ref().expect("the β = 0 comparison ran");
     assert_eq!((beta0.beta, beta0.gamma_ptx), (0.0, 0.0));
-    assert!(beta0.kl_exact > ppo.kl_exact, "exact KL with β = 0: {}, with β = {}: {}", beta0.kl_exact, ppo.beta, ppo.kl_exact);
-    let gap = |o: &rlhf_playground::pipeline::PpoOutcome| o.vs_sft.rm.mean - o.vs_sft.persona.mean;
-    assert!(gap(beta0) > gap(ppo) && beta0.vs_sft.persona.mean < main.persona.mean, "RM − persona win rate: β = 0 {:?} vs {:?}, main {}", beta0.vs_sft.rm, beta0.vs_sft.persona, main.describe());
+    // Reward hacking: free of every anchor (no KL, no ptx, the RM's head without its
+    // likelihood read-out), the policy drifts far and wins by the proxy it optimised
+    // while the gold judge says it got worse than SFT (seeds 1–5: KL 20–58 nats vs
+    // 1.8–2.3, proxy 0.81–0.99, persona 0.21–0.26; docs/recipe.md).
+    assert!(!beta0.likelihood_in_reward && ppo.likelihood_in_reward);
+    assert!(beta0.kl_exact > 2.0 * ppo.kl_exact, "exact KL with β = 0: {}, with β = {}: {}", beta0.kl_exact, ppo.beta, ppo.kl_exact);
+    assert!(beta0.vs_sft_by_proxy.low > 0.5, "β = 0 by its proxy: {:?}", beta0.vs_sft_by_proxy);
+    assert!(beta0.vs_sft.persona.high < 0.5, "β = 0 by the persona: {:?}", beta0.vs_sft.persona);
 
     // The alignment tax: plain PPO raises the held-out pretraining loss; ptx pays it back.
     let plain = s.ppo_ptx_toggled.as_ref().expect("the ptx comparison ran");

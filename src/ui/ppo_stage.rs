@@ -269,7 +269,12 @@ impl PpoStage {
         rm.normalize(&lab.tokenizer, &ui.demonstrations()).await.map_err(|e| e.to_string())?;
         let (beta, gamma) = (ui.ppo.beta.get_untracked(), ui.ppo.gamma_ptx.get_untracked());
         let prompts = sft::prompts(lab.lang).rl;
-        let new = |cfg: PpoConfig, seed: u64| PpoTrainer::new(sft.trainable_model(), rm.trainable_model(), prompts.clone(), lab.split.train.clone(), cfg, seed, &lab.device);
+        // β = 0 means no anchor at all: the reward model's head alone, without the
+        // likelihood read-out that rewards what SFT finds likely (as the runner).
+        let new = |cfg: PpoConfig, seed: u64| {
+            let reward_model = if cfg.beta > 0.0 { rm.trainable_model() } else { rm.trainable_model().without_likelihood() };
+            PpoTrainer::new(sft.trainable_model(), reward_model, prompts.clone(), lab.split.train.clone(), cfg, seed, &lab.device)
+        };
         // Same seed: both runs see the same prompts in the same order.
         self.main = Some(new(self.config(ui, beta, gamma), self.seed + 3));
         let kind = ui.ppo.beside.get_untracked();
