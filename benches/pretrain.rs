@@ -76,5 +76,9 @@ fn cpu_reports(steps: usize) {
     // burn 0.22 deprecates ndarray in favour of flex; measured here to show why.
     #[cfg(feature = "ndarray")]
     #[allow(deprecated)]
-    report(&Backend { device: burn::tensor::Device::ndarray(), kind: rlhf_playground::backend::BackendKind::Flex, adapter: None }, "ndarray", steps);
+    report(
+        &Backend { device: burn::tensor::Device::ndarray(), kind: rlhf_playground::backend::BackendKind::Flex, adapter: None },
+        "ndarray",
+        steps,
+    );
 }

@@ -50,7 +50,10 @@ fn main() {
             let s = block_on(run(PipelineConfig::for_preset(preset), d, |_| {})).expect("pipeline");
             println!(
                 "{{\"bench\":\"pipeline\",\"device\":\"{name}\",\"preset\":\"{}\",\"seconds\":{:.1},\"rm_held_out_accuracy\":{:.3},\"persona_win_rate\":{:.3}}}",
-                preset.name(), t0.elapsed().as_secs_f64(), s.rm_held_out_accuracy, s.ppo.vs_sft.persona.mean
+                preset.name(),
+                t0.elapsed().as_secs_f64(),
+                s.rm_held_out_accuracy,
+                s.ppo.vs_sft.persona.mean
             );
         }
     }

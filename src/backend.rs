@@ -40,10 +40,7 @@ impl Backend {
         // burn asks the device for every feature the adapter has: with timestamp
         // queries the look-inside check can time our kernels on the GPU's clock.
         crate::kernels::set_timestamps(setup.adapter.features().contains(burn::cubecl::wgpu::wgpu::Features::TIMESTAMP_QUERY));
-        let parts: Vec<String> = [info.name, info.driver, format!("{:?}", info.backend)]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect();
+        let parts: Vec<String> = [info.name, info.driver, format!("{:?}", info.backend)].into_iter().filter(|s| !s.is_empty()).collect();
         Ok(Self { device, kind: BackendKind::Wgpu, adapter: Some(parts.join(" · ")) })
     }
 }

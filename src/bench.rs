@@ -157,7 +157,15 @@ pub struct PpoBench {
 pub async fn ppo(preset: Preset, device: &Device, cfg: PpoConfig, iterations: usize) -> Result<PpoBench, TrainError> {
     let lab = lab(preset, device)?;
     let reward_model = RewardModel::from_sft(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, 1.0, &device.clone().autodiff());
-    let mut trainer = PpoTrainer::new(lab.pretrainer.trainable_model(), reward_model, crate::sft::prompts(Lang::En).rl, lab.split.train.clone(), cfg.clone(), 1, device);
+    let mut trainer = PpoTrainer::new(
+        lab.pretrainer.trainable_model(),
+        reward_model,
+        crate::sft::prompts(Lang::En).rl,
+        lab.split.train.clone(),
+        cfg.clone(),
+        1,
+        device,
+    );
     trainer.step(&lab.tokenizer).await?;
     let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
     for _ in 0..iterations {

@@ -46,7 +46,12 @@ impl Batch {
         (0..n)
             .map(|i| {
                 let (a, b) = (i * self.batch_size / n, (i + 1) * self.batch_size / n);
-                Batch { inputs: self.inputs[a * t..b * t].to_vec(), targets: self.targets[a * t..b * t].to_vec(), batch_size: b - a, block: t }
+                Batch {
+                    inputs: self.inputs[a * t..b * t].to_vec(),
+                    targets: self.targets[a * t..b * t].to_vec(),
+                    batch_size: b - a,
+                    block: t,
+                }
             })
             .filter(|shard| shard.batch_size > 0)
             .collect()

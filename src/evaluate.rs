@@ -129,7 +129,15 @@ pub fn win_rate(verdicts: impl IntoIterator<Item = f32>) -> WinRate {
 
 /// `n` answers per prompt from `model`, sampled with a fixed seed (so SFT and PPO
 /// are sampled the same way), end-of-text removed.
-pub async fn answers(model: &Gpt, tok: &Tokenizer, prompts: &[String], n: usize, cfg: &SampleConfig, seed: u64, device: &Device) -> Result<Vec<Vec<String>>, TrainError> {
+pub async fn answers(
+    model: &Gpt,
+    tok: &Tokenizer,
+    prompts: &[String],
+    n: usize,
+    cfg: &SampleConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<Vec<String>>, TrainError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(prompts.len());
     for p in prompts {
@@ -140,17 +148,35 @@ pub async fn answers(model: &Gpt, tok: &Tokenizer, prompts: &[String], n: usize,
 
 /// PPO (`policy`) against SFT on `prompts`, `n` answers each.
 #[allow(clippy::too_many_arguments)]
-pub async fn compare(sft: &Gpt, policy: &Gpt, reward_model: &RewardModel, persona: &Persona, tok: &Tokenizer, prompts: &[String], n: usize, seed: u64, device: &Device) -> Result<Evaluation, TrainError> {
+pub async fn compare(
+    sft: &Gpt,
+    policy: &Gpt,
+    reward_model: &RewardModel,
+    persona: &Persona,
+    tok: &Tokenizer,
+    prompts: &[String],
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Evaluation, TrainError> {
     // Temperature 1, no top-k: the policy's own distribution, the one PPO trained.
     let cfg = SampleConfig { temperature: 1.0, top_k: 0, max_new_tokens: 40 };
-    let (a_sft, a_ppo) = (answers(sft, tok, prompts, n, &cfg, seed, device).await?, answers(policy, tok, prompts, n, &cfg, seed, device).await?);
+    let (a_sft, a_ppo) =
+        (answers(sft, tok, prompts, n, &cfg, seed, device).await?, answers(policy, tok, prompts, n, &cfg, seed, device).await?);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut duels = vec![];
     for (p, (s, q)) in prompts.iter().zip(a_sft.iter().zip(&a_ppo)) {
         let (rs, rq) = (score(reward_model, tok, p, s, device).await?, score(reward_model, tok, p, q, device).await?);
         for i in 0..n {
             let persona_verdict = verdict(persona.score(p, &q[i], &mut rng).total, persona.score(p, &s[i], &mut rng).total);
-            duels.push(Duel { prompt: p.clone(), sft: s[i].clone(), ppo: q[i].clone(), sft_score: rs[i], ppo_score: rq[i], persona: persona_verdict });
+            duels.push(Duel {
+                prompt: p.clone(),
+                sft: s[i].clone(),
+                ppo: q[i].clone(),
+                sft_score: rs[i],
+                ppo_score: rq[i],
+                persona: persona_verdict,
+            });
         }
     }
     let count = duels.len().max(1) as f32;
@@ -177,7 +203,14 @@ pub async fn corpus_loss(model: &Gpt, held_out: &[u32], windows: usize, block: u
 /// How a model continues prompts, greedily: how many continuations start with the
 /// answer marker and how many with another question — the base model asks, the
 /// SFT model answers.
-pub async fn continuation_style(model: &Gpt, tok: &Tokenizer, prompts: &[String], answer_marker: &str, question_marker: &str, device: &Device) -> Result<(usize, usize), TrainError> {
+pub async fn continuation_style(
+    model: &Gpt,
+    tok: &Tokenizer,
+    prompts: &[String],
+    answer_marker: &str,
+    question_marker: &str,
+    device: &Device,
+) -> Result<(usize, usize), TrainError> {
     let cfg = SampleConfig { temperature: 0.0, top_k: 0, max_new_tokens: 4 };
     let mut rng = StdRng::seed_from_u64(0);
     let (mut answers, mut questions) = (0, 0);
@@ -215,7 +248,16 @@ pub struct Contestant {
 
 /// Scores `answers` (one list per prompt) by the persona and the reward model.
 #[allow(clippy::too_many_arguments)]
-pub async fn judge(name: &str, prompts: &[String], answers: Vec<Vec<String>>, persona: &Persona, reward_model: &RewardModel, tok: &Tokenizer, seed: u64, device: &Device) -> Result<Contestant, TrainError> {
+pub async fn judge(
+    name: &str,
+    prompts: &[String],
+    answers: Vec<Vec<String>>,
+    persona: &Persona,
+    reward_model: &RewardModel,
+    tok: &Tokenizer,
+    seed: u64,
+    device: &Device,
+) -> Result<Contestant, TrainError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(prompts.len());
     for (p, a) in prompts.iter().zip(answers) {
@@ -350,7 +392,14 @@ pub fn matchup(contestant: &Contestant, against: &Contestant, keep: impl Fn(&str
 /// position (and its end-of-text), Σ_v π(v) (log π(v) − log π_ref(v)) over the whole
 /// vocabulary, summed over the answer — what the sampled Σ (log π − log π_ref)
 /// estimates with much more noise.
-pub async fn exact_kl(policy: &Gpt, reference: &Gpt, tok: &Tokenizer, prompts: &[String], answers: &[Vec<String>], device: &Device) -> Result<f32, TrainError> {
+pub async fn exact_kl(
+    policy: &Gpt,
+    reference: &Gpt,
+    tok: &Tokenizer,
+    prompts: &[String],
+    answers: &[Vec<String>],
+    device: &Device,
+) -> Result<f32, TrainError> {
     let (mut total, mut count) = (0.0f32, 0usize);
     for (p, a) in prompts.iter().zip(answers).filter(|(_, a)| !a.is_empty()) {
         let s = encode_answers(tok, p, a, policy.block_size(), device);

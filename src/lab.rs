@@ -28,7 +28,8 @@ impl Lab {
         let tokenizer = Tokenizer::train(docs.iter().copied(), VOCAB_SIZE)?;
         let split = corpus::tokenize_split(&docs, &tokenizer);
         let model_cfg = preset.gpt(tokenizer.vocab_size());
-        let pretrainer = Pretrainer::new(&model_cfg, PretrainConfig::for_preset(preset), split.train.clone(), &split.held_out, seed, device);
+        let pretrainer =
+            Pretrainer::new(&model_cfg, PretrainConfig::for_preset(preset), split.train.clone(), &split.held_out, seed, device);
         Ok(Self { preset, seed, lang, tokenizer, split, model_cfg, pretrainer, device: device.clone() })
     }
 }

@@ -28,11 +28,11 @@ pub mod ppo;
 pub mod pretrain;
 pub mod rank;
 pub mod readback;
+pub mod reward;
 pub mod sample;
 pub mod session;
-pub mod stats;
-pub mod reward;
 pub mod sft;
+pub mod stats;
 pub mod tokenizer;
 pub mod train;
 
@@ -53,7 +53,10 @@ pub enum TrainError {
 impl std::fmt::Display for TrainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::NonFinite { step, value } => write!(f, "the loss became {value} after update {step}; training stopped and went back to the last good weights (try a smaller learning rate)"),
+            Self::NonFinite { step, value } => write!(
+                f,
+                "the loss became {value} after update {step}; training stopped and went back to the last good weights (try a smaller learning rate)"
+            ),
             Self::Backend(e) => write!(f, "the compute device failed: {e}"),
         }
     }

@@ -71,7 +71,13 @@ pub struct PolicyLoss {
 
 /// PPO's clipped surrogate (Schulman et al. 2017): with ρ = π_new/π_old,
 /// loss = mean(max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε))) over the answer tokens.
-pub fn clipped_surrogate(new_log_probs: Tensor<2>, old_log_probs: Tensor<2>, advantages: Tensor<2>, mask: Tensor<2>, eps: f32) -> PolicyLoss {
+pub fn clipped_surrogate(
+    new_log_probs: Tensor<2>,
+    old_log_probs: Tensor<2>,
+    advantages: Tensor<2>,
+    mask: Tensor<2>,
+    eps: f32,
+) -> PolicyLoss {
     let log_ratio = new_log_probs - old_log_probs;
     let ratio = log_ratio.clone().exp();
     let unclipped = advantages.clone().neg() * ratio.clone();
@@ -87,7 +93,13 @@ pub fn clipped_surrogate(new_log_probs: Tensor<2>, old_log_probs: Tensor<2>, adv
 
 /// PPO's clipped value loss: the value may move at most ε from its rollout value
 /// before the squared error stops rewarding the move. Returns (loss, clip fraction).
-pub fn clipped_value_loss(values: Tensor<2>, old_values: Tensor<2>, returns: Tensor<2>, mask: Tensor<2>, eps: f32) -> (Tensor<1>, Tensor<1>) {
+pub fn clipped_value_loss(
+    values: Tensor<2>,
+    old_values: Tensor<2>,
+    returns: Tensor<2>,
+    mask: Tensor<2>,
+    eps: f32,
+) -> (Tensor<1>, Tensor<1>) {
     let clipped = old_values.clone() + (values.clone() - old_values).clamp(-eps, eps);
     let loss_unclipped = (values - returns.clone()).powf_scalar(2.0);
     let loss_clipped = (clipped - returns).powf_scalar(2.0);

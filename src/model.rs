@@ -166,11 +166,7 @@ impl GptConfig {
         let blocks = (0..self.n_layer)
             .map(|_| Block {
                 ln_1: layer_norm_config(c).init(device),
-                attn: CausalSelfAttention {
-                    c_attn: linear(c, 3 * c, 0.02),
-                    c_proj: linear(c, c, proj_std),
-                    n_head: self.n_head,
-                },
+                attn: CausalSelfAttention { c_attn: linear(c, 3 * c, 0.02), c_proj: linear(c, c, proj_std), n_head: self.n_head },
                 ln_2: layer_norm_config(c).init(device),
                 mlp: Mlp { c_fc: linear(c, 4 * c, 0.02), c_proj: linear(4 * c, c, proj_std) },
             })

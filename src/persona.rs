@@ -4,10 +4,10 @@
 //! person would (equal scores tie). It is the ground truth the tests and the
 //! unattended demo use; users can compare their own labels with it.
 
+use crate::corpus::{self, Lang};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use crate::corpus::{self, Lang};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Weights {
@@ -85,7 +85,12 @@ fn mentions(text: &str, value: &str) -> bool {
     if is_cjk(value) {
         return text.contains(value);
     }
-    let norm = |s: &str| format!(" {} ", s.to_lowercase().split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "));
+    let norm = |s: &str| {
+        format!(
+            " {} ",
+            s.to_lowercase().split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+        )
+    };
     norm(text).contains(&norm(value))
 }
 
@@ -143,7 +148,11 @@ impl Persona {
 
     /// Every attribute value of every animal and food.
     fn all_values(&self) -> Vec<String> {
-        let attrs: std::collections::BTreeSet<String> = ["animals", "foods"].iter().filter_map(|k| self.world[*k].as_object()).flat_map(|m| m.values().filter_map(Value::as_object).flat_map(|f| f.keys().cloned())).collect();
+        let attrs: std::collections::BTreeSet<String> = ["animals", "foods"]
+            .iter()
+            .filter_map(|k| self.world[*k].as_object())
+            .flat_map(|m| m.values().filter_map(Value::as_object).flat_map(|f| f.keys().cloned()))
+            .collect();
         let mut v: Vec<String> = attrs.iter().flat_map(|a| self.values(a)).collect();
         v.sort();
         v.dedup();
@@ -183,7 +192,12 @@ impl Persona {
         let fact = |right: Option<String>, wrong: Vec<String>, name: &str| {
             // The entity's own name is no claim ("鲸鱼" is not the value "鱼").
             let body = body.to_lowercase().replace(&name.to_lowercase(), " ");
-            Said { right: right.as_ref().is_some_and(|r| mentions(&body, r)), wrong: wrong.iter().any(|w| Some(w) != right.as_ref() && mentions(&body, w)), knowable: right.is_some(), about: Some(name.to_string()) }
+            Said {
+                right: right.as_ref().is_some_and(|r| mentions(&body, r)),
+                wrong: wrong.iter().any(|w| Some(w) != right.as_ref() && mentions(&body, w)),
+                knowable: right.is_some(),
+                about: Some(name.to_string()),
+            }
         };
         if let Some((kind, name)) = self.entity(prompt) {
             return match kind {
@@ -191,12 +205,14 @@ impl Persona {
                     let attr = self.attribute(kind, prompt)?;
                     // Any fact the world says is not true of this entity is false,
                     // asked for or not ("The cat grows on trees.").
-                    let own: Vec<String> = self.world[kind][&name].as_object()?.values().filter_map(|v| v.as_str().map(String::from)).collect();
+                    let own: Vec<String> =
+                        self.world[kind][&name].as_object()?.values().filter_map(|v| v.as_str().map(String::from)).collect();
                     let false_claims = self.all_values().into_iter().filter(|v| !own.contains(v)).collect();
                     Some(fact(self.world[kind][&name][&attr].as_str().map(String::from), false_claims, &name))
                 }
                 "places" => {
-                    let ways: Vec<String> = self.world["places"].as_object()?.values().filter_map(|v| v.as_str().map(String::from)).collect();
+                    let ways: Vec<String> =
+                        self.world["places"].as_object()?.values().filter_map(|v| v.as_str().map(String::from)).collect();
                     let asks_way = strings(&self.world["cues"]["places"]).iter().any(|c| prompt.to_lowercase().contains(c.as_str()));
                     let right = asks_way.then(|| self.world["places"][&name].as_str().map(String::from)).flatten();
                     Some(fact(right, ways, &name))
@@ -233,7 +249,8 @@ impl Persona {
 
     /// Scores one answer to one prompt.
     pub fn score(&self, prompt: &str, answer: &str, rng: &mut impl Rng) -> Scores {
-        let (answer_marker, question_marker) = (self.world["markers"]["answer"].as_str().unwrap_or("A:"), self.world["markers"]["question"].as_str().unwrap_or("Q:"));
+        let (answer_marker, question_marker) =
+            (self.world["markers"]["answer"].as_str().unwrap_or("A:"), self.world["markers"]["question"].as_str().unwrap_or("Q:"));
         let reply = answer.trim_start();
         // A reply that asks another question (what a base model does) answers
         // nothing but claims nothing either. Anything else is read as an answer,
@@ -267,7 +284,8 @@ impl Persona {
             }
             None => (0.5, 1.0),
         };
-        let rude = self.world["rude_words"].as_array().map(|ws| ws.iter().filter_map(Value::as_str).any(|w| mentions(answer, w))).unwrap_or(false);
+        let rude =
+            self.world["rude_words"].as_array().map(|ws| ws.iter().filter_map(Value::as_str).any(|w| mentions(answer, w))).unwrap_or(false);
         let harmless = if rude { 0.0 } else { 1.0 };
         let brief = 5.0 / (5.0 + words(body).len() as f32);
         let w = self.weights;

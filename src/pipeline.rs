@@ -16,8 +16,8 @@ use crate::model::{Gpt, Preset};
 use crate::persona::{Persona, Weights};
 use crate::ppo::{PpoConfig, PpoTrainer};
 use crate::rank::{persona_comparison, rank_sampling, sample_answers};
-use crate::sample::SampleConfig;
 use crate::reward::{Comparison, RewardModel, RewardTrainer, demonstration_mean, pair_accuracy};
+use crate::sample::SampleConfig;
 use crate::sft::{self, SftConfig, SftTrainer};
 use crate::train::OptimConfig;
 use burn::prelude::*;
@@ -92,7 +92,27 @@ impl PipelineConfig {
             Preset::Micro => (3000, 200, 40),
             Preset::Small => (6000, 400, 100),
         };
-        Self { preset, seed: 1, lang: Lang::En, pretrain_steps, sft_steps, k: 9, rm_epochs: 2, rm_lr: 1e-3, rm_fluency: 1.0, rm_batch: 4, ppo_steps, beta: 0.1, gamma_ptx: 0.3, ppo: PpoRecipe::default(), weights: Weights::default(), noise: 0.0, eval_samples: 10, eval_pool: 32, compare: true }
+        Self {
+            preset,
+            seed: 1,
+            lang: Lang::En,
+            pretrain_steps,
+            sft_steps,
+            k: 9,
+            rm_epochs: 2,
+            rm_lr: 1e-3,
+            rm_fluency: 1.0,
+            rm_batch: 4,
+            ppo_steps,
+            beta: 0.1,
+            gamma_ptx: 0.3,
+            ppo: PpoRecipe::default(),
+            weights: Weights::default(),
+            noise: 0.0,
+            eval_samples: 10,
+            eval_pool: 32,
+            compare: true,
+        }
     }
 }
 
@@ -220,7 +240,16 @@ fn mean(v: &[f32]) -> f32 {
 }
 
 /// Ranks K sampled answers for each prompt with the persona.
-async fn rank(policy: &Gpt, lab: &Lab, persona: &Persona, prompts: &[String], k: usize, rng: &mut StdRng, emit: &mut impl FnMut(Value), tag: &str) -> Result<Vec<Comparison>, TrainError> {
+async fn rank(
+    policy: &Gpt,
+    lab: &Lab,
+    persona: &Persona,
+    prompts: &[String],
+    k: usize,
+    rng: &mut StdRng,
+    emit: &mut impl FnMut(Value),
+    tag: &str,
+) -> Result<Vec<Comparison>, TrainError> {
     let mut out = vec![];
     for (i, p) in prompts.iter().enumerate() {
         let answers = sample_answers(policy, &lab.tokenizer, p, k, &rank_sampling(), rng, &lab.device).await?;
@@ -232,7 +261,19 @@ async fn rank(policy: &Gpt, lab: &Lab, persona: &Persona, prompts: &[String], k:
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn run_ppo(lab: &Lab, sft: &SftTrainer, rm: &RewardTrainer, persona: &Persona, base: &Baselines, ranked: &[Comparison], cfg: &PipelineConfig, beta: f32, gamma_ptx: f32, run: &str, emit: &mut impl FnMut(Value)) -> Result<PpoOutcome, TrainError> {
+async fn run_ppo(
+    lab: &Lab,
+    sft: &SftTrainer,
+    rm: &RewardTrainer,
+    persona: &Persona,
+    base: &Baselines,
+    ranked: &[Comparison],
+    cfg: &PipelineConfig,
+    beta: f32,
+    gamma_ptx: f32,
+    run: &str,
+    emit: &mut impl FnMut(Value),
+) -> Result<PpoOutcome, TrainError> {
     let prompts = sft::prompts(cfg.lang);
     let r = &cfg.ppo;
     let defaults = PpoConfig::default();
@@ -260,7 +301,15 @@ async fn run_ppo(lab: &Lab, sft: &SftTrainer, rm: &RewardTrainer, persona: &Pers
         score_clip,
         ..defaults
     };
-    let mut ppo = PpoTrainer::new(sft.trainable_model(), proxy(rm.trainable_model()), prompts.rl.clone(), lab.split.train.clone(), ppo_cfg, cfg.seed + 3, &lab.device);
+    let mut ppo = PpoTrainer::new(
+        sft.trainable_model(),
+        proxy(rm.trainable_model()),
+        prompts.rl.clone(),
+        lab.split.train.clone(),
+        ppo_cfg,
+        cfg.seed + 3,
+        &lab.device,
+    );
     let (mut scores, mut kls) = (vec![], vec![]);
     for step in 1..=cfg.ppo_steps {
         let (m, _) = ppo.step(&lab.tokenizer).await?;
@@ -343,7 +392,8 @@ pub async fn run(cfg: PipelineConfig, device: &Device, mut emit: impl FnMut(Valu
 
     // 2. SFT.
     let demos = sft::demonstrations(cfg.lang);
-    let mut sft = SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(cfg.preset), cfg.seed + 1, device);
+    let mut sft =
+        SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(cfg.preset), cfg.seed + 1, device);
     for _ in 0..cfg.sft_steps {
         emit(tagged("sft", sft.step().await?));
     }
@@ -389,7 +439,9 @@ pub async fn run(cfg: PipelineConfig, device: &Device, mut emit: impl FnMut(Valu
         let r = crate::reward::score(&rm.model(), &lab.tokenizer, &c.prompt, &c.answers, device).await?;
         emit(json!({"stage": "reward_held_out", "prompt": c.prompt, "answers": c.answers, "scores": r, "pairs": c.pairs}));
     }
-    emit(json!({"stage": "reward_eval", "shift": rm_shift, "held_out_accuracy": rm_held_out_accuracy, "unseen_facts_accuracy": rm_unseen_accuracy, "train_accuracy": rm_train_accuracy, "fluency_weight": rm_fluency_weight}));
+    emit(
+        json!({"stage": "reward_eval", "shift": rm_shift, "held_out_accuracy": rm_held_out_accuracy, "unseen_facts_accuracy": rm_unseen_accuracy, "train_accuracy": rm_train_accuracy, "fluency_weight": rm_fluency_weight}),
+    );
 
     // The evaluation's fixed side: SFT and the baselines that need no RL.
     let base = baselines(&sft_model, &rm, &persona, &lab, &cfg).await?;

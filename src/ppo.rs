@@ -6,8 +6,8 @@
 
 use crate::TrainError;
 use crate::data::{Batch, padded};
-use crate::losses::{clipped_surrogate, clipped_value_loss, gae, whiten};
 use crate::kernels;
+use crate::losses::{clipped_surrogate, clipped_value_loss, gae, whiten};
 use crate::model::{Gpt, cross_entropy, token_log_probs};
 use crate::readback::read_vec;
 use crate::reward::{RewardModel, score};
@@ -206,7 +206,15 @@ pub struct PpoTrainer {
 impl PpoTrainer {
     /// `sft` (autodiff) becomes the policy and, frozen, the reference; `reward_model`
     /// (autodiff) scores answers and, trained further, becomes the value network.
-    pub fn new(sft: Gpt, reward_model: RewardModel, prompts: Vec<String>, ptx_tokens: Vec<u32>, cfg: PpoConfig, seed: u64, device: &Device) -> Self {
+    pub fn new(
+        sft: Gpt,
+        reward_model: RewardModel,
+        prompts: Vec<String>,
+        ptx_tokens: Vec<u32>,
+        cfg: PpoConfig,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
         let device = device.clone().autodiff();
         Self {
             reference: sft.valid(),
@@ -265,7 +273,22 @@ impl PpoTrainer {
             };
             for answer_ids in answers {
                 let ended = answer_ids.last() == Some(&tok.eot());
-                rollouts.push(Rollout { prompt: prompt.clone(), answer: tok.decode_answer(&answer_ids), prefix: prefix.clone(), answer_ids, ended, score: 0.0, reward: 0.0, log_probs: vec![], ref_log_probs: vec![], entropies: vec![], values: vec![], rewards: vec![], advantages: vec![], returns: vec![] });
+                rollouts.push(Rollout {
+                    prompt: prompt.clone(),
+                    answer: tok.decode_answer(&answer_ids),
+                    prefix: prefix.clone(),
+                    answer_ids,
+                    ended,
+                    score: 0.0,
+                    reward: 0.0,
+                    log_probs: vec![],
+                    ref_log_probs: vec![],
+                    entropies: vec![],
+                    values: vec![],
+                    rewards: vec![],
+                    advantages: vec![],
+                    returns: vec![],
+                });
             }
             i += group;
         }

@@ -57,7 +57,15 @@ pub fn rank_sampling() -> SampleConfig {
 /// is never shown the same answer twice: duplicates are dropped and up to two more
 /// rounds, each warmer (×1.5, ×2 the temperature), are sampled to replace them; a
 /// confident model may still give fewer.
-pub async fn sample_answers(policy: &Gpt, tok: &Tokenizer, prompt: &str, k: usize, cfg: &SampleConfig, rng: &mut impl Rng, device: &Device) -> Result<Vec<String>, TrainError> {
+pub async fn sample_answers(
+    policy: &Gpt,
+    tok: &Tokenizer,
+    prompt: &str,
+    k: usize,
+    cfg: &SampleConfig,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> Result<Vec<String>, TrainError> {
     let k = k.clamp(K_MIN, K_MAX);
     let mut answers: Vec<String> = vec![];
     for round in 0..3 {
@@ -76,7 +84,12 @@ pub async fn sample_answers(policy: &Gpt, tok: &Tokenizer, prompt: &str, k: usiz
 
 /// The persona ranks `answers` to `prompt`: the places it gave, and the comparison
 /// (ties dropped).
-pub fn persona_comparison(persona: &Persona, prompt: &str, answers: Vec<String>, rng: &mut impl Rng) -> (Vec<u32>, crate::reward::Comparison) {
+pub fn persona_comparison(
+    persona: &Persona,
+    prompt: &str,
+    answers: Vec<String>,
+    rng: &mut impl Rng,
+) -> (Vec<u32>, crate::reward::Comparison) {
     let ranks = persona.rank(prompt, &answers, rng);
     let c = crate::reward::Comparison { prompt: prompt.to_string(), pairs: pairs_from_ranking(&ranks), answers, labeler: Labeler::Persona };
     (ranks, c)
@@ -129,7 +142,8 @@ pub fn set_place(ranks: &[u32], i: usize, place: usize) -> Vec<u32> {
     if i >= ranks.len() {
         return ranks.to_vec();
     }
-    let mut ps: Vec<Vec<usize>> = places(ranks).into_iter().map(|g| g.into_iter().filter(|&j| j != i).collect::<Vec<_>>()).filter(|g| !g.is_empty()).collect();
+    let mut ps: Vec<Vec<usize>> =
+        places(ranks).into_iter().map(|g| g.into_iter().filter(|&j| j != i).collect::<Vec<_>>()).filter(|g| !g.is_empty()).collect();
     ps.insert(place.min(ps.len()), vec![i]);
     from_places(&ps, ranks.len())
 }

@@ -152,7 +152,9 @@ pub struct RewardTrainer {
 }
 
 fn pair_indices(pairs: &[Pair], device: &Device) -> (Tensor<1, Int>, Tensor<1, Int>) {
-    let idx = |f: fn(&Pair) -> usize| Tensor::from_data(TensorData::new(pairs.iter().map(|p| f(p) as i32).collect::<Vec<_>>(), [pairs.len()]), device);
+    let idx = |f: fn(&Pair) -> usize| {
+        Tensor::from_data(TensorData::new(pairs.iter().map(|p| f(p) as i32).collect::<Vec<_>>(), [pairs.len()]), device)
+    };
     (idx(|p| p.chosen), idx(|p| p.rejected))
 }
 
@@ -198,10 +200,19 @@ impl RewardTrainer {
         let n = losses.len() as f64;
         let loss = Tensor::cat(losses, 0).sum() / n;
         let (diff, r) = (Tensor::cat(diffs, 0), Tensor::cat(rewards, 0));
-        let stats = Tensor::cat(vec![diff.clone().greater_elem(0.0).float().mean(), diff.mean(), r.clone().mean(), r.clone().min(), r.max()], 0);
+        let stats =
+            Tensor::cat(vec![diff.clone().greater_elem(0.0).float().mean(), diff.mean(), r.clone().mean(), r.clone().min(), r.max()], 0);
         let (loss, _) = self.fitter.step(loss).await?;
         let st = read_vec(stats).await?;
-        Ok(RewardStep { step: self.fitter.step_count(), loss, accuracy: st[0], margin: st[1], mean_reward: st[2], min_reward: st[3], max_reward: st[4] })
+        Ok(RewardStep {
+            step: self.fitter.step_count(),
+            loss,
+            accuracy: st[0],
+            margin: st[1],
+            mean_reward: st[2],
+            min_reward: st[3],
+            max_reward: st[4],
+        })
     }
 
     /// Shifts the head's bias so the SFT demonstrations score 0 on average
@@ -245,7 +256,13 @@ pub fn disagreements(scores: &[f32], pairs: &[Pair]) -> Vec<Pair> {
 }
 
 /// Scores of `answers` to `prompt` under a reward model (no gradients).
-pub async fn score(model: &RewardModel, tok: &Tokenizer, prompt: &str, answers: &[String], device: &Device) -> Result<Vec<f32>, TrainError> {
+pub async fn score(
+    model: &RewardModel,
+    tok: &Tokenizer,
+    prompt: &str,
+    answers: &[String],
+    device: &Device,
+) -> Result<Vec<f32>, TrainError> {
     let s = encode_answers(tok, prompt, answers, model.block_size(), device);
     read_vec(model.forward(s.ids, s.last, s.answer)).await
 }

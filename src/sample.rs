@@ -87,7 +87,15 @@ pub async fn next_probs(model: &Gpt, ctx: &[u32], device: &Device) -> Result<Vec
 
 /// Continues `prompt` by up to `max_new_tokens`, stopping after `stop` if given.
 /// Returns only the new tokens.
-pub async fn generate(model: &Gpt, bos: u32, prompt: &[u32], cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<u32>, TrainError> {
+pub async fn generate(
+    model: &Gpt,
+    bos: u32,
+    prompt: &[u32],
+    cfg: &SampleConfig,
+    stop: Option<u32>,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> Result<Vec<u32>, TrainError> {
     if kernels::gpu_sampling(device) {
         return Ok(generate_on_gpu(model, bos, prompt, 1, cfg, stop, rng, device).await?.remove(0));
     }
@@ -110,7 +118,16 @@ pub async fn generate(model: &Gpt, bos: u32, prompt: &[u32], cfg: &SampleConfig,
 /// and one readback per token for all `k` (the rows share the prompt, so they stay
 /// the same length and need no padding). Each stops after `stop` if given; returns
 /// only the new tokens of each.
-pub async fn generate_k(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<Vec<u32>>, TrainError> {
+pub async fn generate_k(
+    model: &Gpt,
+    bos: u32,
+    prompt: &[u32],
+    k: usize,
+    cfg: &SampleConfig,
+    stop: Option<u32>,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> Result<Vec<Vec<u32>>, TrainError> {
     if kernels::gpu_sampling(device) {
         return generate_on_gpu(model, bos, prompt, k, cfg, stop, rng, device).await;
     }
@@ -171,7 +188,16 @@ pub fn first_readback_after(max_new_tokens: usize, stop: Option<u32>, longest_la
 /// some answer goes on. Rows that ended keep generating until the readback; their
 /// extra tokens are cut here.
 #[allow(clippy::too_many_arguments)]
-async fn generate_on_gpu(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &SampleConfig, stop: Option<u32>, rng: &mut impl Rng, device: &Device) -> Result<Vec<Vec<u32>>, TrainError> {
+async fn generate_on_gpu(
+    model: &Gpt,
+    bos: u32,
+    prompt: &[u32],
+    k: usize,
+    cfg: &SampleConfig,
+    stop: Option<u32>,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> Result<Vec<Vec<u32>>, TrainError> {
     let block = model.block_size();
     let ctx: Vec<i32> = context(bos, prompt, block).iter().map(|&x| x as i32).collect();
     let t0 = ctx.len();
@@ -226,7 +252,15 @@ async fn generate_on_gpu(model: &Gpt, bos: u32, prompt: &[u32], k: usize, cfg: &
 /// `k` answers to `prompt` as text, sampled side by side: each is cut so that
 /// end-of-text + prompt + answer fits the context (a reward model reading the whole
 /// sequence then sees the answer's end), and decoded without its end-of-text.
-pub async fn answer_texts(model: &Gpt, tok: &Tokenizer, prompt: &str, k: usize, cfg: &SampleConfig, rng: &mut impl Rng, device: &Device) -> Result<Vec<String>, TrainError> {
+pub async fn answer_texts(
+    model: &Gpt,
+    tok: &Tokenizer,
+    prompt: &str,
+    k: usize,
+    cfg: &SampleConfig,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> Result<Vec<String>, TrainError> {
     let ids = tok.encode(prompt);
     let room = model.block_size().saturating_sub(ids.len() + 1).max(1);
     let cfg = SampleConfig { max_new_tokens: cfg.max_new_tokens.min(room), ..*cfg };

@@ -35,7 +35,16 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { preset: Preset::Micro, seed: 1, lang: Lang::En, k: K_MAX, weights: Weights::default(), noise: 0.0, beta: 0.1, gamma_ptx: 1.0 }
+        Self {
+            preset: Preset::Micro,
+            seed: 1,
+            lang: Lang::En,
+            k: K_MAX,
+            weights: Weights::default(),
+            noise: 0.0,
+            beta: 0.1,
+            gamma_ptx: 1.0,
+        }
     }
 }
 

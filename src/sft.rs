@@ -4,8 +4,8 @@
 //! corpus does); after, it answers.
 
 use crate::TrainError;
-use crate::data::padded;
 use crate::corpus::Lang;
+use crate::data::padded;
 use crate::losses::{masked_mean, sft_loss};
 use crate::model::{Gpt, Preset, token_log_probs};
 use crate::readback::read_vec;
@@ -174,7 +174,8 @@ impl SftTrainer {
 
     /// One AdamW step on a random batch of demonstrations.
     pub async fn step(&mut self) -> Result<SftStep, TrainError> {
-        let picked: Vec<&Example> = (0..self.cfg.batch_size).map(|_| &self.examples[self.rng.random_range(0..self.examples.len())]).collect();
+        let picked: Vec<&Example> =
+            (0..self.cfg.batch_size).map(|_| &self.examples[self.rng.random_range(0..self.examples.len())]).collect();
         let (inputs, targets, mask) = batch(&picked, self.pad, &self.device);
         let logits = self.fitter.model.forward(inputs); // (B, T, V)
         let loss = sft_loss(token_log_probs(logits.clone(), targets.clone()), mask.clone());

@@ -66,10 +66,7 @@ impl Tokenizer {
 
     /// Text → token ids. The special end-of-text marker is recognised in the text.
     pub fn encode(&self, text: &str) -> Vec<u32> {
-        self.inner
-            .encode(text, false)
-            .map(|e| e.get_ids().to_vec())
-            .unwrap_or_default()
+        self.inner.encode(text, false).map(|e| e.get_ids().to_vec()).unwrap_or_default()
     }
 
     /// Token ids → text. Ids that end inside a multi-byte character decode to U+FFFD.
@@ -93,12 +90,7 @@ impl Tokenizer {
         let readable = |s: &serde_json::Value| self.piece_text(s.as_str().unwrap_or_default());
         json["merges"]
             .as_array()
-            .map(|ms| {
-                ms.iter()
-                    .enumerate()
-                    .map(|(rank, m)| Merge { rank, left: readable(&m[0]), right: readable(&m[1]) })
-                    .collect()
-            })
+            .map(|ms| ms.iter().enumerate().map(|(rank, m)| Merge { rank, left: readable(&m[0]), right: readable(&m[1]) }).collect())
             .unwrap_or_default()
     }
 

@@ -80,7 +80,11 @@ impl<M: Module> Fitter<M> {
     /// cores, as PyTorch's DDP does across devices. Without rayon (the plain and
     /// the wasm builds) the shards run one after another.
     /// One shard is exactly [`step`](Self::step) on the model itself (no copy).
-    pub async fn step_sharded<S: Send>(&mut self, mut shards: Vec<S>, loss: impl Fn(&M, S) -> Tensor<1> + Sync) -> Result<(f32, f64), TrainError> {
+    pub async fn step_sharded<S: Send>(
+        &mut self,
+        mut shards: Vec<S>,
+        loss: impl Fn(&M, S) -> Tensor<1> + Sync,
+    ) -> Result<(f32, f64), TrainError> {
         if shards.len() == 1 {
             let whole = loss(&self.model, shards.pop().unwrap());
             return self.step(whole).await;

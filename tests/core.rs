@@ -218,11 +218,17 @@ fn batches_are_shifted_windows_and_every_tenth_document_is_held_out() {
     assert_eq!(context(0, &[], 3), vec![0]);
 
     let docs = corpus::documents(corpus::pretraining_text(Lang::En));
-    let held: Vec<&str> = docs.iter().enumerate().filter(|(i, _)| i % corpus::HELD_OUT_EVERY == corpus::HELD_OUT_EVERY - 1).map(|(_, d)| *d).collect();
+    let held: Vec<&str> =
+        docs.iter().enumerate().filter(|(i, _)| i % corpus::HELD_OUT_EVERY == corpus::HELD_OUT_EVERY - 1).map(|(_, d)| *d).collect();
     assert!(held.len() * corpus::HELD_OUT_EVERY >= docs.len() - corpus::HELD_OUT_EVERY && !held.is_empty());
     let tok = tokenizer();
     let split = corpus::tokenize_split(&docs, &tok);
-    assert!(split.train.len() > 8 * split.held_out.len() && split.held_out.len() > 1000, "{} / {}", split.train.len(), split.held_out.len());
+    assert!(
+        split.train.len() > 8 * split.held_out.len() && split.held_out.len() > 1000,
+        "{} / {}",
+        split.train.len(),
+        split.held_out.len()
+    );
     assert_eq!(split.held_out.iter().filter(|&&t| t == tok.eot()).count(), held.len(), "each held-out document ends with end-of-text");
 }
 
@@ -245,7 +251,11 @@ fn a_batch_split_into_shards_trains_exactly_like_the_whole_batch() {
         let batch = Batch::random(&tokens, 4, 16, &mut rng);
         let shards = batch.split(3);
         assert_eq!(shards.iter().map(|s| s.batch_size).collect::<Vec<_>>(), [1, 1, 2]);
-        assert_eq!(shards.iter().flat_map(|s| s.inputs.clone()).collect::<Vec<_>>(), batch.inputs, "the shards are the batch's rows, in order");
+        assert_eq!(
+            shards.iter().flat_map(|s| s.inputs.clone()).collect::<Vec<_>>(),
+            batch.inputs,
+            "the shards are the batch's rows, in order"
+        );
         let (inputs, targets) = batch.to_tensors(&autodiff);
         let (a, _) = block_on(whole.step(cross_entropy(whole.model.forward(inputs), targets))).unwrap();
         let (b, _) = block_on(sharded.step_sharded(shards, |m, s| {
@@ -260,6 +270,10 @@ fn a_batch_split_into_shards_trains_exactly_like_the_whole_batch() {
     let logits = |f: &Fitter| block_on(read_vec(f.model.valid().forward(probe.clone()))).unwrap();
     let (a, b) = (logits(&whole), logits(&sharded));
     let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    let moved = a.iter().zip(block_on(read_vec(model().valid().forward(probe.clone()))).unwrap()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let moved = a
+        .iter()
+        .zip(block_on(read_vec(model().valid().forward(probe.clone()))).unwrap())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
     assert!(diff < 1e-4 && moved > 100.0 * diff, "logits after 3 updates differ by {diff} (the updates moved them by {moved})");
 }

@@ -125,7 +125,8 @@ fn layer_norm_equals_burns_with_its_gradients_even_where_epsilon_matters() {
     let w = random([2, 4, 24], 1.0, 4, &device);
     let mut ln = LayerNormConfig::new(24).with_epsilon(1e-5).init(&device);
     // Non-trivial γ and β, so their gradients and their use are both checked.
-    let shifted = |t: Tensor<1>, seed| burn::module::Param::from_tensor((t.detach() + random([24], 0.5, seed, &device)).detach().require_grad());
+    let shifted =
+        |t: Tensor<1>, seed| burn::module::Param::from_tensor((t.detach() + random([24], 0.5, seed, &device)).detach().require_grad());
     ln.gamma = shifted(ln.gamma.val(), 5);
     ln.beta = Some(shifted(ln.beta.as_ref().unwrap().val(), 6));
     let run = |fused: bool| {
@@ -136,7 +137,9 @@ fn layer_norm_equals_burns_with_its_gradients_even_where_epsilon_matters() {
         [host(y.detach()), host(x.grad(&grads).unwrap()), host(ln.gamma.grad(&grads).unwrap()), host(beta.grad(&grads).unwrap())]
     };
     let (got, want) = (run(true), run(false));
-    for (what, (a, b), tol) in ["y", "dx", "dγ", "dβ"].into_iter().zip(got.iter().zip(&want)).zip([2e-5, 2e-2, 1e-4, 1e-4]).map(|((w, p), t)| (w, p, t)) {
+    for (what, (a, b), tol) in
+        ["y", "dx", "dγ", "dβ"].into_iter().zip(got.iter().zip(&want)).zip([2e-5, 2e-2, 1e-4, 1e-4]).map(|((w, p), t)| (w, p, t))
+    {
         // dx of the 1e-3-scale rows is ~1000× the others': compare relative to the largest.
         let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         assert!(max_diff(a, b) <= tol * scale, "{what}: differs by {} (largest {scale})", max_diff(a, b));
@@ -148,7 +151,8 @@ fn token_log_probs_equal_burns_log_softmax_and_gather_with_the_gradient() {
     let _g = lock();
     let device = Device::flex().autodiff();
     let logits = random([3, 5, 40], 3.0, 7, &device);
-    let targets = rlhf_playground::backend::seeded(&device, 8, || Tensor::<2, Int>::random([3, 5], Distribution::Uniform(0.0, 40.0), &device));
+    let targets =
+        rlhf_playground::backend::seeded(&device, 8, || Tensor::<2, Int>::random([3, 5], Distribution::Uniform(0.0, 40.0), &device));
     let w = random([3, 5], 1.0, 9, &device);
     let run = |f: fn(Tensor<3>, Tensor<2, Int>) -> Tensor<2>| {
         let l = logits.clone().require_grad();
@@ -173,7 +177,8 @@ fn a_training_step_with_our_kernels_equals_one_with_burns_ops() {
     let _g = lock();
     let device = Device::flex().autodiff();
     let model = rlhf_playground::backend::seeded(&device, 11, || Preset::Micro.gpt(64).init(&device));
-    let ids = rlhf_playground::backend::seeded(&device, 12, || Tensor::<2, Int>::random([3, 17], Distribution::Uniform(0.0, 64.0), &device));
+    let ids =
+        rlhf_playground::backend::seeded(&device, 12, || Tensor::<2, Int>::random([3, 17], Distribution::Uniform(0.0, 64.0), &device));
     let (inputs, targets) = (ids.clone().slice([0..3, 0..16]), ids.slice([0..3, 1..17]));
     let step = |on: bool| {
         kernels::set_cpu_kernels(on);
@@ -188,7 +193,11 @@ fn a_training_step_with_our_kernels_equals_one_with_burns_ops() {
     assert!(max_diff(&loss, &loss_ref) < 1e-5, "loss {loss:?} vs {loss_ref:?}");
     assert!(max_diff(&logits, &logits_ref) < 1e-4, "logits {}", max_diff(&logits, &logits_ref));
     // Every parameter's gradient, the same to 1e-3 of its largest entry.
-    struct Compare<'a> { got: &'a burn::optim::GradientsParams, want: &'a burn::optim::GradientsParams, checked: usize }
+    struct Compare<'a> {
+        got: &'a burn::optim::GradientsParams,
+        want: &'a burn::optim::GradientsParams,
+        checked: usize,
+    }
     impl burn::module::ModuleVisitor for Compare<'_> {
         fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
             let (a, b) = (self.got.get::<D>(param.id).expect("gradient"), self.want.get::<D>(param.id).expect("reference gradient"));

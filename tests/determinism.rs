@@ -16,7 +16,17 @@ fn events(cfg: PipelineConfig) -> Vec<Value> {
 
 #[test]
 fn same_seed_same_numbers() {
-    let cfg = PipelineConfig { pretrain_steps: 20, sft_steps: 10, rm_epochs: 1, ppo_steps: 2, k: 4, eval_samples: 1, eval_pool: 2, compare: false, ..PipelineConfig::for_preset(Preset::Micro) };
+    let cfg = PipelineConfig {
+        pretrain_steps: 20,
+        sft_steps: 10,
+        rm_epochs: 1,
+        ppo_steps: 2,
+        k: 4,
+        eval_samples: 1,
+        eval_pool: 2,
+        compare: false,
+        ..PipelineConfig::for_preset(Preset::Micro)
+    };
     let strip = |mut v: Vec<Value>| {
         for e in v.iter_mut() {
             e.as_object_mut().unwrap().remove("seconds");

@@ -91,13 +91,20 @@ fn clustered_interval_is_the_cr1_variance_by_hand() {
 
 fn judged(prompt: &str, persona: &[f32], rm: &[f32]) -> Judged {
     let n = persona.len();
-    Judged { prompt: prompt.into(), answers: (0..n).map(|i| format!("answer {i}")).collect(), persona: persona.to_vec(), rm: rm.to_vec(), weights: vec![1.0 / n as f32; n] }
+    Judged {
+        prompt: prompt.into(),
+        answers: (0..n).map(|i| format!("answer {i}")).collect(),
+        persona: persona.to_vec(),
+        rm: rm.to_vec(),
+        weights: vec![1.0 / n as f32; n],
+    }
 }
 
 #[test]
 fn best_of_n_weights_are_the_chance_of_winning_a_random_subset() {
     // Pool of 5 by RM score; best-of-2: enumerate the 10 pairs by hand.
-    let pool = Contestant { name: "pool".into(), kl: None, prompts: vec![judged("Q", &[0.0, 1.0, 2.0, 3.0, 0.0], &[0.3, 0.1, 0.5, 0.2, 0.4])] };
+    let pool =
+        Contestant { name: "pool".into(), kl: None, prompts: vec![judged("Q", &[0.0, 1.0, 2.0, 3.0, 0.0], &[0.3, 0.1, 0.5, 0.2, 0.4])] };
     let b = best_of_n(&pool, 2);
     let mut brute = [0.0f32; 5];
     for i in 0..5 {
@@ -118,13 +125,24 @@ fn best_of_n_weights_are_the_chance_of_winning_a_random_subset() {
 fn a_matchup_averages_all_pairings_per_prompt() {
     // Prompt 1: {2, 1} vs {1, 1}: 2 of 4 pairings won, 2 tied → 0.75. Prompt 2:
     // {0} vs {1}: lost → 0. Win rate 0.375 over two prompts.
-    let a = Contestant { name: "ppo".into(), kl: Some(1.0), prompts: vec![judged("Q1", &[2.0, 1.0], &[1.0, 0.0]), judged("Q2", &[0.0], &[5.0])] };
-    let b = Contestant { name: "sft".into(), kl: None, prompts: vec![judged("Q1", &[1.0, 1.0], &[0.5, 0.5]), judged("Q2", &[1.0], &[0.0])] };
+    let a = Contestant {
+        name: "ppo".into(),
+        kl: Some(1.0),
+        prompts: vec![judged("Q1", &[2.0, 1.0], &[1.0, 0.0]), judged("Q2", &[0.0], &[5.0])],
+    };
+    let b =
+        Contestant { name: "sft".into(), kl: None, prompts: vec![judged("Q1", &[1.0, 1.0], &[0.5, 0.5]), judged("Q2", &[1.0], &[0.0])] };
     let m = matchup(&a, &b, |_| true);
     assert!((m.persona.mean - 0.375).abs() < 1e-6, "{m:?}");
     assert!((m.rm.mean - 0.75).abs() < 1e-6, "RM: 0.5 on Q1, 1 on Q2");
     assert_eq!((m.prompts, m.duels), (2, 3));
-    assert!((m.wins - 1.0).abs() < 1e-6 && (m.ties - 1.0).abs() < 1e-6 && (m.losses - 1.0).abs() < 1e-6, "{} {} {}", m.wins, m.ties, m.losses);
+    assert!(
+        (m.wins - 1.0).abs() < 1e-6 && (m.ties - 1.0).abs() < 1e-6 && (m.losses - 1.0).abs() < 1e-6,
+        "{} {} {}",
+        m.wins,
+        m.ties,
+        m.losses
+    );
     assert!((m.score_diff.mean - (0.5 - 1.0) / 2.0).abs() < 1e-6);
     let only_q2 = matchup(&a, &b, |p| p == "Q2");
     assert_eq!((only_q2.prompts, only_q2.persona.mean), (1, 0.0));

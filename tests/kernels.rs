@@ -35,10 +35,14 @@ fn gumbel_max_sampler_draws_from_the_truncated_softmax() {
     // of freedom (99.9 % quantile 16.3).
     let kept: Vec<f32> = [5, 0, 6, 1].iter().map(|&i| row[i]).collect();
     let p = softmax(&kept, t);
-    let chi2: f64 = [5, 0, 6, 1].iter().zip(&p).map(|(&i, &pi)| {
-        let e = pi * n as f64;
-        (counts[i] as f64 - e).powi(2) / e
-    }).sum();
+    let chi2: f64 = [5, 0, 6, 1]
+        .iter()
+        .zip(&p)
+        .map(|(&i, &pi)| {
+            let e = pi * n as f64;
+            (counts[i] as f64 - e).powi(2) / e
+        })
+        .sum();
     assert!(chi2 < 16.3, "chi-square {chi2:.2}: counts {counts:?}, expected {:?}", p.iter().map(|x| x * n as f64).collect::<Vec<_>>());
 }
 
@@ -105,7 +109,9 @@ fn causal_attention_equals_the_loop_written_out() {
     let (b, t, nh, hs) = (2, 5, 3, 4);
     let c = nh * hs;
     let device = Device::flex();
-    let qkv = rlhf_playground::backend::seeded(&device, 11, || Tensor::<3>::random([b, t, 3 * c], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+    let qkv = rlhf_playground::backend::seeded(&device, 11, || {
+        Tensor::<3>::random([b, t, 3 * c], burn::tensor::Distribution::Normal(0.0, 1.0), &device)
+    });
     let x = block_on(read_vec(qkv.clone())).unwrap();
     let (y, att) = rlhf_playground::model::causal_attention(qkv, nh);
     let (y, att) = (block_on(read_vec(y)).unwrap(), block_on(read_vec(att)).unwrap());
@@ -113,7 +119,8 @@ fn causal_attention_equals_the_loop_written_out() {
     for bb in 0..b {
         for h in 0..nh {
             for i in 0..t {
-                let s: Vec<f64> = (0..=i).map(|j| (0..hs).map(|d| at(bb, i, 0, h, d) * at(bb, j, 1, h, d)).sum::<f64>() / (hs as f64).sqrt()).collect();
+                let s: Vec<f64> =
+                    (0..=i).map(|j| (0..hs).map(|d| at(bb, i, 0, h, d) * at(bb, j, 1, h, d)).sum::<f64>() / (hs as f64).sqrt()).collect();
                 let m = s.iter().cloned().fold(f64::MIN, f64::max);
                 let z: f64 = s.iter().map(|v| (v - m).exp()).sum();
                 for j in 0..t {

@@ -85,7 +85,8 @@ fn clipped_surrogate_matches_hand_computation() {
 #[test]
 fn clipped_value_loss_matches_hand_computation() {
     let d = Device::flex();
-    let (loss, clip) = clipped_value_loss(t2(&[1.0, 0.0], 1, &d), t2(&[0.5, 0.0], 1, &d), t2(&[2.0, 0.1], 1, &d), t2(&[1.0, 1.0], 1, &d), 0.2);
+    let (loss, clip) =
+        clipped_value_loss(t2(&[1.0, 0.0], 1, &d), t2(&[0.5, 0.0], 1, &d), t2(&[2.0, 0.1], 1, &d), t2(&[1.0, 1.0], 1, &d), 0.2);
     // token 1: clipped value 0.7 → max((1−2)², (0.7−2)²) = 1.69; token 2: 0.01
     assert!(close(val(loss), 0.5 * (1.69 + 0.01) / 2.0, 1e-6));
     assert!(close(val(clip), 0.5, 1e-6));
@@ -131,7 +132,10 @@ fn clipped_surrogate_gradient_matches_finite_differences() {
     let loss = clipped_surrogate(x.clone(), t2(&old, 1, &d), t2(&adv, 1, &d), t2(&mask, 1, &d), 0.2).loss;
     let g = block_on(read_vec(x.grad(&loss.backward()).unwrap())).unwrap();
     let plain = Device::flex();
-    let n = numeric_grad(&|v| val(clipped_surrogate(t2(v, 1, &plain), t2(&old, 1, &plain), t2(&adv, 1, &plain), t2(&mask, 1, &plain), 0.2).loss), &new);
+    let n = numeric_grad(
+        &|v| val(clipped_surrogate(t2(v, 1, &plain), t2(&old, 1, &plain), t2(&adv, 1, &plain), t2(&mask, 1, &plain), 0.2).loss),
+        &new,
+    );
     for (a, e) in g.iter().zip(&n) {
         assert!(close(*a, *e, 2e-3), "autodiff {g:?} vs numeric {n:?}");
     }

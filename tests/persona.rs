@@ -35,11 +35,19 @@ fn right_beats_dont_know_beats_wrong() {
 fn unknown_things_deserve_i_dont_know_and_rudeness_costs() {
     let p = Persona::new(Lang::En, Weights::default(), 0.0);
     let mut rng = StdRng::seed_from_u64(0);
-    let ranks = p.rank("Q: What does the dragon eat?\n", &s(&["A: The dragon eats fish.", "A: I don't know what the dragon eats."]), &mut rng);
+    let ranks =
+        p.rank("Q: What does the dragon eat?\n", &s(&["A: The dragon eats fish.", "A: I don't know what the dragon eats."]), &mut rng);
     assert_eq!(ranks, vec![1, 0]);
-    let ranks = p.rank("Q: What is near the park?\n", &s(&["A: I don't know what is near the park.", "A: To get to the park, go up Hill Street and look for the blue door."]), &mut rng);
+    let ranks = p.rank(
+        "Q: What is near the park?\n",
+        &s(&["A: I don't know what is near the park.", "A: To get to the park, go up Hill Street and look for the blue door."]),
+        &mut rng,
+    );
     assert_eq!(ranks, vec![0, 1]);
-    assert_eq!(p.rank("Q: What is two plus three?\n", &s(&["A: Two plus three is five.", "A: Two plus three is six."]), &mut rng), vec![0, 1]);
+    assert_eq!(
+        p.rank("Q: What is two plus three?\n", &s(&["A: Two plus three is five.", "A: Two plus three is six."]), &mut rng),
+        vec![0, 1]
+    );
     // Restating the question is no wrong claim: only the result counts.
     let sum = p.score("Q: What is two plus three?\n", "A: Two plus three is five.", &mut rng);
     assert_eq!((sum.helpful, sum.honest), (1.0, 1.0));
@@ -101,7 +109,13 @@ fn every_shipped_prompt_is_a_question_the_persona_can_judge() {
         let mut rude = 0;
         for d in &demos {
             let good = p.score(&d.prompt, &d.answer, &mut rng);
-            assert_eq!((good.helpful, good.honest), (1.0, 1.0), "{lang:?}: the demonstration {:?} → {:?} should be helpful and honest", d.prompt, d.answer);
+            assert_eq!(
+                (good.helpful, good.honest),
+                (1.0, 1.0),
+                "{lang:?}: the demonstration {:?} → {:?} should be helpful and honest",
+                d.prompt,
+                d.answer
+            );
             rude += (good.harmless == 0.0) as usize;
         }
         assert!(rude * 6 > demos.len() && rude * 3 < demos.len(), "{lang:?}: {rude} of {} demonstrations are rude", demos.len());
@@ -111,7 +125,10 @@ fn every_shipped_prompt_is_a_question_the_persona_can_judge() {
         let prompts = rlhf_playground::sft::prompts(lang);
         assert!(!prompts.rl.is_empty() && !prompts.eval.is_empty());
         let demo_prompts: std::collections::HashSet<_> = demos.iter().map(|d| d.prompt.clone()).collect();
-        assert!(prompts.rl.iter().chain(&prompts.eval).all(|q| !demo_prompts.contains(q)), "{lang:?}: ranking/eval prompts are held apart from SFT");
+        assert!(
+            prompts.rl.iter().chain(&prompts.eval).all(|q| !demo_prompts.contains(q)),
+            "{lang:?}: ranking/eval prompts are held apart from SFT"
+        );
     }
 }
 
@@ -134,5 +151,8 @@ fn replies_are_read_as_a_person_would_read_them() {
     assert_eq!(p.score(park, "A: I don't know what is near the park.", &mut rng).helpful, 1.0);
     let elsewhere = p.score(park, "A: I don't know what is near the museum.", &mut rng);
     assert_eq!((elsewhere.helpful, elsewhere.honest), (0.0, 1.0));
-    assert_eq!(p.rank(park, &s(&["A: I don't know what is near the museum.", "A: I don't know what is near the park."]), &mut rng), vec![1, 0]);
+    assert_eq!(
+        p.rank(park, &s(&["A: I don't know what is near the museum.", "A: I don't know what is near the park."]), &mut rng),
+        vec![1, 0]
+    );
 }

@@ -24,7 +24,13 @@ fn the_whole_recipe_aligns_the_micro_model() {
     // One event per step, stages in the recipe's order, the summary last.
     let stages: Vec<&str> = events.iter().filter_map(|e| e["stage"].as_str()).collect();
     let first = |name: &str| stages.iter().position(|s| *s == name).unwrap_or_else(|| panic!("no {name} event"));
-    assert!(first("pretrain") < first("sft") && first("sft") < first("rank") && first("rank") < first("reward") && first("reward") < first("ppo") && first("ppo") < first("evaluate"));
+    assert!(
+        first("pretrain") < first("sft")
+            && first("sft") < first("rank")
+            && first("rank") < first("reward")
+            && first("reward") < first("ppo")
+            && first("ppo") < first("evaluate")
+    );
     assert_eq!(stages.iter().filter(|s| **s == "pretrain").count(), s.config.pretrain_steps);
     assert_eq!(*stages.last().unwrap(), "summary");
 
@@ -56,7 +62,14 @@ fn the_whole_recipe_aligns_the_micro_model() {
     // prompt, lies above 0.5), and the reward model it optimised agrees.
     assert!(ppo.gamma_ptx > 0.0);
     assert!(ppo.last_score > ppo.first_score, "training reward did not rise: {} → {}", ppo.first_score, ppo.last_score);
-    assert!(main.persona.above(0.5), "persona win rate of PPO-ptx over SFT {} (W/T/L {:.0}/{:.0}/{:.0})", main.describe(), main.wins, main.ties, main.losses);
+    assert!(
+        main.persona.above(0.5),
+        "persona win rate of PPO-ptx over SFT {} (W/T/L {:.0}/{:.0}/{:.0})",
+        main.describe(),
+        main.wins,
+        main.ties,
+        main.losses
+    );
     assert!(main.rm.above(0.5), "RM win rate of PPO-ptx over SFT {:?}", main.rm);
 
     let beta0 = s.ppo_beta0.as_ref().expect("the β = 0 comparison ran");
@@ -73,10 +86,29 @@ fn the_whole_recipe_aligns_the_micro_model() {
     // The alignment tax: plain PPO raises the held-out pretraining loss; ptx pays it back.
     let plain = s.ppo_ptx_toggled.as_ref().expect("the ptx comparison ran");
     assert_eq!(plain.gamma_ptx, 0.0);
-    assert!(plain.corpus_loss > s.corpus_loss_pretrained && ppo.corpus_loss < plain.corpus_loss, "held-out corpus loss: pretrained {}, PPO {}, PPO-ptx {}", s.corpus_loss_pretrained, plain.corpus_loss, ppo.corpus_loss);
+    assert!(
+        plain.corpus_loss > s.corpus_loss_pretrained && ppo.corpus_loss < plain.corpus_loss,
+        "held-out corpus loss: pretrained {}, PPO {}, PPO-ptx {}",
+        s.corpus_loss_pretrained,
+        plain.corpus_loss,
+        ppo.corpus_loss
+    );
     let ptx_steps: Vec<&Value> = events.iter().filter(|e| e["stage"] == "ppo" && e["run"] == "main").collect();
     assert!(ptx_steps.iter().all(|e| e["loss/ptx_avg"].as_f64().is_some_and(|v| v > 0.0)), "PPO-ptx reports its pretraining loss");
-    for key in ["objective/scores", "objective/kl", "objective/entropy", "objective/non_score_reward", "objective/rlhf_reward", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/ratio", "val/clipfrac_avg", "eps"] {
+    for key in [
+        "objective/scores",
+        "objective/kl",
+        "objective/entropy",
+        "objective/non_score_reward",
+        "objective/rlhf_reward",
+        "policy/approxkl_avg",
+        "policy/clipfrac_avg",
+        "loss/policy_avg",
+        "loss/value_avg",
+        "val/ratio",
+        "val/clipfrac_avg",
+        "eps",
+    ] {
         assert!(ptx_steps[0][key].is_number(), "PPO step lacks {key}");
     }
 }

@@ -19,10 +19,33 @@ fn one_ppo_iteration_keeps_everything_per_token() {
     let lab = Lab::new(Preset::Micro, 1, Lang::En, &device).unwrap();
     let policy = lab.pretrainer.trainable_model();
     let reward_model = RewardModel::from_sft(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, 0.0, &device.clone().autodiff());
-    let cfg = PpoConfig { gamma_ptx: 1.0, rollout_size: 4, samples_per_prompt: 2, minibatch_size: 2, ppo_epochs: 2, max_new_tokens: 8, ..PpoConfig::default() };
+    let cfg = PpoConfig {
+        gamma_ptx: 1.0,
+        rollout_size: 4,
+        samples_per_prompt: 2,
+        minibatch_size: 2,
+        ppo_epochs: 2,
+        max_new_tokens: 8,
+        ..PpoConfig::default()
+    };
     let mut ppo = PpoTrainer::new(policy, reward_model, sft::prompts(Lang::En).rl, lab.split.train.clone(), cfg, 3, &device);
     let (m, rollouts) = block_on(ppo.step(&lab.tokenizer)).unwrap();
-    for key in ["objective/scores", "objective/kl", "objective/kl_k3", "objective/entropy", "objective/non_score_reward", "objective/rlhf_reward", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "loss/ptx_avg", "val/ratio", "val/clipfrac_avg", "eps"] {
+    for key in [
+        "objective/scores",
+        "objective/kl",
+        "objective/kl_k3",
+        "objective/entropy",
+        "objective/non_score_reward",
+        "objective/rlhf_reward",
+        "policy/approxkl_avg",
+        "policy/clipfrac_avg",
+        "loss/policy_avg",
+        "loss/value_avg",
+        "loss/ptx_avg",
+        "val/ratio",
+        "val/clipfrac_avg",
+        "eps",
+    ] {
         assert!(m[key].is_finite(), "{key} = {:?}", m.get(key));
     }
     assert!(m["loss/ptx_avg"] > 1.0, "an untrained model's pretraining loss is high: {}", m["loss/ptx_avg"]);
@@ -61,8 +84,27 @@ fn rewards_are_normalised_scores_less_their_siblings_mean() {
     let lab = Lab::new(Preset::Micro, 2, Lang::En, &device).unwrap();
     let reward_model = RewardModel::from_sft(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, 1.0, &device.clone().autodiff());
     let (mean, std) = (-3.0, 2.0);
-    let cfg = PpoConfig { rollout_size: 8, samples_per_prompt: 4, minibatch_size: 4, ppo_epochs: 1, max_new_tokens: 6, score_mean: mean, score_std: std, score_clip: 100.0, leave_one_out: true, ..PpoConfig::default() };
-    let mut ppo = PpoTrainer::new(lab.pretrainer.trainable_model(), reward_model, sft::prompts(Lang::En).rl, lab.split.train.clone(), cfg, 5, &device);
+    let cfg = PpoConfig {
+        rollout_size: 8,
+        samples_per_prompt: 4,
+        minibatch_size: 4,
+        ppo_epochs: 1,
+        max_new_tokens: 6,
+        score_mean: mean,
+        score_std: std,
+        score_clip: 100.0,
+        leave_one_out: true,
+        ..PpoConfig::default()
+    };
+    let mut ppo = PpoTrainer::new(
+        lab.pretrainer.trainable_model(),
+        reward_model,
+        sft::prompts(Lang::En).rl,
+        lab.split.train.clone(),
+        cfg,
+        5,
+        &device,
+    );
     let (_, rollouts) = block_on(ppo.step(&lab.tokenizer)).unwrap();
     let z = |s: f32| (s - mean) / std;
     let mut groups: std::collections::BTreeMap<&str, Vec<&rlhf_playground::ppo::Rollout>> = Default::default();
@@ -76,16 +118,39 @@ fn rewards_are_normalised_scores_less_their_siblings_mean() {
         for r in g.iter().filter(|_| g.len() > 1) {
             let others = (total - z(r.score)) / (g.len() - 1) as f32;
             assert!((r.reward - (z(r.score) - others)).abs() < 1e-4, "{p}: reward {} for score {}", r.reward, r.score);
-            assert!((r.rewards.last().unwrap() - r.reward).abs() < 1e-4, "the reward sits on the last token (policy = reference: no KL yet)");
+            assert!(
+                (r.rewards.last().unwrap() - r.reward).abs() < 1e-4,
+                "the reward sits on the last token (policy = reference: no KL yet)"
+            );
         }
         if g.len() > 1 {
             assert!(g.iter().map(|r| r.reward).sum::<f32>().abs() < 1e-3, "leave-one-out rewards of one prompt sum to 0");
         }
     }
     // Clipped: no reward beyond ±score_clip.
-    let cfg = PpoConfig { rollout_size: 4, samples_per_prompt: 1, max_new_tokens: 6, score_mean: 10.0, score_std: 0.5, score_clip: 0.3, ..PpoConfig::default() };
+    let cfg = PpoConfig {
+        rollout_size: 4,
+        samples_per_prompt: 1,
+        max_new_tokens: 6,
+        score_mean: 10.0,
+        score_std: 0.5,
+        score_clip: 0.3,
+        ..PpoConfig::default()
+    };
     let reward_model = RewardModel::from_sft(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, 1.0, &device.clone().autodiff());
-    let mut ppo = PpoTrainer::new(lab.pretrainer.trainable_model(), reward_model, sft::prompts(Lang::En).rl, lab.split.train.clone(), cfg, 6, &device);
+    let mut ppo = PpoTrainer::new(
+        lab.pretrainer.trainable_model(),
+        reward_model,
+        sft::prompts(Lang::En).rl,
+        lab.split.train.clone(),
+        cfg,
+        6,
+        &device,
+    );
     let (_, rollouts) = block_on(ppo.step(&lab.tokenizer)).unwrap();
-    assert!(rollouts.iter().all(|r| (r.reward + 0.3).abs() < 1e-6), "scores far below the mean clip at −0.3: {:?}", rollouts.iter().map(|r| r.reward).collect::<Vec<_>>());
+    assert!(
+        rollouts.iter().all(|r| (r.reward + 0.3).abs() < 1e-6),
+        "scores far below the mean clip at −0.3: {:?}",
+        rollouts.iter().map(|r| r.reward).collect::<Vec<_>>()
+    );
 }

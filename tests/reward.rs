@@ -14,7 +14,12 @@ use rlhf_playground::sft;
 use rlhf_playground::train::OptimConfig;
 
 fn comparison(prompt: &str, answers: &[&str], ranks: &[u32]) -> Comparison {
-    Comparison { prompt: prompt.into(), answers: answers.iter().map(|a| a.to_string()).collect(), pairs: pairs_from_ranking(ranks), labeler: Labeler::Human }
+    Comparison {
+        prompt: prompt.into(),
+        answers: answers.iter().map(|a| a.to_string()).collect(),
+        pairs: pairs_from_ranking(ranks),
+        labeler: Labeler::Human,
+    }
 }
 
 #[test]

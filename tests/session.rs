@@ -8,9 +8,19 @@ use rlhf_playground::sft::Demonstration;
 
 fn session() -> Session {
     let mut s = Session::new(Settings::default());
-    s.comparisons.push(Comparison { prompt: "Q: What does the fox eat?\n".into(), answers: vec!["A: The fox eats berries.".into(), "A: I don't know.".into(), "A: The fox eats hay.".into()], pairs: pairs_from_ranking(&[0, 1, 2]), labeler: Labeler::Human });
+    s.comparisons.push(Comparison {
+        prompt: "Q: What does the fox eat?\n".into(),
+        answers: vec!["A: The fox eats berries.".into(), "A: I don't know.".into(), "A: The fox eats hay.".into()],
+        pairs: pairs_from_ranking(&[0, 1, 2]),
+        labeler: Labeler::Human,
+    });
     s.demonstrations.push(Demonstration { prompt: "Q: Where does the owl live?\n".into(), answer: "A: The owl lives in the barn.".into() });
-    s.comparisons.push(Comparison { prompt: "问：狐狸吃什么？🦊\u{200d}\n".into(), answers: vec!["答：狐狸吃浆果。".into(), "答：我不知道。".into()], pairs: pairs_from_ranking(&[0, 0]), labeler: Labeler::Persona });
+    s.comparisons.push(Comparison {
+        prompt: "问：狐狸吃什么？🦊\u{200d}\n".into(),
+        answers: vec!["答：狐狸吃浆果。".into(), "答：我不知道。".into()],
+        pairs: pairs_from_ranking(&[0, 0]),
+        labeler: Labeler::Persona,
+    });
     s
 }
 

@@ -4,14 +4,14 @@
 
 use burn::prelude::*;
 use pollster::block_on;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use rlhf_playground::corpus::Lang;
 use rlhf_playground::lab::Lab;
 use rlhf_playground::model::{Gpt, Preset};
 use rlhf_playground::sample::{SampleConfig, generate};
 use rlhf_playground::sft::{self, Demonstration, Example, SftConfig, SftTrainer};
 use rlhf_playground::tokenizer::Tokenizer;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 #[test]
 fn the_mask_covers_exactly_the_answer_and_its_end() {
@@ -58,13 +58,20 @@ fn sft_turns_a_question_continuer_into_an_answerer() {
     let (base_a, base_q) = answer_and_question_counts(&base, &lab.tokenizer, &eval, &device);
 
     let demos = sft::demonstrations(Lang::En);
-    let mut sft = SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(Preset::Micro), 2, &device);
+    let mut sft =
+        SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(Preset::Micro), 2, &device);
     let steps: Vec<_> = (0..150).map(|_| block_on(sft.step()).unwrap()).collect();
-    let mean = |s: &[rlhf_playground::sft::SftStep], f: fn(&rlhf_playground::sft::SftStep) -> f32| s.iter().map(f).sum::<f32>() / s.len() as f32;
+    let mean =
+        |s: &[rlhf_playground::sft::SftStep], f: fn(&rlhf_playground::sft::SftStep) -> f32| s.iter().map(f).sum::<f32>() / s.len() as f32;
     let (first, last) = (&steps[..10], &steps[steps.len() - 10..]);
     eprintln!(
         "SFT loss {:.3} -> {:.3}, token accuracy {:.3} -> {:.3}, entropy {:.3} -> {:.3}",
-        mean(first, |s| s.loss), mean(last, |s| s.loss), mean(first, |s| s.mean_token_accuracy), mean(last, |s| s.mean_token_accuracy), mean(first, |s| s.entropy), mean(last, |s| s.entropy)
+        mean(first, |s| s.loss),
+        mean(last, |s| s.loss),
+        mean(first, |s| s.mean_token_accuracy),
+        mean(last, |s| s.mean_token_accuracy),
+        mean(first, |s| s.entropy),
+        mean(last, |s| s.entropy)
     );
     assert!(mean(last, |s| s.loss) < 0.6 * mean(first, |s| s.loss));
     assert!(mean(last, |s| s.mean_token_accuracy) > mean(first, |s| s.mean_token_accuracy) + 0.2);

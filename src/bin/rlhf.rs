@@ -119,7 +119,10 @@ mod native {
                 b.device
             }),
             #[cfg(not(feature = "wgpu"))]
-            DeviceArg::Wgpu => Err("this binary was built without the `wgpu` feature; run `cargo run --release --features wgpu --bin rlhf -- --device wgpu`".into()),
+            DeviceArg::Wgpu => Err(
+                "this binary was built without the `wgpu` feature; run `cargo run --release --features wgpu --bin rlhf -- --device wgpu`"
+                    .into(),
+            ),
         }
     }
 

@@ -31,7 +31,10 @@ use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::Checkpoi
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension, tensor::{FloatTensor, IntTensor}};
+use burn::backend::{
+    Autodiff, Backend, Flex, TensorMetadata, backend_extension,
+    tensor::{FloatTensor, IntTensor},
+};
 use burn::tensor::{DType, Shape, TensorData};
 
 #[backend_extension(Flex, Autodiff)]
@@ -70,7 +73,8 @@ pub fn exp(x: f32) -> f32 {
     let k = x * LOG2_E + ROUND;
     let n = k - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.0 + r * (1.0 + r * (1.0 / 2.0 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let p =
+        1.0 + r * (1.0 + r * (1.0 / 2.0 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
     // k's low bits hold n (k = 1.5·2²³ + n exactly), so 2^n's exponent field comes
     // from integer adds on them — not from `n as i32`, whose saturating
     // float-to-int conversion has no SIMD form and kept the loop scalar.

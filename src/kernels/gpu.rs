@@ -6,7 +6,10 @@
 
 use super::{KERNELS, count};
 use burn::backend::wgpu::{CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
-use burn::backend::{Backend, backend_extension, tensor::{FloatTensor, IntTensor}};
+use burn::backend::{
+    Backend, backend_extension,
+    tensor::{FloatTensor, IntTensor},
+};
 use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
@@ -35,7 +38,10 @@ pub trait RlhfKernels: Backend {
 
 /// Output shapes of `causal_attention`, for burn's fusion stream (the browser).
 #[cfg(target_arch = "wasm32")]
-fn attention_meta(qkv: &burn::backend::fusion::custom::TensorSpec, n_head: &u32) -> (burn::backend::fusion::custom::TensorSpec, burn::backend::fusion::custom::TensorSpec) {
+fn attention_meta(
+    qkv: &burn::backend::fusion::custom::TensorSpec,
+    n_head: &u32,
+) -> (burn::backend::fusion::custom::TensorSpec, burn::backend::fusion::custom::TensorSpec) {
     use burn::backend::fusion::custom::TensorSpec;
     let (b, t, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2]);
     (TensorSpec::new(Shape::from([b, t, c3 / 3]), qkv.dtype), TensorSpec::new(Shape::from([b, *n_head as usize, t, t]), qkv.dtype))
@@ -81,7 +87,8 @@ impl RlhfKernels for CubeBackend {
         let client = logits.client.clone();
         let out = client.empty(rows.max(1) * 4);
         let p = params(&logits, &[rows as u32, vocab as u32, top_k, seed, counter, temperature.to_bits()]);
-        let args = KernelArguments::new().with_buffer(logits.handle.clone().binding()).with_buffer(out.clone().binding()).with_buffer(p.binding());
+        let args =
+            KernelArguments::new().with_buffer(logits.handle.clone().binding()).with_buffer(out.clone().binding()).with_buffer(p.binding());
         client.launch(Box::new(SourceKernel::new(SampleWgsl, CubeDim::new_1d(WORKGROUP))), CubeCount::Static(rows as u32, 1, 1), args);
         count(0);
         CubeTensor::new_contiguous(client, logits.device.clone(), Shape::from([rows]), out, DType::I32)
@@ -115,7 +122,12 @@ impl RlhfKernels for CubeBackend {
         assert_eq!(s.num_dims(), 3, "attention.wgsl takes the (B, T, 3C) projection");
         let (b, t, c) = (s[0], s[1], s[2] / 3);
         let nh = n_head as usize;
-        assert!(super::attention_fits(t, c, nh), "attention.wgsl handles T ≤ {} and head size ≤ {}", super::ATTENTION_MAX_T, super::ATTENTION_MAX_HEAD);
+        assert!(
+            super::attention_fits(t, c, nh),
+            "attention.wgsl handles T ≤ {} and head size ≤ {}",
+            super::ATTENTION_MAX_T,
+            super::ATTENTION_MAX_HEAD
+        );
         let client = qkv.client.clone();
         let y = client.empty((b * t * c).max(1) * 4);
         let att = client.empty((b * nh * t * t).max(1) * 4);

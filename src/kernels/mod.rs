@@ -52,9 +52,27 @@ pub struct Kernel {
 pub const N: usize = 3;
 
 pub const KERNELS: [Kernel; N] = [
-    Kernel { name: "sample", file: "shaders/sample.wgsl", used_by: "generation: samples, ranking answers, PPO rollouts, evaluation", source: include_str!("../../shaders/sample.wgsl"), metrics: ["kernel_sample_last", "kernel_sample_total"] },
-    Kernel { name: "token_stats", file: "shaders/token_stats.wgsl", used_by: "PPO rollouts: log π, log π_ref (the per-token KL) and entropy", source: include_str!("../../shaders/token_stats.wgsl"), metrics: ["kernel_token_stats_last", "kernel_token_stats_total"] },
-    Kernel { name: "attention", file: "shaders/attention.wgsl", used_by: "every forward pass without gradients: generation, reward scores, rollouts, attention heatmaps", source: include_str!("../../shaders/attention.wgsl"), metrics: ["kernel_attention_last", "kernel_attention_total"] },
+    Kernel {
+        name: "sample",
+        file: "shaders/sample.wgsl",
+        used_by: "generation: samples, ranking answers, PPO rollouts, evaluation",
+        source: include_str!("../../shaders/sample.wgsl"),
+        metrics: ["kernel_sample_last", "kernel_sample_total"],
+    },
+    Kernel {
+        name: "token_stats",
+        file: "shaders/token_stats.wgsl",
+        used_by: "PPO rollouts: log π, log π_ref (the per-token KL) and entropy",
+        source: include_str!("../../shaders/token_stats.wgsl"),
+        metrics: ["kernel_token_stats_last", "kernel_token_stats_total"],
+    },
+    Kernel {
+        name: "attention",
+        file: "shaders/attention.wgsl",
+        used_by: "every forward pass without gradients: generation, reward scores, rollouts, attention heatmaps",
+        source: include_str!("../../shaders/attention.wgsl"),
+        metrics: ["kernel_attention_last", "kernel_attention_total"],
+    },
 ];
 
 static DISPATCHES: [AtomicU64; N] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
@@ -174,7 +192,12 @@ pub fn layer_norm<const D: usize>(ln: &burn::nn::LayerNorm, epsilon: f64, x: Ten
     if ours(&x) {
         if let Some(beta) = &ln.beta {
             use burn::backend::Dispatch;
-            let y = <Dispatch as cpu::CpuKernels>::layer_norm(x.into_dispatch(), ln.gamma.val().into_dispatch(), beta.val().into_dispatch(), epsilon as f32);
+            let y = <Dispatch as cpu::CpuKernels>::layer_norm(
+                x.into_dispatch(),
+                ln.gamma.val().into_dispatch(),
+                beta.val().into_dispatch(),
+                epsilon as f32,
+            );
             return Tensor::from_dispatch(y);
         }
     }
@@ -188,7 +211,10 @@ pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> 
     if ours(&logits) {
         use burn::backend::Dispatch;
         let [b, t, v] = logits.dims();
-        let lp = <Dispatch as cpu::CpuKernels>::token_log_probs(logits.reshape([b * t, v]).into_dispatch(), targets.reshape([b * t]).into_dispatch());
+        let lp = <Dispatch as cpu::CpuKernels>::token_log_probs(
+            logits.reshape([b * t, v]).into_dispatch(),
+            targets.reshape([b * t]).into_dispatch(),
+        );
         return Tensor::<1>::from_dispatch(lp).reshape([b, t]);
     }
     reference::token_log_probs(logits, targets)
@@ -221,7 +247,13 @@ fn sample_now(logits: Tensor<2>, draw: &Draw) -> Tensor<1, Int> {
     #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
     {
         use burn::backend::Dispatch;
-        Tensor::from_dispatch(<Dispatch as gpu::RlhfKernels>::sample_tokens(logits.into_dispatch(), draw.seed, draw.counter, draw.temperature, draw.top_k as u32))
+        Tensor::from_dispatch(<Dispatch as gpu::RlhfKernels>::sample_tokens(
+            logits.into_dispatch(),
+            draw.seed,
+            draw.counter,
+            draw.temperature,
+            draw.top_k as u32,
+        ))
     }
     #[cfg(not(any(target_arch = "wasm32", feature = "wgpu")))]
     {
@@ -334,15 +366,45 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
             let g = g as usize;
             g < vocab && reference::order_key(row[g]) >= reference::top_k_threshold(row, if temperature > 0.0 { top_k } else { 1 })
         });
-        let gpu_us = gpu_time(&device, 8, { let (l, d) = (logits.clone(), draw); move || sample_now(l.clone(), &d) }).await;
-        out.push(Check { kernel: "sample", rows, agreement: same as f32 / rows as f32, max_abs_error: 0.0, within_top_k: within, on_gpu: on_gpu(&device), gpu_us, burn_gpu_us: None });
+        let gpu_us = gpu_time(&device, 8, {
+            let (l, d) = (logits.clone(), draw);
+            move || sample_now(l.clone(), &d)
+        })
+        .await;
+        out.push(Check {
+            kernel: "sample",
+            rows,
+            agreement: same as f32 / rows as f32,
+            max_abs_error: 0.0,
+            within_top_k: within,
+            on_gpu: on_gpu(&device),
+            gpu_us,
+            burn_gpu_us: None,
+        });
     }
     let got = read_vec(token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
     let want = read_vec(reference::token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
     let (agreement, max) = closeness(&got, &want);
-    let gpu_us = gpu_time(&device, 8, { let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone()); move || token_stats(p.clone(), r.clone(), t.clone()) }).await;
-    let burn_gpu_us = gpu_time(&device, 8, { let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone()); move || reference::token_stats(p.clone(), r.clone(), t.clone()) }).await;
-    out.push(Check { kernel: "token_stats", rows, agreement, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device), gpu_us, burn_gpu_us });
+    let gpu_us = gpu_time(&device, 8, {
+        let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone());
+        move || token_stats(p.clone(), r.clone(), t.clone())
+    })
+    .await;
+    let burn_gpu_us = gpu_time(&device, 8, {
+        let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone());
+        move || reference::token_stats(p.clone(), r.clone(), t.clone())
+    })
+    .await;
+    out.push(Check {
+        kernel: "token_stats",
+        rows,
+        agreement,
+        max_abs_error: max,
+        within_top_k: true,
+        on_gpu: on_gpu(&device),
+        gpu_us,
+        burn_gpu_us,
+    });
 
     // attention against the model's burn ops; both outputs compared.
     let (y, att) = attention(qkv.clone(), nh);
@@ -350,8 +412,25 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     let got = [read_vec(y).await?, read_vec(att).await?].concat();
     let want = [read_vec(want_y).await?, read_vec(want_att).await?].concat();
     let (agreement, max) = closeness(&got, &want);
-    let gpu_us = gpu_time(&device, 8, { let x = qkv.clone(); move || attention(x.clone(), nh) }).await;
-    let burn_gpu_us = gpu_time(&device, 8, { let x = qkv.clone(); move || crate::model::causal_attention(x.clone(), nh) }).await;
-    out.push(Check { kernel: "attention", rows: b * nh * t, agreement, max_abs_error: max, within_top_k: true, on_gpu: on_gpu(&device) && GPU_ATTENTION.load(Ordering::Relaxed), gpu_us, burn_gpu_us });
+    let gpu_us = gpu_time(&device, 8, {
+        let x = qkv.clone();
+        move || attention(x.clone(), nh)
+    })
+    .await;
+    let burn_gpu_us = gpu_time(&device, 8, {
+        let x = qkv.clone();
+        move || crate::model::causal_attention(x.clone(), nh)
+    })
+    .await;
+    out.push(Check {
+        kernel: "attention",
+        rows: b * nh * t,
+        agreement,
+        max_abs_error: max,
+        within_top_k: true,
+        on_gpu: on_gpu(&device) && GPU_ATTENTION.load(Ordering::Relaxed),
+        gpu_us,
+        burn_gpu_us,
+    });
     Ok(out)
 }

@@ -53,7 +53,11 @@ fn bounds(series: &[Series]) -> Option<(f64, f64, f64, f64)> {
 }
 
 #[component]
-pub fn LineChart(#[prop(into)] series: Signal<Vec<Series>>, #[prop(into)] testid: String, #[prop(into)] x_label: Signal<String>) -> impl IntoView {
+pub fn LineChart(
+    #[prop(into)] series: Signal<Vec<Series>>,
+    #[prop(into)] testid: String,
+    #[prop(into)] x_label: Signal<String>,
+) -> impl IntoView {
     let body = move || {
         let series = series.get();
         let Some((x0, x1, y0, y1)) = bounds(&series) else {

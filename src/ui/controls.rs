@@ -6,7 +6,13 @@ use super::i18n::tr;
 use leptos::prelude::*;
 
 #[component]
-pub fn RunControls(ui: Ui, running: RwSignal<bool>, step_requests: RwSignal<u64>, #[prop(into)] enabled: Signal<bool>, prefix: &'static str) -> impl IntoView {
+pub fn RunControls(
+    ui: Ui,
+    running: RwSignal<bool>,
+    step_requests: RwSignal<u64>,
+    #[prop(into)] enabled: Signal<bool>,
+    prefix: &'static str,
+) -> impl IntoView {
     let lang = ui.lang;
     view! {
         <button data-testid=format!("{prefix}-start") disabled=move || running.get() || !enabled.get()
@@ -26,7 +32,11 @@ pub fn RunControls(ui: Ui, running: RwSignal<bool>, step_requests: RwSignal<u64>
 /// A panel's title and its plain-language explanation of what the stage does and
 /// why, in both languages.
 #[component]
-pub fn Intro(lang: RwSignal<crate::corpus::Lang>, title: (&'static str, &'static str), explain: (&'static str, &'static str)) -> impl IntoView {
+pub fn Intro(
+    lang: RwSignal<crate::corpus::Lang>,
+    title: (&'static str, &'static str),
+    explain: (&'static str, &'static str),
+) -> impl IntoView {
     view! {
         <h2>{move || tr(lang.get(), title.0, title.1)}</h2>
         <p class="explain">{move || tr(lang.get(), explain.0, explain.1)}</p>

@@ -239,7 +239,9 @@ impl Ui {
     /// Settings survive a reload: those the URL does not name come from the kept session.
     fn with_saved_settings(self, params: &Params) -> Self {
         let saved = self.session.with_untracked(|s| s.settings.clone());
-        if self.session.with_untracked(|s| s.comparisons.is_empty() && s.demonstrations.is_empty()) && saved == crate::session::Settings::default() {
+        if self.session.with_untracked(|s| s.comparisons.is_empty() && s.demonstrations.is_empty())
+            && saved == crate::session::Settings::default()
+        {
             return self; // nothing was ever kept
         }
         if !params.given("k") {
@@ -285,7 +287,9 @@ pub async fn yield_to_browser(ms: i32) {
 /// Is `navigator.gpu` there at all? (wgpu would otherwise fail deep inside.)
 fn has_webgpu() -> bool {
     web_sys::window()
-        .map(|w| js_sys::Reflect::get(&w.navigator(), &JsValue::from_str("gpu")).map(|g| !g.is_undefined() && !g.is_null()).unwrap_or(false))
+        .map(|w| {
+            js_sys::Reflect::get(&w.navigator(), &JsValue::from_str("gpu")).map(|g| !g.is_undefined() && !g.is_null()).unwrap_or(false)
+        })
         .unwrap_or(false)
 }
 
@@ -358,9 +362,16 @@ fn publish_status(ui: &Ui, lab: &Lab) {
     let last = losses.last().cloned();
     let held = losses.iter().rev().find_map(|p| p.held_out);
     let first_held = losses.iter().find_map(|p| p.held_out);
-    let (running, step, tps, error, backend) = (ui.running.get_untracked(), ui.step.get_untracked(), ui.tokens_per_sec.get_untracked(), ui.error.get_untracked(), ui.backend.get_untracked());
+    let (running, step, tps, error, backend) = (
+        ui.running.get_untracked(),
+        ui.step.get_untracked(),
+        ui.tokens_per_sec.get_untracked(),
+        ui.error.get_untracked(),
+        ui.backend.get_untracked(),
+    );
     let tab = ui.tab.get_untracked();
-    let (sft_running, sft_step, sft_last) = (ui.sft_running.get_untracked(), ui.sft_step.get_untracked(), ui.sft_points.with_untracked(|v| v.last().cloned()));
+    let (sft_running, sft_step, sft_last) =
+        (ui.sft_running.get_untracked(), ui.sft_step.get_untracked(), ui.sft_points.with_untracked(|v| v.last().cloned()));
     let (prompts, (human, persona)) = ui.session.with_untracked(|s| (s.comparisons.len(), s.pair_counts()));
     let answers = ui.rank_answers.with_untracked(Vec::len);
     status::update(|s| {

@@ -24,8 +24,20 @@ fn rate_line(l: Lang, who_en: &str, who_zh: &str, w: WinRate) -> String {
         (Lang::Zh, _, false) => " —— PPO 更差，超出噪声".into(),
     };
     match l {
-        Lang::En => format!("{who_en}: PPO wins {:.0}% ± {half:.0}% ({} wins, {} ties, {} losses of {n}){verdict}", w.rate * 100.0, w.wins, w.ties, w.losses),
-        Lang::Zh => format!("{who_zh}：PPO 胜率 {:.0}% ± {half:.0}%（{} 胜 {} 平 {} 负，共 {n}）{verdict}", w.rate * 100.0, w.wins, w.ties, w.losses),
+        Lang::En => format!(
+            "{who_en}: PPO wins {:.0}% ± {half:.0}% ({} wins, {} ties, {} losses of {n}){verdict}",
+            w.rate * 100.0,
+            w.wins,
+            w.ties,
+            w.losses
+        ),
+        Lang::Zh => format!(
+            "{who_zh}：PPO 胜率 {:.0}% ± {half:.0}%（{} 胜 {} 平 {} 负，共 {n}）{verdict}",
+            w.rate * 100.0,
+            w.wins,
+            w.ties,
+            w.losses
+        ),
     }
 }
 

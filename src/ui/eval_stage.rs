@@ -59,7 +59,14 @@ pub struct EvalUi {
 
 impl EvalUi {
     pub fn new() -> Self {
-        Self { requests: RwSignal::new(0), busy: RwSignal::new(false), duels: RwSignal::new(vec![]), tax: RwSignal::new(vec![]), three_way: RwSignal::new(vec![]), at_iteration: RwSignal::new(0) }
+        Self {
+            requests: RwSignal::new(0),
+            busy: RwSignal::new(false),
+            duels: RwSignal::new(vec![]),
+            tax: RwSignal::new(vec![]),
+            three_way: RwSignal::new(vec![]),
+            at_iteration: RwSignal::new(0),
+        }
     }
 
     /// An earlier stage starts over: results about models that are gone go too.
@@ -108,7 +115,14 @@ impl EvalStage {
         Self { seen: 0, prompts, seed }
     }
 
-    pub async fn tick(&mut self, ui: &Ui, lab: &Lab, base: Option<&Gpt>, sft: Option<&SftTrainer>, ppo: &super::ppo_stage::PpoStage) -> bool {
+    pub async fn tick(
+        &mut self,
+        ui: &Ui,
+        lab: &Lab,
+        base: Option<&Gpt>,
+        sft: Option<&SftTrainer>,
+        ppo: &super::ppo_stage::PpoStage,
+    ) -> bool {
         let r = ui.eval.requests.get_untracked();
         if r == self.seen {
             return false;
@@ -121,7 +135,14 @@ impl EvalStage {
         true
     }
 
-    async fn evaluate(&mut self, ui: &Ui, lab: &Lab, base: Option<&Gpt>, sft: Option<&SftTrainer>, ppo: &super::ppo_stage::PpoStage) -> Result<(), String> {
+    async fn evaluate(
+        &mut self,
+        ui: &Ui,
+        lab: &Lab,
+        base: Option<&Gpt>,
+        sft: Option<&SftTrainer>,
+        ppo: &super::ppo_stage::PpoStage,
+    ) -> Result<(), String> {
         let (Some(base), Some(sft), Some(main)) = (base, sft, ppo.main.as_ref()) else {
             return Err("run PPO first (stage 5): the evaluation compares its policy with SFT".into());
         };
@@ -131,9 +152,22 @@ impl EvalStage {
         let persona = Persona::new(lab.lang, Weights::default(), 0.0);
         // A new seed each time: "evaluate again" draws new answers.
         let seed = self.seed + 4 + self.seen;
-        let e = compare(&sft_model, &policy, main.reward_model(), &persona, &lab.tokenizer, &prompts, 1, seed, &lab.device).await.map_err(err)?;
+        let e = compare(&sft_model, &policy, main.reward_model(), &persona, &lab.tokenizer, &prompts, 1, seed, &lab.device)
+            .await
+            .map_err(err)?;
         let mut rng = StdRng::seed_from_u64(seed);
-        ui.eval.duels.set(e.duels.iter().map(|d| DuelView { blind: Blind::new(&d.prompt, &d.sft, &d.ppo, &mut rng), sft_score: d.sft_score, ppo_score: d.ppo_score, persona: d.persona, judged: None }).collect());
+        ui.eval.duels.set(
+            e.duels
+                .iter()
+                .map(|d| DuelView {
+                    blind: Blind::new(&d.prompt, &d.sft, &d.ppo, &mut rng),
+                    sft_score: d.sft_score,
+                    ppo_score: d.ppo_score,
+                    persona: d.persona,
+                    judged: None,
+                })
+                .collect(),
+        );
 
         let (held, block) = (&lab.split.held_out, lab.model_cfg.block_size);
         let loss = |m: Gpt| async move { corpus_loss(&m, held, TAX_WINDOWS, block, &lab.device).await };
@@ -144,14 +178,24 @@ impl EvalStage {
             TaxRow { model: "ppo", beta: main_cfg.0, gamma_ptx: main_cfg.1, loss: loss(policy.clone()).await.map_err(err)? },
         ];
         if let Some((_, b)) = ppo.beside.as_ref() {
-            tax.push(TaxRow { model: "beside", beta: Some(b.beta), gamma_ptx: Some(b.cfg.gamma_ptx), loss: loss(b.policy()).await.map_err(err)? });
+            tax.push(TaxRow {
+                model: "beside",
+                beta: Some(b.beta),
+                gamma_ptx: Some(b.cfg.gamma_ptx),
+                loss: loss(b.policy()).await.map_err(err)?,
+            });
         }
         ui.eval.tax.set(tax);
 
         let mut rows = vec![];
         for p in prompts.iter().take(THREE_WAY) {
             let greedy = |m: Gpt| async move { super::ppo_stage::greedy_answer(&m, lab, p, 40).await };
-            rows.push(ThreeWay { prompt: p.clone(), pretrained: greedy(base.clone()).await.map_err(err)?, sft: greedy(sft_model.clone()).await.map_err(err)?, ppo: greedy(policy.clone()).await.map_err(err)? });
+            rows.push(ThreeWay {
+                prompt: p.clone(),
+                pretrained: greedy(base.clone()).await.map_err(err)?,
+                sft: greedy(sft_model.clone()).await.map_err(err)?,
+                ppo: greedy(policy.clone()).await.map_err(err)?,
+            });
         }
         ui.eval.three_way.set(rows);
         ui.eval.at_iteration.set(main.iteration());

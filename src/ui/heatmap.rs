@@ -17,7 +17,12 @@ fn label(s: &str) -> String {
 }
 
 #[component]
-pub fn Heatmap(#[prop(into)] maps: Signal<Option<AttentionMaps>>, #[prop(into)] layer: Signal<usize>, #[prop(into)] head: Signal<usize>, #[prop(default = "attention-heatmap")] testid: &'static str) -> impl IntoView {
+pub fn Heatmap(
+    #[prop(into)] maps: Signal<Option<AttentionMaps>>,
+    #[prop(into)] layer: Signal<usize>,
+    #[prop(into)] head: Signal<usize>,
+    #[prop(default = "attention-heatmap")] testid: &'static str,
+) -> impl IntoView {
     move || {
         let Some(m) = maps.get() else {
             return view! { <p class="muted">"…"</p> }.into_any();

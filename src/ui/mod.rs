@@ -71,7 +71,9 @@ impl Params {
         let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
         let q = web_sys::UrlSearchParams::new_with_str(&search).ok();
         let get = |k: &str| q.as_ref().and_then(|q| q.get(k));
-        let num = |k: &str, lo: f64, hi: f64, default: f64| get(k).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite()).map_or(default, |v| v.clamp(lo, hi));
+        let num = |k: &str, lo: f64, hi: f64, default: f64| {
+            get(k).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite()).map_or(default, |v| v.clamp(lo, hi))
+        };
         let ppo = crate::ppo::PpoConfig::default();
         Self {
             preset: get("preset").and_then(|p| Preset::parse(&p)).unwrap_or(Preset::Small),
@@ -92,7 +94,10 @@ impl Params {
             beside: get("beside").map_or(ppo_stage::Beside::None, |b| ppo_stage::Beside::parse(&b)),
             eval_prompts: num("eval_prompts", 1.0, 40.0, 10.0) as usize,
             bench: get("bench").is_some_and(|b| b == "1"),
-            named: q.as_ref().map(|q| js_sys::Array::from(&JsValue::from(q.keys())).iter().filter_map(|k| k.as_string()).collect()).unwrap_or_default(),
+            named: q
+                .as_ref()
+                .map(|q| js_sys::Array::from(&JsValue::from(q.keys())).iter().filter_map(|k| k.as_string()).collect())
+                .unwrap_or_default(),
         }
     }
 

@@ -54,7 +54,11 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
     let head = RwSignal::new(0usize);
     let names = move || {
         let l = lang.get();
-        let main = ppo.labels.get().map(|(m, _)| format!("β {:.2} γ {:.1}", m.beta, m.gamma_ptx)).unwrap_or_else(|| tr(l, "policy", "策略").to_string());
+        let main = ppo
+            .labels
+            .get()
+            .map(|(m, _)| format!("β {:.2} γ {:.1}", m.beta, m.gamma_ptx))
+            .unwrap_or_else(|| tr(l, "policy", "策略").to_string());
         let beside = ppo.labels.get().and_then(|(_, b)| b).map(|b| format!("β {:.2} γ {:.1}", b.beta, b.gamma_ptx));
         (main, beside)
     };
@@ -85,7 +89,9 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
     let busy = move || {
         let l = lang.get();
         match ppo.busy.get() {
-            Some("normalising") => tr(l, "shifting the reward model so the demonstrations score 0…", "平移奖励模型，让示范回答的平均分为 0…"),
+            Some("normalising") => {
+                tr(l, "shifting the reward model so the demonstrations score 0…", "平移奖励模型，让示范回答的平均分为 0…")
+            }
             Some("rollout") => tr(l, "sampling answers, scoring them, updating the policy…", "采样回答、打分、更新策略…"),
             Some("beside") => tr(l, "the run beside it takes its step…", "对照组运行这一步…"),
             Some(_) => tr(l, "re-answering the watched prompts…", "重新回答观察中的问题…"),
@@ -102,12 +108,13 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
         ui.pause_all();
         ppo.running.set(true);
     };
-    let number = move |testid: &'static str, min: &'static str, max: &'static str, step: &'static str, get: Signal<String>, set: Callback<f64>| {
-        view! {
-            <input type="number" data-testid=testid min=min max=max step=step prop:value=move || get.get()
-                on:change=move |ev| { if let Ok(v) = event_target_value(&ev).trim().parse::<f64>() && v.is_finite() { set.run(v) } } />
-        }
-    };
+    let number =
+        move |testid: &'static str, min: &'static str, max: &'static str, step: &'static str, get: Signal<String>, set: Callback<f64>| {
+            view! {
+                <input type="number" data-testid=testid min=min max=max step=step prop:value=move || get.get()
+                    on:change=move |ev| { if let Ok(v) = event_target_value(&ev).trim().parse::<f64>() && v.is_finite() { set.run(v) } } />
+            }
+        };
     let lrs = [1e-4, 3e-4, 1e-3, 3e-3];
 
     view! {

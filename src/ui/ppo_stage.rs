@@ -150,7 +150,15 @@ impl PpoUi {
         self.points.with_untracked(|pts| {
             if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
                 m.insert("ppo_first_score", first.get("objective/scores").unwrap_or(0.0) as f64);
-                for (name, key) in [("ppo_score", "objective/scores"), ("ppo_kl", "objective/kl"), ("ppo_entropy", "objective/entropy"), ("ppo_clipfrac", "policy/clipfrac_avg"), ("ppo_approxkl", "policy/approxkl_avg"), ("ppo_value_loss", "loss/value_avg"), ("ppo_beta", "beta")] {
+                for (name, key) in [
+                    ("ppo_score", "objective/scores"),
+                    ("ppo_kl", "objective/kl"),
+                    ("ppo_entropy", "objective/entropy"),
+                    ("ppo_clipfrac", "policy/clipfrac_avg"),
+                    ("ppo_approxkl", "policy/approxkl_avg"),
+                    ("ppo_value_loss", "loss/value_avg"),
+                    ("ppo_beta", "beta"),
+                ] {
                     if let Some(v) = last.get(key) {
                         m.insert(name, v as f64);
                     }
@@ -198,14 +206,29 @@ fn view_of(lab: &Lab, rollouts: &[Rollout]) -> Vec<AnswerView> {
             score: r.score,
             kl: r.kl(),
             ended: r.ended,
-            tokens: r.answer_ids.iter().zip(r.log_probs.iter().zip(&r.ref_log_probs)).map(|(&id, (&lp, &lr))| TokenKl { text: lab.tokenizer.token_text(id), log_prob: lp, ref_log_prob: lr }).collect(),
+            tokens: r
+                .answer_ids
+                .iter()
+                .zip(r.log_probs.iter().zip(&r.ref_log_probs))
+                .map(|(&id, (&lp, &lr))| TokenKl { text: lab.tokenizer.token_text(id), log_prob: lp, ref_log_prob: lr })
+                .collect(),
         })
         .collect()
 }
 
 impl PpoStage {
     pub fn new(p: &Params) -> Self {
-        Self { main: None, beside: None, seen_steps: 0, seen_restarts: 0, rollout: p.ppo_rollout, epochs: p.ppo_epochs, tokens: p.ppo_tokens, watch_every: p.watch_every, seed: p.seed }
+        Self {
+            main: None,
+            beside: None,
+            seen_steps: 0,
+            seen_restarts: 0,
+            rollout: p.ppo_rollout,
+            epochs: p.ppo_epochs,
+            tokens: p.ppo_tokens,
+            watch_every: p.watch_every,
+            seed: p.seed,
+        }
     }
 
     /// An earlier stage starts over: PPO's runs go with it.
@@ -290,7 +313,13 @@ impl PpoStage {
         Ok(())
     }
 
-    async fn iterate(&mut self, ui: &Ui, lab: &Lab, sft: Option<&SftTrainer>, rm: &mut super::reward_stage::RewardStage) -> Result<(), String> {
+    async fn iterate(
+        &mut self,
+        ui: &Ui,
+        lab: &Lab,
+        sft: Option<&SftTrainer>,
+        rm: &mut super::reward_stage::RewardStage,
+    ) -> Result<(), String> {
         let Some(sft) = sft else { return Err("train the SFT model first (stage 2): PPO starts from it".into()) };
         if self.main.is_none() {
             self.start(ui, lab, sft, rm).await?;

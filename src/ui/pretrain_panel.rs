@@ -19,8 +19,18 @@ pub fn PretrainPanel(ui: Ui, preset: Preset) -> impl IntoView {
         let l = lang.get();
         ui.losses.with(|pts| {
             vec![
-                Series { label: tr(l, "train", "训练").into(), color: BLUE, dashed: false, points: pts.iter().map(|p| (p.step as f64, p.train as f64)).collect() },
-                Series { label: tr(l, "held-out", "留出集").into(), color: ORANGE, dashed: true, points: pts.iter().filter_map(|p| p.held_out.map(|h| (p.step as f64, h as f64))).collect() },
+                Series {
+                    label: tr(l, "train", "训练").into(),
+                    color: BLUE,
+                    dashed: false,
+                    points: pts.iter().map(|p| (p.step as f64, p.train as f64)).collect(),
+                },
+                Series {
+                    label: tr(l, "held-out", "留出集").into(),
+                    color: ORANGE,
+                    dashed: true,
+                    points: pts.iter().filter_map(|p| p.held_out.map(|h| (p.step as f64, h as f64))).collect(),
+                },
             ]
         })
     });

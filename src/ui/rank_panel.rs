@@ -66,7 +66,12 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
         if answers.is_empty() {
             return;
         }
-        let c = Comparison { prompt: ui.rank_prompt.get_untracked(), pairs: pairs_from_ranking(&ranks.get_untracked()), answers, labeler: labeler.get_untracked() };
+        let c = Comparison {
+            prompt: ui.rank_prompt.get_untracked(),
+            pairs: pairs_from_ranking(&ranks.get_untracked()),
+            answers,
+            labeler: labeler.get_untracked(),
+        };
         ui.session.update(|s| s.comparisons.push(c));
         if let Err(e) = ui.session.with_untracked(storage::save_session) {
             ui.error.set(Some(e));
@@ -118,7 +123,9 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
             "ArrowUp" => Some(move_answer(&r, i, true)),
             "ArrowDown" => Some(move_answer(&r, i, false)),
             "=" => Some(tie_with_above(&r, i)),
-            k if k.len() == 1 && k.chars().all(|c| c.is_ascii_digit()) && k != "0" => Some(set_place(&r, i, k.parse::<usize>().unwrap_or(1) - 1)),
+            k if k.len() == 1 && k.chars().all(|c| c.is_ascii_digit()) && k != "0" => {
+                Some(set_place(&r, i, k.parse::<usize>().unwrap_or(1) - 1))
+            }
             _ => None,
         };
         if let Some(new) = new {
@@ -139,18 +146,28 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
         let k = r.len();
         let n = pairs_from_ranking(&r).len();
         match lang.get() {
-            crate::corpus::Lang::En => format!("K = {k}: K·(K−1)/2 = {} possible pairs; this ranking gives {n} (ties give none)", k * k.saturating_sub(1) / 2),
-            crate::corpus::Lang::Zh => format!("K = {k}：最多 K·(K−1)/2 = {} 对；当前排序给出 {n} 对（并列不产生比较对）", k * k.saturating_sub(1) / 2),
+            crate::corpus::Lang::En => {
+                format!("K = {k}: K·(K−1)/2 = {} possible pairs; this ranking gives {n} (ties give none)", k * k.saturating_sub(1) / 2)
+            }
+            crate::corpus::Lang::Zh => {
+                format!("K = {k}：最多 K·(K−1)/2 = {} 对；当前排序给出 {n} 对（并列不产生比较对）", k * k.saturating_sub(1) / 2)
+            }
         }
     };
     let counter = move || {
         let (prompts, (human, persona)) = ui.session.with(|s| (s.comparisons.len(), s.pair_counts()));
         match lang.get() {
-            crate::corpus::Lang::En => format!("{prompts} prompts ranked · {} pairs ({human} by you, {persona} by the persona)", human + persona),
+            crate::corpus::Lang::En => {
+                format!("{prompts} prompts ranked · {} pairs ({human} by you, {persona} by the persona)", human + persona)
+            }
             crate::corpus::Lang::Zh => format!("已排序 {prompts} 个问题 · {} 对（你标注 {human}，角色标注 {persona}）", human + persona),
         }
     };
-    let slider = move |label_en: &'static str, label_zh: &'static str, testid: &'static str, get: fn(&Weights) -> f32, set: fn(&mut Weights, f32)| {
+    let slider = move |label_en: &'static str,
+                       label_zh: &'static str,
+                       testid: &'static str,
+                       get: fn(&Weights) -> f32,
+                       set: fn(&mut Weights, f32)| {
         view! {
             <label class="slider">{move || tr(lang.get(), label_en, label_zh)}
                 <input type="range" min="0" max="2" step="0.5" data-testid=testid

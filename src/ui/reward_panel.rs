@@ -21,9 +21,24 @@ pub fn RewardPanel(ui: Ui) -> impl IntoView {
         let l = lang.get();
         let pts = rm.points.get();
         vec![
-            Series { label: tr(l, "loss −log σ(r_w − r_l)", "损失 −log σ(r_w − r_l)").into(), color: BLUE, dashed: false, points: pts.iter().map(|p| (p.step as f64, p.loss as f64)).collect() },
-            Series { label: tr(l, "batch accuracy", "批内准确率").into(), color: ORANGE, dashed: true, points: pts.iter().map(|p| (p.step as f64, p.accuracy as f64)).collect() },
-            Series { label: tr(l, "held-out accuracy", "留出准确率").into(), color: GREEN, dashed: true, points: rm.held_out.get().iter().map(|&(s, a)| (s as f64, a as f64)).collect() },
+            Series {
+                label: tr(l, "loss −log σ(r_w − r_l)", "损失 −log σ(r_w − r_l)").into(),
+                color: BLUE,
+                dashed: false,
+                points: pts.iter().map(|p| (p.step as f64, p.loss as f64)).collect(),
+            },
+            Series {
+                label: tr(l, "batch accuracy", "批内准确率").into(),
+                color: ORANGE,
+                dashed: true,
+                points: pts.iter().map(|p| (p.step as f64, p.accuracy as f64)).collect(),
+            },
+            Series {
+                label: tr(l, "held-out accuracy", "留出准确率").into(),
+                color: GREEN,
+                dashed: true,
+                points: rm.held_out.get().iter().map(|&(s, a)| (s as f64, a as f64)).collect(),
+            },
         ]
     });
     let bins = Signal::derive(move || histogram(&rm.rewards.get(), 12));
@@ -31,10 +46,22 @@ pub fn RewardPanel(ui: Ui) -> impl IntoView {
         let l = lang.get();
         let mut parts = vec![format!("{} {} · {} {}", tr(l, "step", "步数"), rm.step.get(), tr(l, "pass", "轮"), rm.epoch.get())];
         if let Some(p) = rm.points.with(|v| v.last().cloned()) {
-            parts.push(format!("{} {:.3} · {} {:.0}%", tr(l, "loss", "损失"), p.loss, tr(l, "batch accuracy", "批内准确率"), p.accuracy * 100.0));
+            parts.push(format!(
+                "{} {:.3} · {} {:.0}%",
+                tr(l, "loss", "损失"),
+                p.loss,
+                tr(l, "batch accuracy", "批内准确率"),
+                p.accuracy * 100.0
+            ));
         }
         if let Some(&(_, a)) = rm.held_out.with(|v| v.last().cloned()).as_ref() {
-            parts.push(format!("{} {:.0}% ({} {})", tr(l, "held-out accuracy", "留出准确率"), a * 100.0, rm.held_out_pairs.get(), tr(l, "pairs", "对")));
+            parts.push(format!(
+                "{} {:.0}% ({} {})",
+                tr(l, "held-out accuracy", "留出准确率"),
+                a * 100.0,
+                rm.held_out_pairs.get(),
+                tr(l, "pairs", "对")
+            ));
         }
         if let Some(a) = rm.fluency.get() {
             parts.push(format!("α {a:.2}"));
@@ -44,7 +71,11 @@ pub fn RewardPanel(ui: Ui) -> impl IntoView {
     let busy = move || {
         let l = lang.get();
         match rm.busy.get() {
-            Some("held-out") => tr(l, "the persona ranks SFT answers to unseen prompts (the held-out set)…", "角色正在为未见过的问题的微调回答排序（留出集）…"),
+            Some("held-out") => tr(
+                l,
+                "the persona ranks SFT answers to unseen prompts (the held-out set)…",
+                "角色正在为未见过的问题的微调回答排序（留出集）…",
+            ),
             Some(_) => tr(l, "scoring the labelled answers…", "正在为已标注的回答打分…"),
             None => "",
         }

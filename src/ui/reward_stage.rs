@@ -130,7 +130,17 @@ pub struct RewardStage {
 
 impl RewardStage {
     pub fn new(seed: u64, lr: f64, held_out_prompts: usize) -> Self {
-        Self { trainer: None, held_out: vec![], order: vec![], cursor: 0, seen_steps: 0, seen_probe: 0, lr, held_out_prompts, rng: StdRng::seed_from_u64(seed ^ 0x7e3) }
+        Self {
+            trainer: None,
+            held_out: vec![],
+            order: vec![],
+            cursor: 0,
+            seen_steps: 0,
+            seen_probe: 0,
+            lr,
+            held_out_prompts,
+            rng: StdRng::seed_from_u64(seed ^ 0x7e3),
+        }
     }
 
     /// SFT starts over: the reward model built on it goes too.
@@ -170,7 +180,8 @@ impl RewardStage {
     }
 
     async fn step(&mut self, ui: &Ui, lab: &Lab, sft: Option<&SftTrainer>) -> Result<(), String> {
-        let labelled: Vec<Comparison> = ui.session.with_untracked(|s| s.comparisons.iter().filter(|c| !c.pairs.is_empty()).cloned().collect());
+        let labelled: Vec<Comparison> =
+            ui.session.with_untracked(|s| s.comparisons.iter().filter(|c| !c.pairs.is_empty()).cloned().collect());
         if labelled.is_empty() {
             return Err("rank at least one prompt first (stage 3): the reward model learns from your rankings".into());
         }
@@ -218,7 +229,8 @@ impl RewardStage {
         let model = sft.model();
         let mut out = vec![];
         for p in sft::prompts(lab.lang).eval.into_iter().take(self.held_out_prompts) {
-            let answers = sample_answers(&model, &lab.tokenizer, &p, crate::rank::K_MIN, &rank_sampling(), &mut self.rng, &lab.device).await?;
+            let answers =
+                sample_answers(&model, &lab.tokenizer, &p, crate::rank::K_MIN, &rank_sampling(), &mut self.rng, &lab.device).await?;
             out.push(persona_comparison(&persona, &p, answers, &mut self.rng).1);
         }
         Ok(out)
@@ -245,7 +257,13 @@ impl RewardStage {
                 })
                 .collect();
             answers.sort_by_key(|a| a.place);
-            rows.push(ScoredPrompt { prompt: c.prompt.clone(), labeler: c.labeler, pairs: c.pairs.len(), disagreements: wrong.len(), answers });
+            rows.push(ScoredPrompt {
+                prompt: c.prompt.clone(),
+                labeler: c.labeler,
+                pairs: c.pairs.len(),
+                disagreements: wrong.len(),
+                answers,
+            });
         }
         ui.rm.rewards.set(rows.iter().flat_map(|r| r.answers.iter().map(|a| a.score)).collect());
         ui.rm.scored.set(rows);

@@ -18,8 +18,18 @@ pub fn SftPanel(ui: Ui) -> impl IntoView {
         let l = lang.get();
         ui.sft_points.with(|pts| {
             vec![
-                Series { label: tr(l, "loss (answer tokens)", "损失（仅答案词元）").into(), color: BLUE, dashed: false, points: pts.iter().map(|p| (p.step as f64, p.loss as f64)).collect() },
-                Series { label: tr(l, "token accuracy", "词元准确率").into(), color: ORANGE, dashed: true, points: pts.iter().map(|p| (p.step as f64, p.token_accuracy as f64)).collect() },
+                Series {
+                    label: tr(l, "loss (answer tokens)", "损失（仅答案词元）").into(),
+                    color: BLUE,
+                    dashed: false,
+                    points: pts.iter().map(|p| (p.step as f64, p.loss as f64)).collect(),
+                },
+                Series {
+                    label: tr(l, "token accuracy", "词元准确率").into(),
+                    color: ORANGE,
+                    dashed: true,
+                    points: pts.iter().map(|p| (p.step as f64, p.token_accuracy as f64)).collect(),
+                },
             ]
         })
     });
@@ -63,7 +73,11 @@ pub fn SftPanel(ui: Ui) -> impl IntoView {
     let set_text = move |i: usize, answer: bool, text: String| {
         edit(&|list: &mut Vec<Demonstration>| {
             let mut d = list.get(i).cloned().ok_or("no such demonstration")?;
-            let fixed = if answer { Demonstration::from_user(ui.world, &d.prompt, &text) } else { Demonstration::from_user(ui.world, &text, &d.answer) };
+            let fixed = if answer {
+                Demonstration::from_user(ui.world, &d.prompt, &text)
+            } else {
+                Demonstration::from_user(ui.world, &text, &d.answer)
+            };
             d = if answer { Demonstration { answer: fixed.answer, ..d } } else { Demonstration { prompt: fixed.prompt, ..d } };
             check_demonstration(&d)?;
             list[i] = d;

@@ -107,7 +107,14 @@ impl Stages {
             // demonstrations as the user left them.
             let demos = ui.demonstrations();
             self.base = Some(lab.pretrainer.model());
-            self.sft = Some(SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(lab.preset), lab.seed + 1, &lab.device));
+            self.sft = Some(SftTrainer::new(
+                lab.pretrainer.trainable_model(),
+                &lab.tokenizer,
+                &demos,
+                SftConfig::for_preset(lab.preset),
+                lab.seed + 1,
+                &lab.device,
+            ));
             self.refresh_watch(ui, lab, 0).await;
         }
         let Some(trainer) = self.sft.as_mut() else { return };
