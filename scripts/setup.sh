@@ -23,6 +23,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# rustfmt and clippy for the lint step (the minimal rustup profile lacks them).
+for c in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$c"; then
+    log "adding the $c component"
+    rustup component add "$c"
+  fi
+done
+
 # Trunk 0.21.14 (0.22 needs a newer rustc than the pinned one).
 if ! trunk --version 2>/dev/null | grep -q '0\.21\.14'; then
   log "installing trunk 0.21.14 (about 11 minutes on 2 cores)"

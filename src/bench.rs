@@ -43,10 +43,13 @@ pub async fn pretrain(preset: Preset, device: &Device, steps: usize) -> Result<P
     time_pretrain(preset.name(), lab, steps).await
 }
 
+/// A one-block size: name, (context, heads, width), (batch, window).
+pub type WideSize = (&'static str, (usize, usize, usize), (usize, usize));
+
 /// The sizes the speed issue's starting table was measured at (1 block, vocab 512,
 /// AdamW): name, (context, heads, width), (batch, window). benches/torch_reference.py
 /// knows the same names.
-pub const WIDE: [(&str, (usize, usize, usize), (usize, usize)); 2] = [("w128", (64, 4, 128), (32, 64)), ("w256", (128, 4, 256), (64, 128))];
+pub const WIDE: [WideSize; 2] = [("w128", (64, 4, 128), (32, 64)), ("w256", (128, 4, 256), (64, 128))];
 
 /// [`pretrain`] at one of the [`WIDE`] sizes.
 pub async fn pretrain_wide(index: usize, device: &Device, steps: usize) -> Result<PretrainBench, TrainError> {

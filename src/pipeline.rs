@@ -240,6 +240,7 @@ fn mean(v: &[f32]) -> f32 {
 }
 
 /// Ranks K sampled answers for each prompt with the persona.
+#[allow(clippy::too_many_arguments)]
 async fn rank(
     policy: &Gpt,
     lab: &Lab,

@@ -118,6 +118,7 @@ pub async fn generate(
 /// and one readback per token for all `k` (the rows share the prompt, so they stay
 /// the same length and need no padding). Each stops after `stop` if given; returns
 /// only the new tokens of each.
+#[allow(clippy::too_many_arguments)]
 pub async fn generate_k(
     model: &Gpt,
     bos: u32,

@@ -129,7 +129,7 @@ pub const ATTENTION_MAX_T: usize = 256;
 pub const ATTENTION_MAX_HEAD: usize = 128;
 
 pub fn attention_fits(t: usize, c: usize, n_head: usize) -> bool {
-    n_head > 0 && c % n_head == 0 && t <= ATTENTION_MAX_T && c / n_head <= ATTENTION_MAX_HEAD
+    n_head > 0 && c.is_multiple_of(n_head) && t <= ATTENTION_MAX_T && c / n_head <= ATTENTION_MAX_HEAD
 }
 
 /// Whether the model's attention on this projection runs `attention.wgsl`: on a
@@ -189,17 +189,17 @@ pub fn causal_softmax(scores: Tensor<4>) -> Tensor<4> {
 /// `ln` applied to `x` (…, C) with ε = `epsilon`: [`cpu::CpuKernels::layer_norm`]
 /// on the CPU, burn's LayerNorm elsewhere.
 pub fn layer_norm<const D: usize>(ln: &burn::nn::LayerNorm, epsilon: f64, x: Tensor<D>) -> Tensor<D> {
-    if ours(&x) {
-        if let Some(beta) = &ln.beta {
-            use burn::backend::Dispatch;
-            let y = <Dispatch as cpu::CpuKernels>::layer_norm(
-                x.into_dispatch(),
-                ln.gamma.val().into_dispatch(),
-                beta.val().into_dispatch(),
-                epsilon as f32,
-            );
-            return Tensor::from_dispatch(y);
-        }
+    if ours(&x)
+        && let Some(beta) = &ln.beta
+    {
+        use burn::backend::Dispatch;
+        let y = <Dispatch as cpu::CpuKernels>::layer_norm(
+            x.into_dispatch(),
+            ln.gamma.val().into_dispatch(),
+            beta.val().into_dispatch(),
+            epsilon as f32,
+        );
+        return Tensor::from_dispatch(y);
     }
     ln.forward(x)
 }
@@ -316,7 +316,7 @@ pub fn timestamps() -> bool {
 fn closeness(got: &[f32], want: &[f32]) -> (f32, f32) {
     let err: Vec<f32> = got.iter().zip(want).map(|(a, b)| (a - b).abs()).collect();
     let max = err.iter().cloned().fold(0.0f32, f32::max);
-    let over = err.iter().filter(|&&e| !(e <= 1e-4)).count();
+    let over = err.iter().filter(|&&e| e.is_nan() || e > 1e-4).count();
     (1.0 - over as f32 / err.len().max(1) as f32, max)
 }
 
