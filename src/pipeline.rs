@@ -280,7 +280,7 @@ async fn run_ppo(
     let defaults = PpoConfig::default();
     // β = 0 means no anchor at all: no KL, and no likelihood read-out in the reward.
     let likelihood_in_reward = beta > 0.0;
-    let proxy = |m: RewardModel| if likelihood_in_reward { m } else { m.without_likelihood() };
+    let proxy = |m: RewardModel| m.proxy_for(beta);
     let proxy_valid = proxy(rm.model());
     let (score_mean, score_std, score_clip) = if r.normalize {
         let (m, s) = score_stats(&proxy_valid, ranked, lab).await?;

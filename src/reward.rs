@@ -77,6 +77,13 @@ impl RewardModel {
         self
     }
 
+    /// What a PPO run with KL weight `beta` optimises: this reward model, or at
+    /// β = 0 (no anchor at all) its head alone. The one place that rule lives, for
+    /// the runner and the page.
+    pub fn proxy_for(self, beta: f32) -> Self {
+        if beta > 0.0 { self } else { self.without_likelihood() }
+    }
+
     /// The learned α.
     pub async fn fluency_weight(&self) -> Result<f32, TrainError> {
         crate::readback::read_scalar(self.fluency.val()).await

@@ -295,7 +295,7 @@ impl PpoStage {
         // β = 0 means no anchor at all: the reward model's head alone, without the
         // likelihood read-out that rewards what SFT finds likely (as the runner).
         let new = |cfg: PpoConfig, seed: u64| {
-            let reward_model = if cfg.beta > 0.0 { rm.trainable_model() } else { rm.trainable_model().without_likelihood() };
+            let reward_model = rm.trainable_model().proxy_for(cfg.beta);
             PpoTrainer::new(sft.trainable_model(), reward_model, prompts.clone(), lab.split.train.clone(), cfg, seed, &lab.device)
         };
         // Same seed: both runs see the same prompts in the same order.
