@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod backend;
 pub mod bench;
 pub mod breathe;
+pub mod checkpoint;
 pub mod corpus;
 pub mod data;
 pub mod evaluate;
@@ -48,6 +49,14 @@ pub enum TrainError {
     NonFinite { step: usize, value: f32 },
     /// The device failed (lost GPU, out of memory, read-back error).
     Backend(String),
+    /// A checkpoint could not be read or written; nothing was changed.
+    Checkpoint(String),
+}
+
+impl From<checkpoint::CheckpointError> for TrainError {
+    fn from(e: checkpoint::CheckpointError) -> Self {
+        Self::Checkpoint(e.0)
+    }
 }
 
 impl std::fmt::Display for TrainError {
@@ -58,6 +67,7 @@ impl std::fmt::Display for TrainError {
                 "the loss became {value} after update {step}; training stopped and went back to the last good weights (try a smaller learning rate)"
             ),
             Self::Backend(e) => write!(f, "the compute device failed: {e}"),
+            Self::Checkpoint(e) => write!(f, "{e}"),
         }
     }
 }

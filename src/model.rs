@@ -134,7 +134,7 @@ impl Block {
 }
 
 /// LayerNorm's ε (GPT-2's, and burn's default).
-const LN_EPS: f64 = 1e-5;
+pub const LN_EPS: f64 = 1e-5;
 
 fn layer_norm_config(c: usize) -> LayerNormConfig {
     LayerNormConfig::new(c).with_epsilon(LN_EPS)

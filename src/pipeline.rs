@@ -9,6 +9,7 @@
 //! with and without it.
 
 use crate::TrainError;
+use crate::checkpoint::{self, ModelCard, Role, Store};
 use crate::corpus::Lang;
 use crate::evaluate::{Contestant, Matchup, answers, best_of_n, continuation_style, corpus_loss, exact_kl, judge, matchup};
 use crate::lab::Lab;
@@ -23,8 +24,44 @@ use crate::train::OptimConfig;
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// Where a run starts. Every stage before it is read from a store (the runner's
+/// `--load DIR --from STAGE`) instead of trained: the models of a run saved with
+/// `--save DIR`, and from `reward` on its rankings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    #[default]
+    Pretrain,
+    Sft,
+    Rank,
+    Reward,
+    Ppo,
+}
+
+impl Stage {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "pretrain" => Some(Self::Pretrain),
+            "sft" => Some(Self::Sft),
+            "rank" => Some(Self::Rank),
+            "reward" | "reward_model" => Some(Self::Reward),
+            "ppo" => Some(Self::Ppo),
+            _ => None,
+        }
+    }
+}
+
+/// The ranked prompts of a run, as its store keeps them (`rankings.json`): the
+/// reward model's training set, its held-out fifth, and the evaluation prompts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rankings {
+    pub train: Vec<Comparison>,
+    pub held_out: Vec<Comparison>,
+    pub unseen: Vec<Comparison>,
+}
 
 /// How every PPO run samples and updates (the main run and the runs beside it).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,6 +121,8 @@ pub struct PipelineConfig {
     pub eval_pool: usize,
     /// Also run PPO with β = 0 and with ptx toggled (for the comparisons).
     pub compare: bool,
+    /// The first stage trained; those before it are read from the store.
+    pub from: Stage,
 }
 
 impl PipelineConfig {
@@ -112,6 +151,7 @@ impl PipelineConfig {
             eval_samples: 10,
             eval_pool: 32,
             compare: true,
+            from: Stage::Pretrain,
         }
     }
 }
@@ -274,7 +314,7 @@ async fn run_ppo(
     gamma_ptx: f32,
     run: &str,
     emit: &mut impl FnMut(Value),
-) -> Result<PpoOutcome, TrainError> {
+) -> Result<(PpoOutcome, PpoTrainer), TrainError> {
     let prompts = sft::prompts(cfg.lang);
     let r = &cfg.ppo;
     let defaults = PpoConfig::default();
@@ -365,27 +405,58 @@ async fn run_ppo(
     v["run"] = json!(run);
     v["examples"] = json!(examples);
     emit(v);
-    Ok(outcome)
+    Ok((outcome, ppo))
 }
 
 /// Runs every stage on `device`, calling `emit` once per step; returns the summary
 /// (also emitted last, tagged `"stage": "summary"`).
-pub async fn run(cfg: PipelineConfig, device: &Device, mut emit: impl FnMut(Value)) -> Result<Summary, TrainError> {
+pub async fn run(cfg: PipelineConfig, device: &Device, emit: impl FnMut(Value)) -> Result<Summary, TrainError> {
+    run_stored(cfg, device, None, emit).await
+}
+
+/// Like [`run`], also writing every model to `store` as it is trained (one folder
+/// per model, see [`checkpoint::DirStore`]), the rankings and the preference and
+/// demonstration JSONL; stages before `cfg.from` are read from it instead.
+pub async fn run_stored(
+    cfg: PipelineConfig,
+    device: &Device,
+    mut store: Option<&mut dyn Store>,
+    mut emit: impl FnMut(Value),
+) -> Result<Summary, TrainError> {
     let started = web_time::Instant::now();
     let mut lab = Lab::new(cfg.preset, cfg.seed, cfg.lang, device).map_err(TrainError::Backend)?;
     let prompts = sft::prompts(cfg.lang);
     let (marker_a, marker_q) = (cfg.lang.answer_marker(), cfg.lang.question_marker());
     let block = lab.pretrainer.cfg.block;
     let params = lab.pretrainer.model().num_params();
+    let autodiff = device.clone().autodiff();
+    if cfg.from > Stage::Pretrain && store.is_none() {
+        return Err(TrainError::Checkpoint(format!("starting at {:?} needs the saved run to read the earlier stages from", cfg.from)));
+    }
+    let card = |role, steps| ModelCard::new(role, &lab.model_cfg, cfg.preset, cfg.lang, cfg.seed, steps);
+    let read_gpt = |store: &Option<&mut dyn Store>, folder: &str, role: Role| {
+        let store = store.as_deref().expect("checked above");
+        checkpoint::read_gpt(store, folder, &[role], &lab.model_cfg, &lab.tokenizer, &autodiff)
+    };
 
     // 1. Pretraining.
-    for _ in 0..cfg.pretrain_steps {
-        let s = lab.pretrainer.step().await?;
-        let mut v = tagged("pretrain", &s);
-        if s.step % 50 == 0 || s.step == cfg.pretrain_steps {
-            v["held_out_loss"] = json!(lab.pretrainer.held_out_loss().await?);
+    if cfg.from > Stage::Pretrain {
+        let model = read_gpt(&store, "pretrained", Role::Pretrained)?;
+        lab.pretrainer.resume(model);
+        emit(json!({"stage": "pretrain", "loaded": "pretrained"}));
+    } else {
+        for _ in 0..cfg.pretrain_steps {
+            let s = lab.pretrainer.step().await?;
+            let mut v = tagged("pretrain", &s);
+            if s.step % 50 == 0 || s.step == cfg.pretrain_steps {
+                v["held_out_loss"] = json!(lab.pretrainer.held_out_loss().await?);
+            }
+            emit(v);
         }
-        emit(v);
+        if let Some(st) = store.as_deref_mut() {
+            checkpoint::save_model(st, "pretrained", &lab.pretrainer.model(), &card(Role::Pretrained, cfg.pretrain_steps), &lab.tokenizer)
+                .await?;
+        }
     }
     let base = lab.pretrainer.model();
     let corpus_loss_pretrained = corpus_loss(&base, &lab.split.held_out, CORPUS_WINDOWS, block, device).await?;
@@ -395,8 +466,17 @@ pub async fn run(cfg: PipelineConfig, device: &Device, mut emit: impl FnMut(Valu
     let demos = sft::demonstrations(cfg.lang);
     let mut sft =
         SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(cfg.preset), cfg.seed + 1, device);
-    for _ in 0..cfg.sft_steps {
-        emit(tagged("sft", sft.step().await?));
+    if cfg.from > Stage::Sft {
+        sft.resume(read_gpt(&store, "sft", Role::Sft)?);
+        emit(json!({"stage": "sft", "loaded": "sft"}));
+    } else {
+        for _ in 0..cfg.sft_steps {
+            emit(tagged("sft", sft.step().await?));
+        }
+        if let Some(st) = store.as_deref_mut() {
+            checkpoint::save_model(st, "sft", &sft.model(), &card(Role::Sft, cfg.sft_steps), &lab.tokenizer).await?;
+            st.put("demonstrations.jsonl", crate::session::demonstrations_jsonl(&demos).as_bytes())?;
+        }
     }
     let sft_model = sft.model();
     let sft_style = continuation_style(&sft_model, &lab.tokenizer, &prompts.eval, marker_a, marker_q, device).await?;
@@ -408,28 +488,56 @@ pub async fn run(cfg: PipelineConfig, device: &Device, mut emit: impl FnMut(Valu
     //    on — are ranked too, for a harder, separate accuracy.
     let persona = Persona::new(cfg.lang, cfg.weights, cfg.noise);
     let mut rng = StdRng::seed_from_u64(cfg.seed + 2);
-    let mut ranked = rank(&sft_model, &lab, &persona, &prompts.rl, cfg.k, &mut rng, &mut emit, "rank").await?;
-    rand::seq::SliceRandom::shuffle(ranked.as_mut_slice(), &mut rng);
-    let held_out = ranked.split_off(ranked.len() - ranked.len() / 5);
-    let train = ranked;
-    let unseen = rank(&sft_model, &lab, &persona, &prompts.eval, cfg.k, &mut rng, &mut emit, "rank_unseen").await?;
+    let rankings = if cfg.from > Stage::Rank {
+        let bytes = store.as_deref().expect("checked above").get("rankings.json")?;
+        let r: Rankings =
+            serde_json::from_slice(&bytes).map_err(|e| TrainError::Checkpoint(format!("rankings.json is unreadable: {e}")))?;
+        emit(json!({"stage": "rank", "loaded": "rankings.json", "prompts": r.train.len() + r.held_out.len()}));
+        r
+    } else {
+        let mut ranked = rank(&sft_model, &lab, &persona, &prompts.rl, cfg.k, &mut rng, &mut emit, "rank").await?;
+        rand::seq::SliceRandom::shuffle(ranked.as_mut_slice(), &mut rng);
+        let held_out = ranked.split_off(ranked.len() - ranked.len() / 5);
+        let unseen = rank(&sft_model, &lab, &persona, &prompts.eval, cfg.k, &mut rng, &mut emit, "rank_unseen").await?;
+        let r = Rankings { train: ranked, held_out, unseen };
+        if let Some(st) = store.as_deref_mut() {
+            st.put("rankings.json", serde_json::to_string(&r).expect("rankings serialise").as_bytes())?;
+            st.put("preferences.jsonl", crate::session::preferences_jsonl(&r.train).as_bytes())?;
+            st.put("preferences_held_out.jsonl", crate::session::preferences_jsonl(&r.held_out).as_bytes())?;
+        }
+        r
+    };
+    let Rankings { train, held_out, unseen } = rankings;
 
     // 4. Reward model: one prompt's pairs per step, prompts with no pair skipped.
     let rm_optim = OptimConfig { lr: cfg.rm_lr, warmup_steps: 10, weight_decay: 0.0, grad_clip_norm: 1.0 };
     let mut rm = RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, cfg.rm_fluency, rm_optim, device);
-    let labelled: Vec<&Comparison> = train.iter().filter(|c| !c.pairs.is_empty()).collect();
-    let mut order: Vec<usize> = (0..labelled.len()).collect();
-    for epoch in 1..=cfg.rm_epochs {
-        rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
-        for chunk in order.chunks(cfg.rm_batch) {
-            let batch: Vec<&Comparison> = chunk.iter().map(|&i| labelled[i]).collect();
-            emit(tagged("reward", rm.step_batch(&lab.tokenizer, &batch).await?));
+    let rm_shift = if cfg.from > Stage::Reward {
+        let store = store.as_deref().expect("checked above");
+        rm.resume(checkpoint::read_reward_model(store, "reward_model", &[Role::RewardModel], &lab.model_cfg, &lab.tokenizer, &autodiff)?);
+        emit(json!({"stage": "reward", "loaded": "reward_model"}));
+        // Its bias shift happened in the run that trained it; this one adds none.
+        0.0
+    } else {
+        let labelled: Vec<&Comparison> = train.iter().filter(|c| !c.pairs.is_empty()).collect();
+        let mut order: Vec<usize> = (0..labelled.len()).collect();
+        for epoch in 1..=cfg.rm_epochs {
+            rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
+            for chunk in order.chunks(cfg.rm_batch) {
+                let batch: Vec<&Comparison> = chunk.iter().map(|&i| labelled[i]).collect();
+                emit(tagged("reward", rm.step_batch(&lab.tokenizer, &batch).await?));
+            }
+            let acc = pair_accuracy(&rm.model(), &lab.tokenizer, &held_out, device).await?;
+            let unseen_acc = pair_accuracy(&rm.model(), &lab.tokenizer, &unseen, device).await?;
+            emit(json!({"stage": "reward_eval", "epoch": epoch, "held_out_accuracy": acc, "unseen_facts_accuracy": unseen_acc}));
         }
-        let acc = pair_accuracy(&rm.model(), &lab.tokenizer, &held_out, device).await?;
-        let unseen_acc = pair_accuracy(&rm.model(), &lab.tokenizer, &unseen, device).await?;
-        emit(json!({"stage": "reward_eval", "epoch": epoch, "held_out_accuracy": acc, "unseen_facts_accuracy": unseen_acc}));
-    }
-    let rm_shift = rm.normalize(&lab.tokenizer, &demos).await?;
+        let shift = rm.normalize(&lab.tokenizer, &demos).await?;
+        if let Some(st) = store.as_deref_mut() {
+            let steps = cfg.rm_epochs * labelled.len().div_ceil(cfg.rm_batch);
+            checkpoint::save_model(st, "reward_model", &rm.model(), &card(Role::RewardModel, steps), &lab.tokenizer).await?;
+        }
+        shift
+    };
     let rm_demo_mean = demonstration_mean(&rm.model(), &lab.tokenizer, &demos, device).await?;
     let rm_held_out_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &held_out, device).await?;
     let rm_unseen_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &unseen, device).await?;
@@ -454,12 +562,24 @@ pub async fn run(cfg: PipelineConfig, device: &Device, mut emit: impl FnMut(Valu
     }
 
     // 5–6. PPO and its evaluation; then the comparison runs.
-    let ppo = run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, cfg.beta, cfg.gamma_ptx, "main", &mut emit).await?;
+    //      The policies are saved as `policy`, `policy_beta0`, `policy_ptx_toggled`.
+    let ppo_steps = cfg.ppo_steps * cfg.ppo.epochs * cfg.ppo.rollout.div_ceil(cfg.ppo.minibatch);
+    let (ppo, trained) = run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, cfg.beta, cfg.gamma_ptx, "main", &mut emit).await?;
+    if let Some(st) = store.as_deref_mut() {
+        checkpoint::save_model(st, "policy", &trained.policy(), &card(Role::Policy, ppo_steps), &lab.tokenizer).await?;
+        checkpoint::save_model(st, "value", &trained.value(), &card(Role::Value, ppo_steps), &lab.tokenizer).await?;
+    }
     let (mut ppo_beta0, mut ppo_ptx_toggled) = (None, None);
     if cfg.compare {
-        ppo_beta0 = Some(run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, 0.0, 0.0, "beta0", &mut emit).await?);
         let toggled = if cfg.gamma_ptx > 0.0 { 0.0 } else { 1.0 };
-        ppo_ptx_toggled = Some(run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, cfg.beta, toggled, "ptx_toggled", &mut emit).await?);
+        for (beta, gamma, run) in [(0.0, 0.0, "beta0"), (cfg.beta, toggled, "ptx_toggled")] {
+            let (outcome, trained) = run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, beta, gamma, run, &mut emit).await?;
+            if let Some(st) = store.as_deref_mut() {
+                let folder = format!("policy_{run}");
+                checkpoint::save_model(st, &folder, &trained.policy(), &card(Role::Policy, ppo_steps), &lab.tokenizer).await?;
+            }
+            *(if run == "beta0" { &mut ppo_beta0 } else { &mut ppo_ptx_toggled }) = Some(outcome);
+        }
     }
     let summary = Summary {
         config: cfg,

@@ -235,6 +235,11 @@ impl PpoTrainer {
         self.policy.model.valid()
     }
 
+    /// The value network without autodiff.
+    pub fn value(&self) -> RewardModel {
+        self.value.model.valid()
+    }
+
     pub fn reference(&self) -> &Gpt {
         &self.reference
     }

@@ -65,6 +65,11 @@ impl Pretrainer {
         self.fitter.step_count()
     }
 
+    /// Goes on from weights read from a checkpoint (on the autodiff device).
+    pub fn resume(&mut self, model: Gpt) {
+        self.fitter.restart_from(model);
+    }
+
     /// A copy of the model without autodiff, for sampling and inspection.
     pub fn model(&self) -> Gpt {
         self.fitter.model.valid()

@@ -177,6 +177,11 @@ impl RewardTrainer {
         self.fitter.model.valid()
     }
 
+    /// Goes on from a reward model read from a checkpoint (on the autodiff device).
+    pub fn resume(&mut self, model: RewardModel) {
+        self.fitter.restart_from(model);
+    }
+
     /// The trained reward model with autodiff: PPO's value network starts here.
     pub fn trainable_model(&self) -> RewardModel {
         self.fitter.model.clone()

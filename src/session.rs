@@ -68,8 +68,19 @@ pub enum SessionError {
     NotASession,
     NewerVersion(u32),
     BadSettings(String),
-    BadComparison { index: usize, reason: String },
-    BadDemonstration { index: usize, reason: String },
+    BadComparison {
+        index: usize,
+        reason: String,
+    },
+    BadDemonstration {
+        index: usize,
+        reason: String,
+    },
+    /// A line of a JSONL file (1-based).
+    BadLine {
+        line: usize,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for SessionError {
@@ -82,6 +93,7 @@ impl std::fmt::Display for SessionError {
             Self::BadSettings(r) => write!(f, "the session's settings are invalid: {r}"),
             Self::BadComparison { index, reason } => write!(f, "ranked prompt #{} is invalid: {reason}", index + 1),
             Self::BadDemonstration { index, reason } => write!(f, "demonstration #{} is invalid: {reason}", index + 1),
+            Self::BadLine { line, reason } => write!(f, "line {line} of the file is invalid: {reason}"),
         }
     }
 }
@@ -180,4 +192,123 @@ pub fn check_demonstration(d: &Demonstration) -> Result<(), String> {
         return Err(format!("a text is longer than {MAX_TEXT} characters"));
     }
     Ok(())
+}
+
+/// One preference pair as TRL's reward and DPO trainers and Argilla read it: one
+/// JSON object per line, `prompt`, `chosen`, `rejected` (the answers' texts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreferenceRow {
+    pub prompt: String,
+    pub chosen: String,
+    pub rejected: String,
+    /// Who ranked it (ours; other tools ignore the column). Absent = a person.
+    #[serde(default = "a_person")]
+    pub labeler: Labeler,
+}
+
+fn a_person() -> Labeler {
+    Labeler::Human
+}
+
+/// The ranked prompts as preference JSONL, one line per pair (pairs of two equal
+/// texts, and pairs contradicted through a repeated text, left out).
+pub fn preferences_jsonl(comparisons: &[Comparison]) -> String {
+    let mut out = String::new();
+    for c in comparisons {
+        // Sampled answers repeat: two of the same text say nothing about which is
+        // better, and a text ranked both above and below another (through its
+        // copies) cancels out.
+        let text = |p: &crate::rank::Pair| (&c.answers[p.chosen], &c.answers[p.rejected]);
+        let said: HashSet<_> = c.pairs.iter().map(text).collect();
+        for p in c.pairs.iter().filter(|p| c.answers[p.chosen] != c.answers[p.rejected] && !said.contains(&(text(p).1, text(p).0))) {
+            let row = PreferenceRow {
+                prompt: c.prompt.clone(),
+                chosen: c.answers[p.chosen].clone(),
+                rejected: c.answers[p.rejected].clone(),
+                labeler: c.labeler,
+            };
+            out += &serde_json::to_string(&row).expect("a row always serialises");
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// JSON lines (blank lines skipped) of one row type, refused whole at the first bad one.
+fn jsonl_rows<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<Vec<(usize, T)>, SessionError> {
+    if text.len() > MAX_BYTES {
+        return Err(SessionError::TooLarge(text.len()));
+    }
+    let mut rows = vec![];
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let row = serde_json::from_str(line).map_err(|e| SessionError::BadLine { line: i + 1, reason: format!("not {what} ({e})") })?;
+        rows.push((i + 1, row));
+    }
+    if rows.is_empty() {
+        return Err(SessionError::BadLine { line: 1, reason: format!("the file has no {what}") });
+    }
+    Ok(rows)
+}
+
+/// Preference JSONL back into ranked prompts: pairs grouped by prompt (and labeler)
+/// in the order first seen, each distinct answer once. The same pairs come back as
+/// [`preferences_jsonl`] wrote; a bad line refuses the whole file.
+pub fn preferences_from_jsonl(text: &str) -> Result<Vec<Comparison>, SessionError> {
+    let rows: Vec<(usize, PreferenceRow)> = jsonl_rows(text, "a preference pair with prompt, chosen and rejected")?;
+    let mut out: Vec<Comparison> = vec![];
+    for (line, row) in rows {
+        if row.chosen == row.rejected {
+            return Err(SessionError::BadLine { line, reason: "chosen and rejected are the same text".into() });
+        }
+        let at = match out.iter().position(|c| c.prompt == row.prompt && c.labeler == row.labeler) {
+            Some(i) => i,
+            None => {
+                out.push(Comparison { prompt: row.prompt.clone(), answers: vec![], pairs: vec![], labeler: row.labeler });
+                out.len() - 1
+            }
+        };
+        let c = &mut out[at];
+        let mut index = |text: &str| match c.answers.iter().position(|a| a == text) {
+            Some(i) => i,
+            None => {
+                c.answers.push(text.to_string());
+                c.answers.len() - 1
+            }
+        };
+        let pair = crate::rank::Pair { chosen: index(&row.chosen), rejected: index(&row.rejected) };
+        if !c.pairs.contains(&pair) {
+            c.pairs.push(pair);
+        }
+    }
+    for (index, c) in out.iter().enumerate() {
+        check(c).map_err(|reason| SessionError::BadComparison { index, reason: format!("{:?}: {reason}", c.prompt) })?;
+    }
+    Ok(out)
+}
+
+/// One demonstration as TRL's SFT trainer reads a prompt–completion dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionRow {
+    pub prompt: String,
+    pub completion: String,
+}
+
+pub fn demonstrations_jsonl(demos: &[Demonstration]) -> String {
+    demos
+        .iter()
+        .map(|d| {
+            serde_json::to_string(&CompletionRow { prompt: d.prompt.clone(), completion: d.answer.clone() })
+                .expect("a row always serialises")
+                + "\n"
+        })
+        .collect()
+}
+
+pub fn demonstrations_from_jsonl(text: &str) -> Result<Vec<Demonstration>, SessionError> {
+    let rows: Vec<(usize, CompletionRow)> = jsonl_rows(text, "a demonstration with prompt and completion")?;
+    let demos: Vec<Demonstration> = rows.into_iter().map(|(_, r)| Demonstration { prompt: r.prompt, answer: r.completion }).collect();
+    for (index, d) in demos.iter().enumerate() {
+        check_demonstration(d).map_err(|reason| SessionError::BadDemonstration { index, reason })?;
+    }
+    Ok(demos)
 }

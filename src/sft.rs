@@ -162,6 +162,11 @@ impl SftTrainer {
         self.fitter.step_count()
     }
 
+    /// Goes on from weights read from a checkpoint (on the autodiff device).
+    pub fn resume(&mut self, model: Gpt) {
+        self.fitter.restart_from(model);
+    }
+
     /// The fine-tuned model without autodiff, for sampling.
     pub fn model(&self) -> Gpt {
         self.fitter.model.valid()

@@ -4,6 +4,7 @@
 //! Chinese, emoji, odd Unicode — encodes and decodes back exactly; BPE merges then
 //! glue frequent byte pairs into the few hundred tokens the tiny GPT predicts.
 
+use crate::checkpoint::CheckpointError;
 use serde::Serialize;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
 use tokenizers::normalizers::NormalizerWrapper;
@@ -82,6 +83,27 @@ impl Tokenizer {
     /// One token as readable text (for probability tables and heatmap axes).
     pub fn token_text(&self, id: u32) -> String {
         self.decode(&[id])
+    }
+
+    /// The tokenizer as Hugging Face's `tokenizer.json` (what `tokenizers.Tokenizer.from_str`
+    /// and `transformers`' fast tokenizers load).
+    pub fn to_json(&self) -> Result<String, CheckpointError> {
+        self.inner.to_string(false).map_err(|e| CheckpointError(format!("could not write the tokenizer: {e}")))
+    }
+
+    /// A tokenizer from `tokenizer.json` of the kind [`to_json`](Self::to_json) writes.
+    pub fn from_json(json: &str) -> Result<Self, CheckpointError> {
+        let inner: Inner = json.parse().map_err(|e| CheckpointError(format!("the tokenizer in the file is unreadable ({e})")))?;
+        let eot =
+            inner.token_to_id(END_OF_TEXT).ok_or_else(|| CheckpointError("the tokenizer in the file has no end-of-text token".into()))?;
+        Ok(Self { inner, eot })
+    }
+
+    /// Whether two tokenizers give every text the same ids (same vocabulary, same merges).
+    pub fn same_as(&self, other: &Tokenizer) -> bool {
+        self.eot == other.eot
+            && serde_json::to_value(self.inner.get_model()).ok() == serde_json::to_value(other.inner.get_model()).ok()
+            && self.inner.get_added_tokens_decoder().len() == other.inner.get_added_tokens_decoder().len()
     }
 
     /// The merges BPE learned, in rank order, shown as readable text.

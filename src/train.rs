@@ -55,6 +55,12 @@ impl<M: Module> Fitter<M> {
         self.step
     }
 
+    /// Goes on from `model` (weights read from a checkpoint, on the autodiff
+    /// device) with a fresh optimiser: a checkpoint keeps weights, not AdamW's moments.
+    pub fn restart_from(&mut self, model: M) {
+        *self = Self::new(model, self.cfg.clone());
+    }
+
     /// Applies one update for `loss` (computed from `self.model`) and returns its value.
     /// A NaN/inf loss means the *previous* update broke the weights: go back to the
     /// weights before it, restart AdamW's moments, and report the error.

@@ -12,11 +12,13 @@ fn main() -> std::process::ExitCode {
 mod native {
     use burn::prelude::*;
     use clap::{Parser, ValueEnum};
+    use rlhf_playground::checkpoint::{CheckpointError, DirStore, Store};
     use rlhf_playground::corpus::Lang;
     use rlhf_playground::model::Preset;
     use rlhf_playground::persona::Weights;
-    use rlhf_playground::pipeline::{PipelineConfig, run};
+    use rlhf_playground::pipeline::{PipelineConfig, Stage, run_stored};
     use std::io::Write;
+    use std::path::PathBuf;
     use std::process::ExitCode;
 
     #[derive(Clone, Copy, ValueEnum)]
@@ -108,6 +110,81 @@ mod native {
         /// Print only the summary line.
         #[arg(long)]
         quiet: bool,
+        /// Write every model as it is trained (DIR/<model>/model.safetensors,
+        /// config.json, tokenizer.json), the rankings, and the preferences and
+        /// demonstrations as JSONL.
+        #[arg(long, value_name = "DIR")]
+        save: Option<PathBuf>,
+        /// Read the stages before `--from` from a directory written by `--save`.
+        #[arg(long, value_name = "DIR", requires = "from")]
+        load: Option<PathBuf>,
+        /// First stage to train: sft, rank, reward or ppo (the earlier ones are read
+        /// from `--load`).
+        #[arg(long, requires = "load", value_parser = |s: &str| Stage::parse(s).ok_or(format!("unknown stage {s:?} (pretrain, sft, rank, reward, ppo)")))]
+        from: Option<Stage>,
+        /// Instead of training: read FOLDER/model.safetensors (a folder written by
+        /// `--save`) and print, as one JSON line, what it computes on a few fixed
+        /// texts: every position's logits (a GPT) or each answer's reward (a reward
+        /// model). `benches/check_export.py` compares it with PyTorch.
+        #[arg(long, value_name = "FOLDER", conflicts_with_all = ["save", "load"])]
+        probe: Option<PathBuf>,
+    }
+
+    /// Texts the probe reads (both languages, an answer that is not true).
+    const PROBES: [(&str, &str); 3] = [
+        ("Q: What does the fox eat?\n", "A: The fox eats berries."),
+        ("Q: Where is the park?\n", "A: I don't know."),
+        ("问：狐狸吃什么？\n", "答：狐狸吃干草。"),
+    ];
+
+    /// `--probe`: a saved model's outputs on [`PROBES`], as JSON.
+    fn probe(folder: &std::path::Path, device: &Device) -> Result<serde_json::Value, String> {
+        use rlhf_playground::checkpoint::{self, Role};
+        use rlhf_playground::readback::read_vec;
+        let bytes = std::fs::read(folder.join("model.safetensors")).map_err(|e| format!("{}: {e}", folder.display()))?;
+        let header = checkpoint::read_header(&bytes).map_err(|e| e.0)?;
+        let tok =
+            rlhf_playground::tokenizer::Tokenizer::from_json(header.tokenizer_json.as_deref().unwrap_or_default()).map_err(|e| e.0)?;
+        let arch = header.card.architecture.gpt();
+        let ids_of = |text: &str| [vec![tok.eot()], tok.encode(text)].concat();
+        let mut rows = vec![];
+        if header.card.role.is_reward_shaped() {
+            let (rm, _) = checkpoint::load_reward_model(&bytes, &Role::ALL, &arch, device).map_err(|e| e.0)?;
+            for (prompt, answer) in PROBES {
+                let reward = pollster::block_on(rlhf_playground::reward::score(&rm, &tok, prompt, &[answer.to_string()], device))
+                    .map_err(|e| e.to_string())?;
+                rows.push(serde_json::json!({"prompt": prompt, "answer": answer, "ids": ids_of(&format!("{prompt}{answer}")), "answer_start": ids_of(prompt).len(), "reward": reward[0]}));
+            }
+        } else {
+            let (gpt, _) = checkpoint::load_gpt(&bytes, &Role::ALL, &arch, device).map_err(|e| e.0)?;
+            for (prompt, answer) in PROBES {
+                let ids = ids_of(&format!("{prompt}{answer}"));
+                let input: Vec<i32> = ids.iter().map(|&t| t as i32).collect();
+                let n = input.len();
+                let logits = gpt.forward(Tensor::<1, Int>::from_data(TensorData::new(input, [n]), device).unsqueeze());
+                let flat = pollster::block_on(read_vec(logits)).map_err(|e| e.to_string())?;
+                let logits: Vec<&[f32]> = flat.chunks(arch.vocab_size).collect();
+                rows.push(serde_json::json!({"prompt": prompt, "answer": answer, "ids": ids, "logits": logits}));
+            }
+        }
+        Ok(serde_json::json!({"role": header.card.role, "card": header.card, "probes": rows}))
+    }
+
+    /// Reads from `--load`, writes to `--save` (either may be absent; the same
+    /// directory may be both).
+    struct Dirs {
+        load: Option<DirStore>,
+        save: Option<DirStore>,
+    }
+
+    impl Store for Dirs {
+        fn put(&mut self, name: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
+            self.save.as_mut().map_or(Ok(()), |s| s.put(name, bytes))
+        }
+
+        fn get(&self, name: &str) -> Result<Vec<u8>, CheckpointError> {
+            self.load.as_ref().ok_or_else(|| CheckpointError("nothing to read: no --load directory".into()))?.get(name)
+        }
     }
 
     fn device(arg: DeviceArg) -> Result<Device, String> {
@@ -135,6 +212,18 @@ mod native {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(folder) = &a.probe {
+            return match probe(folder, &device) {
+                Ok(v) => {
+                    println!("{v}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         let mut cfg = PipelineConfig::for_preset(a.preset);
         cfg.seed = a.seed;
         cfg.lang = a.lang;
@@ -160,9 +249,12 @@ mod native {
         r.warmup = a.ppo_warmup.unwrap_or(r.warmup);
         r.leave_one_out = a.ppo_loo.unwrap_or(r.leave_one_out);
         r.normalize = a.ppo_normalize.unwrap_or(r.normalize);
+        cfg.from = a.from.unwrap_or_default();
+        let mut dirs = Dirs { load: a.load.map(DirStore), save: a.save.map(DirStore) };
+        let store: Option<&mut dyn Store> = if dirs.load.is_some() || dirs.save.is_some() { Some(&mut dirs) } else { None };
         let out = std::io::stdout();
         let quiet = a.quiet;
-        let result = pollster::block_on(run(cfg, &device, |event| {
+        let result = pollster::block_on(run_stored(cfg, &device, store, |event| {
             if !quiet || event["stage"] == "summary" {
                 let mut lock = out.lock();
                 let _ = writeln!(lock, "{event}");
