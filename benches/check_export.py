@@ -7,7 +7,9 @@ what the same weights compute on the same texts, and prints the largest
 difference: the logits at every position for a GPT, the reward for a reward model
 (head at the last token + alpha * mean log p of the answer). The tokenizer in the
 file's header is loaded with Hugging Face `tokenizers` and must give the runner's
-ids. With --preferences, the JSONL files are loaded with `datasets`.
+ids. Where a folder has `page_probe.json` (tests/e2e/run.mjs writes one beside the
+reward model the page exported, with E2E_EXPORT_DIR), the page's own score of that
+answer is compared too. Every `*.jsonl` in DIR is loaded with `datasets`.
 
 Usage (scripts/check_export.sh trains a short run and installs what this needs):
     python3 benches/check_export.py DIR --runner target/debug/rlhf [--tol 1e-4]
@@ -124,6 +126,15 @@ def check_folder(folder, runner, tol):
             else:
                 ours = torch.tensor(p["logits"])
                 worst = max(worst, (model(x)[0] - ours).abs().max().item())
+        # What the page computed with the same file (tests/e2e with E2E_EXPORT_DIR).
+        page = folder / "page_probe.json"
+        if page.exists() and reward_shaped:
+            q = json.loads(page.read_text())
+            ans = [eot] + tok.encode(q["prompt"]).ids
+            ids = ans + tok.encode(q["answer"]).ids + [eot]
+            r = model.reward(torch.tensor([ids]), len(ans)).item()
+            print(f"{folder.name:20s} the page scored {q['answer']!r} {q['reward']:.6f}, PyTorch {r:.6f}: |diff| = {abs(r - q['reward']):.2e}")
+            worst_reward = max(worst_reward, abs(r - q["reward"]))
     what = "reward" if reward_shaped else "logits"
     diff = worst_reward if reward_shaped else worst
     ok = diff <= tol

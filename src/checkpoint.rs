@@ -29,7 +29,7 @@ pub const TOKENIZER_KEY: &str = "tokenizer";
 pub const MAX_BYTES: usize = 64 << 20;
 
 /// Which model of the recipe a checkpoint holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Pretrained,
@@ -362,7 +362,8 @@ pub async fn save_model<M: Module>(
     store.put(&format!("{folder}/tokenizer.json"), tokenizer.to_json()?.as_bytes())
 }
 
-/// Reads `{folder}/model.safetensors` as a GPT of `roles`, checking its shape and tokenizer.
+/// Reads `{folder}/model.safetensors` as a GPT of `roles`, checking its shape and
+/// tokenizer; with its card.
 pub fn read_gpt(
     store: &dyn Store,
     folder: &str,
@@ -370,11 +371,11 @@ pub fn read_gpt(
     arch: &GptConfig,
     tokenizer: &Tokenizer,
     device: &Device,
-) -> Result<Gpt, CheckpointError> {
+) -> Result<(Gpt, ModelCard), CheckpointError> {
     let bytes = store.get(&format!("{folder}/model.safetensors"))?;
     let (model, header) = load_gpt(&bytes, roles, arch, device)?;
     check_tokenizer(&header, tokenizer)?;
-    Ok(model)
+    Ok((model, header.card))
 }
 
 /// Reads `{folder}/model.safetensors` as a reward model of `roles`.
@@ -385,9 +386,9 @@ pub fn read_reward_model(
     arch: &GptConfig,
     tokenizer: &Tokenizer,
     device: &Device,
-) -> Result<RewardModel, CheckpointError> {
+) -> Result<(RewardModel, ModelCard), CheckpointError> {
     let bytes = store.get(&format!("{folder}/model.safetensors"))?;
     let (model, header) = load_reward_model(&bytes, roles, arch, device)?;
     check_tokenizer(&header, tokenizer)?;
-    Ok(model)
+    Ok((model, header.card))
 }

@@ -441,8 +441,8 @@ pub async fn run_stored(
 
     // 1. Pretraining.
     if cfg.from > Stage::Pretrain {
-        let model = read_gpt(&store, "pretrained", Role::Pretrained)?;
-        lab.pretrainer.resume(model);
+        let (model, card) = read_gpt(&store, "pretrained", Role::Pretrained)?;
+        lab.pretrainer.resume(model, card.steps);
         emit(json!({"stage": "pretrain", "loaded": "pretrained"}));
     } else {
         for _ in 0..cfg.pretrain_steps {
@@ -467,7 +467,8 @@ pub async fn run_stored(
     let mut sft =
         SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(cfg.preset), cfg.seed + 1, device);
     if cfg.from > Stage::Sft {
-        sft.resume(read_gpt(&store, "sft", Role::Sft)?);
+        let (model, card) = read_gpt(&store, "sft", Role::Sft)?;
+        sft.resume(model, card.steps);
         emit(json!({"stage": "sft", "loaded": "sft"}));
     } else {
         for _ in 0..cfg.sft_steps {
@@ -511,10 +512,12 @@ pub async fn run_stored(
 
     // 4. Reward model: one prompt's pairs per step, prompts with no pair skipped.
     let rm_optim = OptimConfig { lr: cfg.rm_lr, warmup_steps: 10, weight_decay: 0.0, grad_clip_norm: 1.0 };
-    let mut rm = RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, cfg.rm_fluency, rm_optim, device);
+    let mut rm = RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, cfg.rm_fluency, rm_optim.clone(), device);
     let rm_shift = if cfg.from > Stage::Reward {
         let store = store.as_deref().expect("checked above");
-        rm.resume(checkpoint::read_reward_model(store, "reward_model", &[Role::RewardModel], &lab.model_cfg, &lab.tokenizer, &autodiff)?);
+        let (model, card) =
+            checkpoint::read_reward_model(store, "reward_model", &[Role::RewardModel], &lab.model_cfg, &lab.tokenizer, &autodiff)?;
+        rm = RewardTrainer::resumed(model, card.steps, rm_optim, device);
         emit(json!({"stage": "reward", "loaded": "reward_model"}));
         // Its bias shift happened in the run that trained it; this one adds none.
         0.0

@@ -65,9 +65,10 @@ impl Pretrainer {
         self.fitter.step_count()
     }
 
-    /// Goes on from weights read from a checkpoint (on the autodiff device).
-    pub fn resume(&mut self, model: Gpt) {
-        self.fitter.restart_from(model);
+    /// Goes on from weights read from a checkpoint (on the autodiff device) that
+    /// had trained `steps` steps.
+    pub fn resume(&mut self, model: Gpt, steps: usize) {
+        self.fitter.restart_from(model, steps);
     }
 
     /// A copy of the model without autodiff, for sampling and inspection.

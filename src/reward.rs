@@ -177,9 +177,17 @@ impl RewardTrainer {
         self.fitter.model.valid()
     }
 
-    /// Goes on from a reward model read from a checkpoint (on the autodiff device).
-    pub fn resume(&mut self, model: RewardModel) {
-        self.fitter.restart_from(model);
+    /// A trainer that goes on from a reward model read from a checkpoint (on the
+    /// autodiff device) that had trained `steps` steps.
+    pub fn resumed(model: RewardModel, steps: usize, cfg: OptimConfig, device: &Device) -> Self {
+        let block = model.block_size();
+        let mut fitter = Fitter::new(model, cfg);
+        fitter.restart_from(fitter.model.clone(), steps);
+        Self { fitter, block, device: device.clone().autodiff() }
+    }
+
+    pub fn step_count(&self) -> usize {
+        self.fitter.step_count()
     }
 
     /// The trained reward model with autodiff: PPO's value network starts here.

@@ -162,9 +162,10 @@ impl SftTrainer {
         self.fitter.step_count()
     }
 
-    /// Goes on from weights read from a checkpoint (on the autodiff device).
-    pub fn resume(&mut self, model: Gpt) {
-        self.fitter.restart_from(model);
+    /// Goes on from weights read from a checkpoint (on the autodiff device) that
+    /// had trained `steps` steps.
+    pub fn resume(&mut self, model: Gpt, steps: usize) {
+        self.fitter.restart_from(model, steps);
     }
 
     /// The fine-tuned model without autodiff, for sampling.

@@ -56,9 +56,11 @@ impl<M: Module> Fitter<M> {
     }
 
     /// Goes on from `model` (weights read from a checkpoint, on the autodiff
-    /// device) with a fresh optimiser: a checkpoint keeps weights, not AdamW's moments.
-    pub fn restart_from(&mut self, model: M) {
+    /// device) trained `steps` steps, with a fresh optimiser: a checkpoint keeps
+    /// weights, not AdamW's moments. (The learning-rate schedule goes on from `steps`.)
+    pub fn restart_from(&mut self, model: M, steps: usize) {
         *self = Self::new(model, self.cfg.clone());
+        self.step = steps;
     }
 
     /// Applies one update for `loss` (computed from `self.model`) and returns its value.

@@ -41,6 +41,10 @@ pub enum Tab {
 }
 
 impl Tab {
+    pub fn parse(name: &str) -> Option<Self> {
+        [Tab::Pretrain, Tab::Sft, Tab::Rank, Tab::Reward, Tab::Ppo, Tab::Evaluate].into_iter().find(|t| t.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Tab::Pretrain => "pretrain",
@@ -54,7 +58,7 @@ impl Tab {
 }
 
 /// One SFT step as charted.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SftPoint {
     pub step: usize,
     pub loss: f32,
@@ -70,7 +74,7 @@ pub struct Watch {
     pub at_step: usize,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LossPoint {
     pub step: usize,
     pub train: f32,
@@ -137,6 +141,7 @@ pub struct Ui {
     pub eval: EvalUi,
     pub inside: RwSignal<InsideView>,
     pub kernel_check_requests: RwSignal<u64>,
+    pub keep: super::keep::KeepUi,
 }
 
 impl Ui {
@@ -232,6 +237,7 @@ impl Ui {
             eval: EvalUi::new(),
             inside: RwSignal::new(InsideView::default()),
             kernel_check_requests: RwSignal::new(0),
+            keep: super::keep::KeepUi::new(),
         }
         .with_saved_settings(params)
     }
@@ -398,6 +404,10 @@ fn publish_status(ui: &Ui, lab: &Lab) {
         s.metrics.insert("samples", ui.samples.with_untracked(|v| v.len()) as f64);
         s.metrics.insert("attention_cells", ui.attention.with_untracked(|a| a.as_ref().map_or(0, |m| m.len() * m.len())) as f64);
         s.metrics.insert("sft_step", sft_step as f64);
+        s.kept = ui.keep.kept.get_untracked();
+        s.resume_offered = ui.keep.offer.with_untracked(Option::is_some);
+        s.keep_error = ui.keep.error.get_untracked();
+        s.keep_busy = ui.keep.busy.get_untracked();
         if let Some(p) = sft_last {
             s.metrics.insert("sft_loss", p.loss as f64);
             s.metrics.insert("sft_token_accuracy", p.token_accuracy as f64);
@@ -447,12 +457,15 @@ async fn run(params: Params, ui: Ui) {
     let mut inspected_prompt: Option<String> = None;
     let mut tps_ema: Option<f64> = None;
     let mut stages = super::stages::Stages::new(&params);
+    let mut keeper = super::keep_stage::KeepStage::new(&lab, !params.models.is_empty());
 
     // First held-out point at step 0, so the chart starts from the untrained loss.
     match lab.pretrainer.held_out_loss().await {
         Ok(h) => ui.losses.set(vec![LossPoint { step: 0, train: h, held_out: Some(h) }]),
         Err(e) => ui.error.set(Some(e.to_string())),
     }
+    keeper.offer(&ui).await;
+    keeper.teacher_link(&params, &ui, &mut lab, &mut stages).await;
     ui.ready.set(true);
     publish_status(&ui, &lab);
     if params.bench {
@@ -481,6 +494,7 @@ async fn run(params: Params, ui: Ui) {
             ui.error.set(None);
             tps_ema = None;
             stages.reset(&ui);
+            keeper.forget_kept();
             if let Some(l) = build_lab(&params, &backend, &ui) {
                 lab = l;
             }
@@ -545,7 +559,8 @@ async fn run(params: Params, ui: Ui) {
             inspected_prompt = Some(prompt);
         }
 
-        let stage_busy = stages.tick(&ui, &lab).await;
+        let mut stage_busy = stages.tick(&ui, &lab).await;
+        stage_busy |= keeper.tick(&ui, &mut lab, &mut stages).await;
         let (now, read_now) = (crate::kernels::dispatches(), crate::readback::readbacks());
         if want_step || stage_busy {
             ui.inside.update(|v| {

@@ -9,6 +9,9 @@ mod eval_stage;
 mod heatmap;
 mod i18n;
 mod inside_panel;
+mod keep;
+mod keep_panel;
+mod keep_stage;
 mod ppo_panel;
 mod ppo_stage;
 mod pretrain_panel;
@@ -62,6 +65,14 @@ pub struct Params {
     /// `bench=1`: run the benchmarks of src/bench.rs on this device once the page
     /// is ready and report them in `rlhfStatus().bench`.
     pub bench: bool,
+    /// Teacher links: `resume=1` resumes the work this browser kept without asking;
+    /// `models=URL,…` imports these safetensors files (a course's checkpoints) in
+    /// order; `open=STAGE` opens that panel; `hide=…` hides stage tabs and bars a
+    /// lesson does not need (`pretrain`, …, `evaluate`, `keep`, `session`, `inside`).
+    pub resume: bool,
+    pub models: Vec<String>,
+    pub open: Option<Tab>,
+    pub hide: Vec<String>,
     /// The parameter names the URL gave (the others may come from the kept session).
     pub named: Vec<String>,
 }
@@ -94,6 +105,12 @@ impl Params {
             beside: get("beside").map_or(ppo_stage::Beside::None, |b| ppo_stage::Beside::parse(&b)),
             eval_prompts: num("eval_prompts", 1.0, 40.0, 10.0) as usize,
             bench: get("bench").is_some_and(|b| b == "1"),
+            resume: get("resume").is_some_and(|r| r == "1"),
+            models: get("models")
+                .map(|m| m.split(',').map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect())
+                .unwrap_or_default(),
+            open: get("open").and_then(|t| Tab::parse(t.trim())),
+            hide: get("hide").map(|h| h.split(',').map(|x| x.trim().to_ascii_lowercase()).collect()).unwrap_or_default(),
             named: q
                 .as_ref()
                 .map(|q| js_sys::Array::from(&JsValue::from(q.keys())).iter().filter_map(|k| k.as_string()).collect())
@@ -103,6 +120,11 @@ impl Params {
 
     pub fn given(&self, key: &str) -> bool {
         self.named.iter().any(|k| k == key)
+    }
+
+    /// Whether a teacher link hid this tab or bar.
+    pub fn hides(&self, name: &str) -> bool {
+        self.hide.iter().any(|h| h == name)
     }
 }
 
@@ -170,6 +192,24 @@ fn App() -> impl IntoView {
             Some(b) => format!("{} {}", tr(l, "CPU (burn flex) —", "CPU（burn flex）——"), b.note),
         }
     };
+    // The models that exist now, for the export buttons.
+    let made = Signal::derive(move || {
+        use crate::checkpoint::Role;
+        let mut v = vec![];
+        if ui.step.get() > 0 {
+            v.push(Role::Pretrained);
+        }
+        if ui.sft_step.get() > 0 {
+            v.push(Role::Sft);
+        }
+        if ui.rm.step.get() > 0 {
+            v.push(Role::RewardModel);
+        }
+        if ui.ppo.iteration.get() > 0 {
+            v.extend([Role::Policy, Role::Value]);
+        }
+        v
+    });
     // The stepper: each stage opens once the one before it has run.
     let open = |f: fn(&Ui) -> bool| Signal::derive(move || f(&ui));
     let tabs = [
@@ -181,6 +221,7 @@ fn App() -> impl IntoView {
         (Tab::Evaluate, ("6 · Evaluate", "6 · 评估"), open(|ui| ui.ppo.iteration.get() > 0), ("after at least one PPO iteration", "PPO 至少迭代一次之后")),
     ]
     .into_iter()
+    .filter(|(tab, ..)| !params.hides(tab.name()))
     .map(|(tab, name, open, why)| {
         view! {
             <button class="stage" data-testid=format!("tab-{}", tab.name()) class:current=move || ui.tab.get() == tab disabled=move || !open.get()
@@ -206,7 +247,8 @@ fn App() -> impl IntoView {
         <nav class="stages" data-testid="stages" aria-label="stages">
             {tabs}
         </nav>
-        <rank_panel::SessionBar ui=ui />
+        {(!params.hides("session")).then(|| view! { <rank_panel::SessionBar ui=ui /> })}
+        {(!params.hides("keep")).then(|| view! { <keep_panel::KeepBar keep=ui.keep lang=ui.lang made=made /> })}
         <Show when=move || ui.error.get().is_some()>
             <div class="error" role="alert" data-testid="error">{move || ui.error.get().unwrap_or_default()}</div>
         </Show>
@@ -229,7 +271,7 @@ fn App() -> impl IntoView {
             <div hidden=move || ui.tab.get() != Tab::Evaluate>
                 <eval_panel::EvalPanel ui=ui />
             </div>
-            <inside_panel::InsidePanel ui=ui />
+            {(!params.hides("inside")).then(|| view! { <inside_panel::InsidePanel ui=ui /> })}
         </main>
     }
 }

@@ -254,7 +254,7 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
         let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
         input.set_value("");
         leptos::task::spawn_local(async move {
-            match storage::read_session_file(file).await {
+            match storage::read_session_file(file, ui.session.get_untracked()).await {
                 Ok(s) => {
                     let n = s.comparisons.len();
                     ui.apply_settings(&s.settings);
@@ -284,8 +284,12 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
             <div class="controls">
                 <span class="stat" data-testid="session-counter">{counter}</span>
                 <button data-testid="session-export" on:click=move |_| { if let Err(e) = ui.session.with_untracked(storage::export_session) { ui.error.set(Some(e)) } }>{move || tr(lang.get(), "Export JSON", "导出 JSON")}</button>
-                <label class="file">{move || tr(lang.get(), "Import JSON: ", "导入 JSON：")}
-                    <input type="file" accept=".json,application/json" data-testid="session-import" on:change=on_import />
+                <button data-testid="preferences-export" on:click=move |_| { if let Err(e) = ui.session.with_untracked(storage::export_preferences) { ui.error.set(Some(e)) } }
+                    title=move || tr(lang.get(), "one line per ranked pair: prompt, chosen, rejected (TRL / Hugging Face datasets)", "每对排序一行：prompt、chosen、rejected（TRL / Hugging Face datasets 格式）")>
+                    {move || tr(lang.get(), "Export pairs (JSONL)", "导出偏好对（JSONL）")}
+                </button>
+                <label class="file">{move || tr(lang.get(), "Import JSON / JSONL: ", "导入 JSON / JSONL：")}
+                    <input type="file" accept=".json,.jsonl,application/json" data-testid="session-import" on:change=on_import />
                 </label>
                 <span class="stat" data-testid="import-ok">{move || import_note.get().unwrap_or_default()}</span>
                 <a data-testid="share-link" href=move || ui.share_query() title=move || tr(lang.get(), "open this page with the current settings; copy the link to share the set-up", "用当前设置打开本页；复制链接即可分享这套设置")>

@@ -21,7 +21,7 @@ const BATCH: usize = 4;
 /// Labelled prompts scored in the table (newest first): each costs a forward pass.
 const SHOWN: usize = 12;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RmPoint {
     pub step: usize,
     pub loss: f32,
@@ -158,6 +158,25 @@ impl RewardStage {
         ui.rm.probe_score.set(None);
     }
 
+    /// Goes on from a kept or imported reward model (on the autodiff device), with
+    /// the held-out rankings it was measured on (empty: drawn at the next step).
+    pub fn resume(&mut self, ui: &Ui, lab: &Lab, model: crate::reward::RewardModel, steps: usize, held_out: Vec<Comparison>) {
+        self.reset(ui);
+        self.trainer = Some(RewardTrainer::resumed(model, steps, self.optim(), &lab.device));
+        ui.rm.held_out_pairs.set(held_out.iter().map(|c| c.pairs.len()).sum());
+        self.held_out = held_out;
+        ui.rm.step.set(steps);
+    }
+
+    /// The held-out rankings the accuracy is measured on.
+    pub fn held_out(&self) -> &[Comparison] {
+        &self.held_out
+    }
+
+    fn optim(&self) -> OptimConfig {
+        OptimConfig { lr: self.lr, warmup_steps: 10, weight_decay: 0.0, grad_clip_norm: 1.0 }
+    }
+
     pub async fn tick(&mut self, ui: &Ui, lab: &Lab, sft: Option<&SftTrainer>) -> bool {
         let mut busy = false;
         let requested = ui.rm.step_requests.get_untracked();
@@ -185,13 +204,14 @@ impl RewardStage {
         if labelled.is_empty() {
             return Err("rank at least one prompt first (stage 3): the reward model learns from your rankings".into());
         }
-        if self.trainer.is_none() {
+        if self.trainer.is_none() || self.held_out.is_empty() {
             let Some(sft) = sft else { return Err("train the SFT model first (stage 2): the reward model starts from it".into()) };
             ui.rm.busy.set(Some("held-out"));
             self.held_out = self.rank_held_out(lab, sft).await.map_err(|e| e.to_string())?;
             ui.rm.held_out_pairs.set(self.held_out.iter().map(|c| c.pairs.len()).sum());
-            let optim = OptimConfig { lr: self.lr, warmup_steps: 10, weight_decay: 0.0, grad_clip_norm: 1.0 };
-            self.trainer = Some(RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, 1.0, optim, &lab.device));
+            if self.trainer.is_none() {
+                self.trainer = Some(RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, 1.0, self.optim(), &lab.device));
+            }
             ui.rm.busy.set(None);
         }
         // New labels since the last pass join the next one.

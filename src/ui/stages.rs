@@ -74,6 +74,56 @@ impl Stages {
         ui.eval.clear();
     }
 
+    pub fn sft(&self) -> Option<&SftTrainer> {
+        self.sft.as_ref()
+    }
+
+    pub fn reward_trainer(&self) -> Option<&crate::reward::RewardTrainer> {
+        self.reward.trainer.as_ref()
+    }
+
+    /// The reward model's held-out rankings (kept beside it).
+    pub fn reward_held_out(&self) -> &[crate::reward::Comparison] {
+        self.reward.held_out()
+    }
+
+    /// The main PPO run's policy and value network, once PPO has started.
+    pub fn policy(&self) -> Option<(Gpt, crate::reward::RewardModel)> {
+        self.ppo.main.as_ref().map(|p| (p.policy(), p.value()))
+    }
+
+    /// SFT goes on from a kept or imported model (`model` on the autodiff device,
+    /// trained `steps` steps); what was built on the old one goes.
+    pub fn resume_sft(&mut self, ui: &Ui, lab: &Lab, model: Gpt, steps: usize) {
+        self.reset(ui);
+        self.base = Some(lab.pretrainer.model());
+        let mut trainer = SftTrainer::new(
+            lab.pretrainer.trainable_model(),
+            &lab.tokenizer,
+            &ui.demonstrations(),
+            SftConfig::for_preset(lab.preset),
+            lab.seed + 1,
+            &lab.device,
+        );
+        trainer.resume(model, steps);
+        self.sft = Some(trainer);
+        ui.sft_step.set(steps);
+    }
+
+    /// The reward model goes on from a kept or imported one; PPO built on the old one goes.
+    pub fn resume_reward(
+        &mut self,
+        ui: &Ui,
+        lab: &Lab,
+        model: crate::reward::RewardModel,
+        steps: usize,
+        held_out: Vec<crate::reward::Comparison>,
+    ) {
+        self.reward.resume(ui, lab, model, steps, held_out);
+        self.ppo.reset(ui);
+        ui.eval.clear();
+    }
+
     /// Does whatever the panels asked for; true if it did any work.
     pub async fn tick(&mut self, ui: &Ui, lab: &Lab) -> bool {
         let mut busy = false;

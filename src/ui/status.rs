@@ -28,6 +28,12 @@ pub struct Status {
     /// object each, and whether they are all done.
     pub bench: Vec<serde_json::Value>,
     pub bench_done: bool,
+    /// Models kept in this browser (role → steps), whether kept work is offered for
+    /// resuming, and why the last keep / import failed.
+    pub kept: std::collections::BTreeMap<String, usize>,
+    pub resume_offered: bool,
+    pub keep_error: Option<String>,
+    pub keep_busy: Option<&'static str>,
 }
 
 thread_local! {

@@ -37,24 +37,46 @@ pub fn save_session(session: &Session) -> Result<(), String> {
 
 /// Offers the session as a file download.
 pub fn export_session(session: &Session) -> Result<(), String> {
+    download(session.to_json().as_bytes(), "rlhf-playground-session.json", "application/json")
+}
+
+/// The ranked prompts as TRL-style preference JSONL (prompt, chosen, rejected).
+pub fn export_preferences(session: &Session) -> Result<(), String> {
+    download(crate::session::preferences_jsonl(&session.comparisons).as_bytes(), "rlhf-playground-preferences.jsonl", "application/jsonl")
+}
+
+/// Offers `bytes` as a file download named `name`.
+pub fn download(bytes: &[u8], name: &str, mime: &str) -> Result<(), String> {
     let fail = |_| "could not prepare the download".to_string();
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&session.to_json()));
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("application/json");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(fail)?;
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(fail)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
     let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
     let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(fail)?.dyn_into().map_err(|_| "no anchor".to_string())?;
     a.set_href(&url);
-    a.set_download("rlhf-playground-session.json");
+    a.set_download(name);
     a.click();
     let _ = web_sys::Url::revoke_object_url(&url);
     Ok(())
 }
 
-/// Reads the file the user picked and validates it whole.
-pub async fn read_session_file(file: web_sys::File) -> Result<Session, String> {
+/// Reads the file the user picked and validates it whole: a session (JSON), or
+/// preference pairs (JSONL, by its name), which replace the session's rankings.
+pub async fn read_session_file(file: web_sys::File, current: Session) -> Result<Session, String> {
+    let name = file.name();
     let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.map_err(|_| "the file could not be read".to_string())?;
     let text = text.as_string().ok_or("the file is not text")?;
+    if name.ends_with(".jsonl") {
+        let comparisons = crate::session::preferences_from_jsonl(&text).map_err(|e| e.to_string())?;
+        return Ok(Session { comparisons, ..current });
+    }
     Session::from_json(&text).map_err(|e| e.to_string())
+}
+
+/// Reads the bytes of a file the user picked.
+pub async fn read_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|_| "the file could not be read".to_string())?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }

@@ -2,7 +2,7 @@
 // headless Chromium with WebGPU (SwiftShader on a machine without a GPU) and drives
 // the Pretrain panel like a person would. Fails on any console error.
 // Screenshots go to tests/e2e/screenshots/ (git-ignored).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { here, launch, openApp, serve, sleep, status as statusOf, until } from './lib.mjs';
 
@@ -24,6 +24,13 @@ async function test(name, fn) {
   }
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg); }
+/** A safetensors file with no tensors and `meta` in its header (to test refusals). */
+function safetensors(meta) {
+  const header = Buffer.from(JSON.stringify({ __metadata__: meta }));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([len, header]);
+}
 const { server, base } = await serve();
 const browser = await launch();
 await mkdir(shots, { recursive: true });
@@ -239,6 +246,17 @@ await test('Reward model: trains on the labels, fits them better than chance, sc
   await page.getByTestId('rm-probe').click();
   await until('a typed answer scored', async () => (await status()).metrics.rm_probe_score !== undefined, 60_000, 300);
   assert((await page.getByTestId('rm-probe-score').innerText()).startsWith('r = '), 'the score is not shown');
+  // Exported from the GPU: a safetensors file with the reward model's tensors.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-reward_model').click()]);
+  const file = await readFile(await download.path());
+  const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString());
+  assert(header['head.weight']?.shape.join() === '1,96' && file.length > 1_000_000, JSON.stringify(header).slice(0, 200));
+  if (process.env.E2E_EXPORT_DIR) {
+    const dir = join(process.env.E2E_EXPORT_DIR, 'reward_model_webgpu');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'model.safetensors'), file);
+    await writeFile(join(dir, 'page_probe.json'), JSON.stringify({ prompt: await page.getByTestId('rm-probe-prompt').inputValue(), answer: 'A: The fox eats berries.', reward: (await status()).metrics.rm_probe_score }));
+  }
   await page.screenshot({ path: join(shots, '09-reward.png'), fullPage: true });
 });
 
@@ -342,6 +360,16 @@ await test('labels, settings and demonstrations survive a reload; a corrupt impo
   const still = await ranked();
   assert(still.labelled_prompts === before.labelled_prompts && still.labelled_pairs === before.labelled_pairs, JSON.stringify(still));
   await page.screenshot({ path: join(shots, '08-import-error.png'), fullPage: true });
+  // The pairs out as TRL-style JSONL and back in: the same pairs.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('preferences-export').click()]);
+  const jsonl = await readFile(await download.path(), 'utf8');
+  const rows = jsonl.trim().split('\n').map((l) => JSON.parse(l));
+  assert(rows.length >= 1 && rows.length <= before.labelled_pairs && rows.every((r) => r.prompt && r.chosen && r.rejected && r.chosen !== r.rejected), jsonl.slice(0, 300));
+  if (process.env.E2E_EXPORT_DIR) await writeFile(join(process.env.E2E_EXPORT_DIR, 'preferences.jsonl'), jsonl);
+  await page.getByTestId('session-import').setInputFiles({ name: 'pairs.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(jsonl) });
+  const back = await until('the pairs imported', async () => { const r = await ranked(); return r.labelled_pairs === rows.length && r; }, 10_000, 200);
+  const prompts = new Set(rows.map((r) => `${r.labeler}:${r.prompt}`)).size; // one ranked prompt per labeler
+  assert(back.labelled_prompts === prompts, `${back.labelled_prompts} prompts back, ${prompts} in the file`);
 });
 
 await test('switching to 简体中文 translates the page', async () => {
@@ -394,7 +422,15 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
     await until(`${prefix} paused`, async () => !(await st()).running, 120_000, 200);
     return s;
   };
+  // Full storage, simulated: every write of a kept model fails as a full disk does.
+  await cpu.evaluate(() => {
+    window.realWrite = FileSystemWritableFileStream.prototype.write;
+    FileSystemWritableFileStream.prototype.write = () => Promise.reject(new DOMException('simulated', 'QuotaExceededError'));
+  });
   await runUntil('pretrain', '22 pretraining steps', (s) => s.step >= 22, 300_000);
+  const full = await until('the storage-full message', async () => (await st()).keep_error, 60_000, 200);
+  assert(full.includes('storage for this page is full') && (await cpu.getByTestId('keep-error').isVisible()), full);
+  await cpu.evaluate(() => { FileSystemWritableFileStream.prototype.write = window.realWrite; });
   await cpu.getByTestId('tab-sft').click();
   await runUntil('sft', '11 SFT steps', (s) => s.metrics.sft_step >= 11, 300_000);
   await cpu.getByTestId('tab-rank').click();
@@ -408,6 +444,40 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   }
   await cpu.getByTestId('tab-reward').click();
   await runUntil('rm', '11 RM steps', (s) => s.metrics.rm_step >= 11, 300_000);
+  assert(!(await st()).keep_error || (await st()).keep_error.includes('full'), (await st()).keep_error);
+
+  // Reload: the kept models come back at the same stage with the same weights.
+  // The score of a fixed answer (another one scored first, so a new score shows).
+  const probe = async () => {
+    let last;
+    for (const answer of ["A: I don't know.", 'A: The fox eats berries.']) {
+      await cpu.getByTestId('rm-probe-answer').fill(answer);
+      const before = (await st()).metrics.rm_probe_score;
+      await cpu.getByTestId('rm-probe').click();
+      last = await until('a probe score', async () => { const s = (await st()).metrics.rm_probe_score; return s !== undefined && s !== before && s; }, 60_000, 200);
+    }
+    return last;
+  };
+  const scoreBefore = await probe();
+  const probePrompt = await cpu.getByTestId('rm-probe-prompt').inputValue();
+  const trained = await st();
+  await until('all three models kept', async () => {
+    const s = await st();
+    return s.kept.pretrained === trained.step && s.kept.sft === trained.metrics.sft_step && s.kept.reward_model === trained.metrics.rm_step && !s.keep_busy;
+  }, 120_000, 300);
+  // The page's export of the reward model: a safetensors file with its card in the header.
+  const [download] = await Promise.all([cpu.waitForEvent('download'), cpu.getByTestId('export-reward_model').click()]);
+  const exported = await readFile(await download.path());
+  const headerLen = Number(exported.readBigUInt64LE(0));
+  const header = JSON.parse(exported.subarray(8, 8 + headerLen).toString());
+  assert(JSON.parse(header.__metadata__.rlhf_playground).role === 'reward_model' && header['backbone.wte.weight'].shape[0] === 512, JSON.stringify(header).slice(0, 300));
+  if (process.env.E2E_EXPORT_DIR) {
+    // For benches/check_export.py: the file, and what the page scored with it.
+    const dir = join(process.env.E2E_EXPORT_DIR, 'reward_model');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'model.safetensors'), exported);
+    await writeFile(join(dir, 'page_probe.json'), JSON.stringify({ prompt: probePrompt, answer: 'A: The fox eats berries.', reward: scoreBefore }));
+  }
   await cpu.getByTestId('tab-ppo').click();
   const t1 = Date.now();
   const m = (await runUntil('ppo', '24 PPO iterations', (s) => s.metrics.ppo_iteration >= 24, 900_000)).metrics;
@@ -415,6 +485,47 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
               `score first third ${m.ppo_score_first_third.toFixed(3)} -> last third ${m.ppo_score_last_third.toFixed(3)}, KL ${m.ppo_kl.toFixed(3)}`);
   assert(m.ppo_score_last_third > m.ppo_score_first_third, `the mean score did not rise: ${m.ppo_score_first_third} -> ${m.ppo_score_last_third}`);
   await cpu.screenshot({ path: join(shots, '13-cpu-ppo.png'), fullPage: true });
+  // Reload after PPO: the kept models (PPO's are not kept) come back as they were
+  // when the reward model paused.
+  await openApp(cpu, base, 'preset=micro&seed=1&lang=en&backend=cpu&k=4&rm_lr=0.003&rm_heldout=1&ppo_rollout=8&ppo_epochs=4&ppo_k=2&ppo_tokens=12&ppo_lr=0.001&beta=0.05&ptx=0&watch_every=100');
+  await until('the offer to resume', async () => (await st()).resume_offered, 30_000, 200);
+  await cpu.getByTestId('resume').click();
+  const resumed = await until('resumed', async () => { const s = await st(); return !s.resume_offered && s.metrics.rm_step === trained.metrics.rm_step && s; }, 120_000, 200);
+  assert(!resumed.keep_error && resumed.stage === 'reward' && resumed.step === trained.step && resumed.metrics.sft_step === trained.metrics.sft_step,
+    `resumed ${JSON.stringify({ stage: resumed.stage, step: resumed.step, sft: resumed.metrics.sft_step, error: resumed.keep_error })}`);
+  assert((await cpu.locator('[data-testid=rm-chart] polyline').count()) >= 2, 'the reward model\'s chart history did not come back');
+  const scoreAfter = await probe();
+  console.log(`     reload + resume: RM score of a fixed answer ${scoreBefore} -> ${scoreAfter}`);
+  assert(Math.abs(scoreAfter - scoreBefore) < 1e-5, `the resumed reward model scores ${scoreAfter}, before the reload ${scoreBefore}`);
+
+  // A checkpoint of another size, and a damaged one: refused, nothing changes.
+  const small = { format: 'rlhf-playground/model', version: 1, role: 'reward_model', architecture: { vocab_size: 512, block_size: 128, n_layer: 4, n_head: 4, n_embd: 128 },
+                  layer_norm_epsilon: 1e-5, tied_lm_head: true, preset: 'small', lang: 'en', seed: 1, steps: 5 };
+  for (const [name, buffer, says] of [['small.safetensors', safetensors({ rlhf_playground: JSON.stringify(small) }), 'small'],
+                                      ['broken.safetensors', exported.subarray(0, 5000), 'damaged']]) {
+    await cpu.getByTestId('model-import').setInputFiles({ name, mimeType: 'application/octet-stream', buffer });
+    const msg = await until(`${name} refused`, async () => { const e = (await st()).keep_error; return e?.startsWith(name) && e; }, 30_000, 200);
+    assert(msg.includes('nothing changed') && msg.includes(says), msg);
+  }
+  assert(Math.abs((await probe()) - scoreBefore) < 1e-5 && (await st()).metrics.rm_step === trained.metrics.rm_step, 'a refused import changed the reward model');
+  await cpu.screenshot({ path: join(shots, '14-resumed.png'), fullPage: true });
+
+  // A teacher link: a fresh browser opens at the reward model with the course's
+  // SFT model and reward model (these files), the stages before it hidden.
+  const [sftDownload] = await Promise.all([cpu.waitForEvent('download'), cpu.getByTestId('export-sft').click()]);
+  const course = { 'sft.safetensors': await readFile(await sftDownload.path()), 'reward_model.safetensors': exported };
+  const lesson = await browser.newPage();
+  lesson.on('pageerror', (e) => errors.push(`lesson: ${e.message}`));
+  await lesson.route('**/course/*.safetensors', (route) => route.fulfill({ body: course[route.request().url().split('/').pop()] }));
+  await openApp(lesson, base, 'preset=micro&seed=1&lang=en&backend=cpu&models=course/sft.safetensors,course/reward_model.safetensors&open=reward&hide=pretrain,sft,inside');
+  const ls = await until('the lesson\'s models', async () => { const s = await statusOf(lesson); return s.metrics.rm_step === trained.metrics.rm_step && s; }, 60_000, 200);
+  assert(ls.stage === 'reward' && !ls.keep_error && (await lesson.getByTestId('tab-pretrain').count()) === 0 && (await lesson.getByTestId('tab-reward').count()) === 1,
+    JSON.stringify({ stage: ls.stage, error: ls.keep_error }));
+  await lesson.getByTestId('rm-probe-answer').fill('A: The fox eats berries.');
+  await lesson.getByTestId('rm-probe').click();
+  const lessonScore = await until('the lesson\'s score', async () => (await statusOf(lesson)).metrics.rm_probe_score, 60_000, 200);
+  assert(Math.abs(lessonScore - scoreBefore) < 1e-5, `the imported reward model scores ${lessonScore}, the page that trained it ${scoreBefore}`);
+  await lesson.close();
   await cpu.close();
   assert(errors.length === 0, `console errors on the CPU page:\n${errors.join('\n')}`);
 });

@@ -1,0 +1,377 @@
+//! The engine's part for keeping work: writes each trained model to the browser
+//! (`keep`) when its stage pauses and every half minute while it trains, offers
+//! the kept work when the page opens and resumes it, forgets it on "start over",
+//! and exports / imports single models as safetensors files.
+
+use super::engine::{LossPoint, Ui};
+use super::keep::{self, Progress};
+use super::stages::Stages;
+use crate::checkpoint::{self, ModelCard, Role};
+use crate::lab::Lab;
+use leptos::prelude::*;
+use std::collections::BTreeMap;
+use web_time::{Duration, Instant};
+
+/// While a stage trains, its model is kept at most this often.
+const EVERY: Duration = Duration::from_secs(30);
+
+/// The roles the page keeps and resumes (PPO's runs are exported, not resumed).
+const KEPT: [Role; 3] = [Role::Pretrained, Role::Sft, Role::RewardModel];
+
+pub struct KeepStage {
+    key: String,
+    /// Steps of each role when it was last kept (or resumed).
+    kept: BTreeMap<Role, usize>,
+    last_write: Option<Instant>,
+    /// After a failed write, wait before trying again.
+    retry_at: Option<Instant>,
+    seen_resume: u64,
+    seen_forget: u64,
+}
+
+impl KeepStage {
+    /// `lesson`: a teacher link brings its own models; what grows from them is kept
+    /// apart from the user's own work of the same preset, seed and language.
+    pub fn new(lab: &Lab, lesson: bool) -> Self {
+        Self {
+            key: format!("{}-{}-{}{}", lab.preset.name(), lab.seed, lab.lang.code(), if lesson { "-lesson" } else { "" }),
+            kept: BTreeMap::new(),
+            last_write: None,
+            retry_at: None,
+            seen_resume: 0,
+            seen_forget: 0,
+        }
+    }
+
+    /// When the page opens: offer what this browser kept for this preset/seed/language.
+    pub async fn offer(&self, ui: &Ui) {
+        if let Some(p) = keep::load_progress(&self.key).await {
+            ui.keep.kept.set(p.models.clone());
+            ui.keep.offer.set(Some(p));
+        }
+    }
+
+    /// A teacher link's part (`resume=1`, `models=…`, `open=…`), once the page is built.
+    pub async fn teacher_link(&mut self, params: &super::Params, ui: &Ui, lab: &mut Lab, stages: &mut Stages) {
+        if params.resume
+            && let Some(p) = ui.keep.offer.get_untracked()
+            && let Err(e) = self.resume(ui, lab, stages, &p).await
+        {
+            ui.keep.error.set(Some(e));
+        }
+        for url in &params.models {
+            let loaded = match fetch(url).await {
+                Ok(bytes) => self.import(ui, lab, stages, &bytes).map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = loaded {
+                ui.keep.error.set(Some(format!("the lesson's model {url} was not loaded: {e}")));
+                break;
+            }
+            // The lesson's models replace what was offered.
+            ui.keep.offer.set(None);
+        }
+        if let Some(tab) = params.open {
+            ui.tab.set(tab);
+        }
+    }
+
+    /// Does whatever the bar asked for and keeps what changed; true if it did work.
+    pub async fn tick(&mut self, ui: &Ui, lab: &mut Lab, stages: &mut Stages) -> bool {
+        let k = ui.keep;
+        let mut busy = false;
+        let resume = k.resume_requests.get_untracked();
+        if resume != self.seen_resume {
+            self.seen_resume = resume;
+            busy = true;
+            if let Some(p) = k.offer.get_untracked() {
+                k.busy.set(Some("resuming"));
+                match self.resume(ui, lab, stages, &p).await {
+                    Ok(()) => k.error.set(None),
+                    Err(e) => k.error.set(Some(e)),
+                }
+                k.busy.set(None);
+            }
+        }
+        let forget = k.forget_requests.get_untracked();
+        if forget != self.seen_forget {
+            self.seen_forget = forget;
+            busy = true;
+            match keep::forget(&self.key).await {
+                Ok(()) => {
+                    self.kept.clear();
+                    k.kept.set(BTreeMap::new());
+                    k.offer.set(None);
+                    k.error.set(None);
+                    k.note.set(Some("forgotten".into()));
+                    // Start over: the page's models too.
+                    ui.reset_requests.update(|n| *n += 1);
+                }
+                Err(e) => k.error.set(Some(e)),
+            }
+        }
+        if let Some(role) = k.export.get_untracked() {
+            k.export.set(None);
+            busy = true;
+            k.busy.set(Some("exporting"));
+            if let Err(e) = self.export(lab, stages, role).await {
+                k.error.set(Some(e));
+            }
+            k.busy.set(None);
+        }
+        if let Some((name, bytes)) = k.import.get_untracked() {
+            k.import.set(None);
+            busy = true;
+            match self.import(ui, lab, stages, &bytes) {
+                Ok(role) => {
+                    k.error.set(None);
+                    k.note.set(Some(format!("{name} → {}", role.name())));
+                }
+                Err(e) => {
+                    k.note.set(None);
+                    k.error.set(Some(format!("{name} was not imported, nothing changed: {e}")));
+                }
+            }
+        }
+        // Nothing is written while the user is being offered the kept work: that
+        // would overwrite it with a fresh, untrained start.
+        if k.offer.with_untracked(Option::is_none) {
+            busy |= self.keep_changed(ui, lab, stages).await;
+        }
+        busy
+    }
+
+    /// Pretraining started over: nothing kept belongs to the new models.
+    pub fn forget_kept(&mut self) {
+        self.kept.clear();
+    }
+
+    /// Steps of every role that exists now.
+    fn steps(lab: &Lab, stages: &Stages) -> Vec<(Role, usize)> {
+        let mut v = vec![(Role::Pretrained, lab.pretrainer.step_count())];
+        if let Some(s) = stages.sft() {
+            v.push((Role::Sft, s.step_count()));
+        }
+        if let Some(r) = stages.reward_trainer() {
+            v.push((Role::RewardModel, r.step_count()));
+        }
+        v
+    }
+
+    fn running(ui: &Ui, role: Role) -> bool {
+        match role {
+            Role::Pretrained => ui.running.get_untracked(),
+            Role::Sft => ui.sft_running.get_untracked(),
+            Role::RewardModel => ui.rm.running.get_untracked(),
+            _ => false,
+        }
+    }
+
+    /// Keeps each model whose steps changed, once its stage pauses or every [`EVERY`].
+    async fn keep_changed(&mut self, ui: &Ui, lab: &Lab, stages: &Stages) -> bool {
+        let now = Instant::now();
+        if self.retry_at.is_some_and(|t| now < t) {
+            return false;
+        }
+        let due = self.last_write.is_none_or(|t| now.duration_since(t) >= EVERY);
+        let changed: Vec<(Role, usize)> = Self::steps(lab, stages)
+            .into_iter()
+            .filter(|&(role, steps)| steps > 0 && self.kept.get(&role) != Some(&steps) && (due || !Self::running(ui, role)))
+            .collect();
+        if changed.is_empty() {
+            return false;
+        }
+        ui.keep.busy.set(Some("keeping"));
+        let result = self.write(ui, lab, stages, &changed).await;
+        ui.keep.busy.set(None);
+        self.last_write = Some(Instant::now());
+        match result {
+            Ok(()) => {
+                self.retry_at = None;
+                ui.keep.error.set(None);
+            }
+            Err(e) => {
+                self.retry_at = Some(Instant::now() + EVERY);
+                ui.keep.error.set(Some(e));
+            }
+        }
+        true
+    }
+
+    async fn write(&mut self, ui: &Ui, lab: &Lab, stages: &Stages, changed: &[(Role, usize)]) -> Result<(), String> {
+        for &(role, steps) in changed {
+            let bytes = self.bytes(lab, stages, role, steps).await?;
+            keep::put(&self.key, &keep::file_of(role), &bytes).await?;
+            self.kept.insert(role, steps);
+        }
+        let progress = Progress {
+            tab: ui.tab.get_untracked().name().into(),
+            saved_at_ms: js_sys::Date::now(),
+            // Only models that exist now (a stage started over drops its own).
+            models: Self::steps(lab, stages)
+                .into_iter()
+                .filter_map(|(r, _)| self.kept.get(&r).map(|s| (r.name().to_string(), *s)))
+                .collect(),
+            losses: ui.losses.get_untracked(),
+            sft_points: ui.sft_points.get_untracked(),
+            rm_points: ui.rm.points.get_untracked(),
+            rm_held_out: ui.rm.held_out.get_untracked(),
+            rm_epoch: ui.rm.epoch.get_untracked(),
+            rm_held_out_set: stages.reward_held_out().to_vec(),
+            ..Progress::new()
+        };
+        let json = serde_json::to_vec(&progress).map_err(|e| e.to_string())?;
+        keep::put(&self.key, keep::PROGRESS, &json).await?;
+        ui.keep.kept.set(progress.models);
+        Ok(())
+    }
+
+    fn card(lab: &Lab, role: Role, steps: usize) -> ModelCard {
+        ModelCard::new(role, &lab.model_cfg, lab.preset, lab.lang, lab.seed, steps)
+    }
+
+    /// A model of the page as safetensors bytes.
+    async fn bytes(&self, lab: &Lab, stages: &Stages, role: Role, steps: usize) -> Result<Vec<u8>, String> {
+        let card = Self::card(lab, role, steps);
+        let tok = &lab.tokenizer;
+        let out = match role {
+            Role::Pretrained => checkpoint::to_safetensors(&lab.pretrainer.model(), &card, tok).await,
+            Role::Sft => match stages.sft() {
+                Some(s) => checkpoint::to_safetensors(&s.model(), &card, tok).await,
+                None => return Err("there is no SFT model yet (stage 2)".into()),
+            },
+            Role::RewardModel => match stages.reward_trainer() {
+                Some(r) => checkpoint::to_safetensors(&r.model(), &card, tok).await,
+                None => return Err("there is no reward model yet (stage 4)".into()),
+            },
+            Role::Policy | Role::Value => match stages.policy() {
+                Some((policy, _)) if role == Role::Policy => checkpoint::to_safetensors(&policy, &card, tok).await,
+                Some((_, value)) => checkpoint::to_safetensors(&value, &card, tok).await,
+                None => return Err("there is no policy yet (stage 5)".into()),
+            },
+        };
+        out.map_err(|e| e.0)
+    }
+
+    async fn export(&self, lab: &Lab, stages: &Stages, role: Role) -> Result<(), String> {
+        let steps = match role {
+            Role::Pretrained => lab.pretrainer.step_count(),
+            Role::Sft => stages.sft().map_or(0, |s| s.step_count()),
+            Role::RewardModel => stages.reward_trainer().map_or(0, |r| r.step_count()),
+            _ => 0,
+        };
+        let bytes = self.bytes(lab, stages, role, steps).await?;
+        let name = format!("rlhf-playground-{}-{}.safetensors", self.key, role.name());
+        super::storage::download(&bytes, &name, "application/octet-stream")
+    }
+
+    /// A safetensors file the user picked: checked whole, then it replaces the model
+    /// of its role (and what was built on it); on any error nothing changes.
+    fn import(&mut self, ui: &Ui, lab: &mut Lab, stages: &mut Stages, bytes: &[u8]) -> Result<Role, String> {
+        let header = checkpoint::read_header(bytes).map_err(|e| e.0)?;
+        let role = header.card.role;
+        if !KEPT.contains(&role) {
+            return Err(format!(
+                "a {} checkpoint is for use outside the page; import the SFT model and the reward model, and PPO starts from them",
+                role.name()
+            ));
+        }
+        let arch = lab.model_cfg.clone();
+        let device = lab.device.clone().autodiff();
+        checkpoint::check(&header, &[role], &arch).map_err(|e| e.0)?;
+        checkpoint::check_tokenizer(&header, &lab.tokenizer).map_err(|e| e.0)?;
+        let steps = header.card.steps;
+        match role {
+            Role::Pretrained => {
+                let (model, _) = checkpoint::load_gpt(bytes, &[role], &arch, &device).map_err(|e| e.0)?;
+                stages.reset(ui);
+                lab.pretrainer.resume(model, steps);
+                ui.step.set(steps);
+                ui.losses.set(vec![]);
+            }
+            Role::Sft => {
+                let (model, _) = checkpoint::load_gpt(bytes, &[role], &arch, &device).map_err(|e| e.0)?;
+                stages.resume_sft(ui, lab, model, steps);
+                ui.sft_points.set(vec![]);
+            }
+            _ => {
+                let (model, _) = checkpoint::load_reward_model(bytes, &[role], &arch, &device).map_err(|e| e.0)?;
+                stages.resume_reward(ui, lab, model, steps, vec![]);
+            }
+        }
+        // Kept at the next turn (its steps differ from what is kept).
+        self.kept.remove(&role);
+        Ok(role)
+    }
+
+    /// Loads every kept model first, then puts them in place, so a missing or
+    /// damaged file changes nothing.
+    async fn resume(&mut self, ui: &Ui, lab: &mut Lab, stages: &mut Stages, p: &Progress) -> Result<(), String> {
+        let arch = lab.model_cfg.clone();
+        let device = lab.device.clone().autodiff();
+        let mut files = BTreeMap::new();
+        for role in KEPT.into_iter().filter(|&r| p.has(r)) {
+            let bytes =
+                keep::get(&self.key, &keep::file_of(role)).await?.ok_or_else(|| format!("the kept {} model is missing", role.name()))?;
+            let header = checkpoint::read_header(&bytes).map_err(|e| e.0)?;
+            checkpoint::check_tokenizer(&header, &lab.tokenizer).map_err(|e| e.0)?;
+            files.insert(role, bytes);
+        }
+        let gpt = |role: Role| files.get(&role).map(|b| checkpoint::load_gpt(b, &[role], &arch, &device).map(|(m, h)| (m, h.card.steps)));
+        let pretrained = gpt(Role::Pretrained).transpose().map_err(|e| e.0)?;
+        let sft = gpt(Role::Sft).transpose().map_err(|e| e.0)?;
+        let reward_model = files
+            .get(&Role::RewardModel)
+            .map(|b| checkpoint::load_reward_model(b, &[Role::RewardModel], &arch, &device).map(|(m, h)| (m, h.card.steps)))
+            .transpose()
+            .map_err(|e| e.0)?;
+
+        stages.reset(ui);
+        if let Some((model, steps)) = pretrained {
+            lab.pretrainer.resume(model, steps);
+            ui.step.set(steps);
+            let mut losses = p.losses.clone();
+            if losses.is_empty()
+                && let Ok(h) = lab.pretrainer.held_out_loss().await
+            {
+                losses.push(LossPoint { step: steps, train: h, held_out: Some(h) });
+            }
+            ui.losses.set(losses);
+            self.kept.insert(Role::Pretrained, steps);
+        }
+        if let Some((model, steps)) = sft {
+            stages.resume_sft(ui, lab, model, steps);
+            ui.sft_points.set(p.sft_points.clone());
+            self.kept.insert(Role::Sft, steps);
+        }
+        if let Some((model, steps)) = reward_model {
+            stages.resume_reward(ui, lab, model, steps, p.rm_held_out_set.clone());
+            ui.rm.points.set(p.rm_points.clone());
+            ui.rm.held_out.set(p.rm_held_out.clone());
+            ui.rm.epoch.set(p.rm_epoch);
+            self.kept.insert(Role::RewardModel, steps);
+        }
+        if let Some(tab) = super::engine::Tab::parse(&p.tab) {
+            ui.tab.set(tab);
+        }
+        ui.keep.offer.set(None);
+        ui.keep.note.set(Some("resumed".into()));
+        Ok(())
+    }
+}
+
+/// The bytes at `url` (a course's checkpoint, usually beside the page).
+async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().ok_or("no window")?;
+    let response = JsFuture::from(window.fetch_with_str(url)).await.map_err(|_| "the network refused".to_string())?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| "no response".to_string())?;
+    if !response.ok() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let buf = JsFuture::from(response.array_buffer().map_err(|_| "no body".to_string())?)
+        .await
+        .map_err(|_| "the download broke off".to_string())?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
