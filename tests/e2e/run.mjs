@@ -367,7 +367,10 @@ await test('labels, settings and demonstrations survive a reload; a corrupt impo
   assert(rows.length >= 1 && rows.length <= before.labelled_pairs && rows.every((r) => r.prompt && r.chosen && r.rejected && r.chosen !== r.rejected), jsonl.slice(0, 300));
   if (process.env.E2E_EXPORT_DIR) await writeFile(join(process.env.E2E_EXPORT_DIR, 'preferences.jsonl'), jsonl);
   await page.getByTestId('session-import').setInputFiles({ name: 'pairs.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(jsonl) });
-  const back = await until('the pairs imported', async () => { const r = await ranked(); return r.labelled_pairs === rows.length && r; }, 10_000, 200);
+  // The corrupt import above cleared the note: "N ✓" says this import was applied.
+  await until('the pairs imported', async () => (await page.getByTestId('import-ok').innerText()).includes('✓'), 10_000, 200);
+  const back = await ranked();
+  assert(back.labelled_pairs === rows.length, `${back.labelled_pairs} pairs back, ${rows.length} in the file`);
   const prompts = new Set(rows.map((r) => `${r.labeler}:${r.prompt}`)).size; // one ranked prompt per labeler
   assert(back.labelled_prompts === prompts, `${back.labelled_prompts} prompts back, ${prompts} in the file`);
 });
