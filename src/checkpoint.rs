@@ -372,10 +372,7 @@ pub fn read_gpt(
     tokenizer: &Tokenizer,
     device: &Device,
 ) -> Result<(Gpt, ModelCard), CheckpointError> {
-    let bytes = store.get(&format!("{folder}/model.safetensors"))?;
-    let (model, header) = load_gpt(&bytes, roles, arch, device)?;
-    check_tokenizer(&header, tokenizer)?;
-    Ok((model, header.card))
+    read(store, folder, tokenizer, |bytes| load_gpt(bytes, roles, arch, device))
 }
 
 /// Reads `{folder}/model.safetensors` as a reward model of `roles`.
@@ -387,8 +384,17 @@ pub fn read_reward_model(
     tokenizer: &Tokenizer,
     device: &Device,
 ) -> Result<(RewardModel, ModelCard), CheckpointError> {
-    let bytes = store.get(&format!("{folder}/model.safetensors"))?;
-    let (model, header) = load_reward_model(&bytes, roles, arch, device)?;
+    read(store, folder, tokenizer, |bytes| load_reward_model(bytes, roles, arch, device))
+}
+
+/// `{folder}/model.safetensors` through `load`, its tokenizer checked against the one in use.
+fn read<M>(
+    store: &dyn Store,
+    folder: &str,
+    tokenizer: &Tokenizer,
+    load: impl FnOnce(&[u8]) -> Result<(M, Header), CheckpointError>,
+) -> Result<(M, ModelCard), CheckpointError> {
+    let (model, header) = load(&store.get(&format!("{folder}/model.safetensors"))?)?;
     check_tokenizer(&header, tokenizer)?;
     Ok((model, header.card))
 }
