@@ -254,12 +254,8 @@ impl KeepStage {
     }
 
     async fn export(&self, lab: &Lab, stages: &Stages, role: Role) -> Result<(), String> {
-        let steps = match role {
-            Role::Pretrained => lab.pretrainer.step_count(),
-            Role::Sft => stages.sft().map_or(0, |s| s.step_count()),
-            Role::RewardModel => stages.reward_trainer().map_or(0, |r| r.step_count()),
-            _ => 0,
-        };
+        // Policy and value: not counted here (PPO's iterations are not optimiser steps).
+        let steps = Self::steps(lab, stages).into_iter().find(|&(r, _)| r == role).map_or(0, |(_, s)| s);
         let bytes = self.bytes(lab, stages, role, steps).await?;
         let name = format!("rlhf-playground-{}-{}.safetensors", self.key, role.name());
         super::storage::download(&bytes, &name, "application/octet-stream")
