@@ -199,9 +199,30 @@ pub struct PpoTrainer {
     /// Separate random streams, so runs that differ in one setting (β, γ_ptx) still
     /// see the same prompts in the same order and the same ptx windows.
     rng: Streams,
+    seed: u64,
     device: Device,
     iteration: usize,
 }
+
+/// Every metric [`PpoTrainer::step`] reports, by TRL's names (so a kept chart's
+/// history can be read back into the same keys).
+pub const METRICS: [&str; 15] = [
+    "objective/scores",
+    "objective/entropy",
+    "objective/kl",
+    "objective/kl_k3",
+    "objective/non_score_reward",
+    "objective/rlhf_reward",
+    "eps",
+    "beta",
+    "loss/policy_avg",
+    "loss/ptx_avg",
+    "loss/value_avg",
+    "policy/approxkl_avg",
+    "policy/clipfrac_avg",
+    "val/ratio",
+    "val/clipfrac_avg",
+];
 
 impl PpoTrainer {
     /// `sft` (autodiff) becomes the policy and, frozen, the reference; `reward_model`
@@ -226,9 +247,22 @@ impl PpoTrainer {
             prompts,
             ptx_tokens,
             rng: Streams::new(seed),
+            seed,
             device,
             iteration: 0,
         }
+    }
+
+    /// Goes on from a kept run: its policy, value network, iteration count and
+    /// (adaptive) β. AdamW's moments start afresh, as after any resume, and the
+    /// random streams restart from the seed mixed with the iteration, so two runs
+    /// resumed together still see the same prompts.
+    pub fn resume(&mut self, policy: Gpt, value: RewardModel, iteration: usize, beta: f32) {
+        self.policy.restart_from(policy, 0);
+        self.value.restart_from(value, 0);
+        self.iteration = iteration;
+        self.beta = beta;
+        self.rng = Streams::new(self.seed ^ (iteration as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     }
 
     pub fn policy(&self) -> Gpt {

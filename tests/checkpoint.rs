@@ -138,3 +138,63 @@ fn wrong_files_are_refused_with_the_reason() {
     let m = checkpoint::check_tokenizer(&header, &zh.tokenizer).err().unwrap().0;
     assert!(m.contains("another tokenizer"), "{m}");
 }
+
+#[test]
+fn a_ppo_run_resumes_from_its_kept_policy_and_value() {
+    use rlhf_playground::ppo::{PpoConfig, PpoTrainer};
+    use rlhf_playground::sft;
+    let (lab, device) = lab();
+    let train = device.clone().autodiff();
+    let reward_model = || RewardModel::from_sft(lab.pretrainer.trainable_model(), lab.model_cfg.n_embd, 0.5, &train);
+    let cfg =
+        PpoConfig { rollout_size: 4, samples_per_prompt: 2, minibatch_size: 2, ppo_epochs: 1, max_new_tokens: 6, ..PpoConfig::default() };
+    let new = || {
+        let prompts = sft::prompts(Lang::En).rl;
+        PpoTrainer::new(lab.pretrainer.trainable_model(), reward_model(), prompts, lab.split.train.clone(), cfg.clone(), 4, &device)
+    };
+    let mut first = new();
+    for _ in 0..2 {
+        block_on(first.step(&lab.tokenizer)).unwrap();
+    }
+    first.beta = 0.07;
+    let card = |role| ModelCard::new(role, &lab.model_cfg, Preset::Micro, Lang::En, 3, first.iteration());
+    let policy_file = block_on(checkpoint::to_safetensors(&first.policy(), &card(Role::Policy), &lab.tokenizer)).unwrap();
+    let value_file = block_on(checkpoint::to_safetensors(&first.value(), &card(Role::Value), &lab.tokenizer)).unwrap();
+
+    // After a reload: a fresh run from the same start, given the kept files.
+    let mut resumed = new();
+    let (policy, header) = checkpoint::load_gpt(&policy_file, &[Role::Policy], &lab.model_cfg, &train).unwrap();
+    let (value, _) = checkpoint::load_reward_model(&value_file, &[Role::Value], &lab.model_cfg, &train).unwrap();
+    resumed.resume(policy, value, header.card.steps, first.beta);
+    assert_eq!(resumed.iteration(), 2);
+    assert_eq!(resumed.beta, 0.07);
+    let text = "Q: What does the fox eat?\nA: The fox";
+    assert_eq!(logits(&resumed.policy(), &lab.tokenizer, text, &device), logits(&first.policy(), &lab.tokenizer, text, &device));
+    assert_ne!(logits(&resumed.policy(), &lab.tokenizer, text, &device), logits(resumed.reference(), &lab.tokenizer, text, &device));
+    let answers = vec!["A: The fox eats berries.".to_string()];
+    let value_of = |v: &RewardModel| block_on(score(v, &lab.tokenizer, "Q: What does the fox eat?\n", &answers, &device)).unwrap();
+    assert_eq!(value_of(&resumed.value()), value_of(&first.value()));
+    // It goes on from there.
+    let (m, _) = block_on(resumed.step(&lab.tokenizer)).unwrap();
+    assert_eq!(resumed.iteration(), 3);
+    assert!(rlhf_playground::ppo::METRICS.iter().all(|k| m.get(k).is_some_and(|v| v.is_finite())), "{m:?}");
+}
+
+/// What a kept model costs in the browser's storage: 4 bytes a parameter plus a
+/// header (card + tokenizer) of a few kB, for each preset.
+#[test]
+fn a_checkpoint_is_its_parameters_and_a_small_header() {
+    use burn::module::Module;
+    let (lab, device) = lab();
+    for preset in [Preset::Micro, Preset::Small] {
+        let arch = preset.gpt(lab.model_cfg.vocab_size);
+        let model = seeded(&device, 7, || arch.init(&device));
+        let card = ModelCard::new(Role::Sft, &arch, preset, Lang::En, 3, 0);
+        let bytes = block_on(checkpoint::to_safetensors(&model, &card, &lab.tokenizer)).unwrap();
+        let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let params = model.num_params();
+        println!("{}: {params} parameters, {} bytes ({header} of header)", preset.name(), bytes.len());
+        assert_eq!(bytes.len(), 8 + header + 4 * params);
+        assert!(header < 64 * 1024, "{header}");
+    }
+}

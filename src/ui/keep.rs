@@ -41,6 +41,34 @@ pub struct Progress {
     /// The reward model's held-out rankings (prompts no one ranked), so its
     /// accuracy is measured on the same pairs after a resume.
     pub rm_held_out_set: Vec<Comparison>,
+    /// PPO's runs, when a policy is kept (absent in files from before PPO was kept).
+    #[serde(default)]
+    pub ppo: Option<KeptPpo>,
+}
+
+/// PPO as it was kept: the settings the runs were started with, where they got
+/// to and their charts. The weights are `policy`/`value` (and `beside-…`) files.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeptPpo {
+    pub iteration: usize,
+    /// The main run's β now (it adapts when a KL target is set) and γ_ptx.
+    pub beta: f32,
+    pub gamma_ptx: f32,
+    pub lr: f64,
+    pub k: usize,
+    /// `Beside::code` of the run trained beside it, and that run's β and γ_ptx.
+    pub beside: String,
+    pub beside_beta: f32,
+    pub beside_gamma_ptx: f32,
+    pub points: Vec<KeptPoint>,
+    pub beside_points: Vec<KeptPoint>,
+}
+
+/// One PPO iteration's metrics, by TRL's names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeptPoint {
+    pub iteration: usize,
+    pub metrics: BTreeMap<String, f32>,
 }
 
 impl Progress {
@@ -70,6 +98,9 @@ pub struct KeepUi {
     /// Why the last keep or import failed, in plain words.
     pub error: RwSignal<Option<String>>,
     pub busy: RwSignal<Option<&'static str>>,
+    /// The last keep: milliseconds it took and bytes written; the last resume's milliseconds.
+    pub keep_ms: RwSignal<Option<(f64, usize)>>,
+    pub resume_ms: RwSignal<Option<f64>>,
 }
 
 impl KeepUi {
@@ -84,6 +115,8 @@ impl KeepUi {
             note: RwSignal::new(None),
             error: RwSignal::new(None),
             busy: RwSignal::new(None),
+            keep_ms: RwSignal::new(None),
+            resume_ms: RwSignal::new(None),
         }
     }
 }
@@ -178,7 +211,7 @@ pub async fn load_progress(key: &str) -> Option<Progress> {
     serde_json::from_slice::<Progress>(&bytes).ok().filter(|p| p.format == FORMAT && !p.models.is_empty())
 }
 
-/// A model's file name in the folder.
-pub fn file_of(role: Role) -> String {
-    format!("{}.safetensors", role.name())
+/// A model's file name in the folder; `beside`: of the PPO run trained beside the main one.
+pub fn file_of(role: Role, beside: bool) -> String {
+    format!("{}{}.safetensors", if beside { "beside-" } else { "" }, role.name())
 }

@@ -8,6 +8,8 @@ use super::keep::{self, Progress};
 use super::stages::Stages;
 use crate::checkpoint::{self, ModelCard, Role};
 use crate::lab::Lab;
+use crate::model::Gpt;
+use crate::reward::RewardModel;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 use web_time::{Duration, Instant};
@@ -15,8 +17,9 @@ use web_time::{Duration, Instant};
 /// While a stage trains, its model is kept at most this often.
 const EVERY: Duration = Duration::from_secs(30);
 
-/// The roles the page keeps and resumes (PPO's runs are exported, not resumed).
-const KEPT: [Role; 3] = [Role::Pretrained, Role::Sft, Role::RewardModel];
+/// The roles a user can import (PPO starts from SFT and the reward model; its
+/// runs are kept and resumed, and exported for use outside the page).
+const IMPORTED: [Role; 3] = [Role::Pretrained, Role::Sft, Role::RewardModel];
 
 pub struct KeepStage {
     key: String,
@@ -25,6 +28,8 @@ pub struct KeepStage {
     last_write: Option<Instant>,
     /// After a failed write, wait before trying again.
     retry_at: Option<Instant>,
+    /// The PPO run (`Stages::ppo_kept`'s number) whose policy is kept.
+    kept_run: Option<usize>,
     seen_resume: u64,
     seen_forget: u64,
 }
@@ -38,6 +43,7 @@ impl KeepStage {
             kept: BTreeMap::new(),
             last_write: None,
             retry_at: None,
+            kept_run: None,
             seen_resume: 0,
             seen_forget: 0,
         }
@@ -155,6 +161,10 @@ impl KeepStage {
         if let Some(r) = stages.reward_trainer() {
             v.push((Role::RewardModel, r.step_count()));
         }
+        // PPO's iterations; the value network (and the run beside) go with the policy.
+        if let Some((policy, _)) = stages.policy_iteration() {
+            v.push((Role::Policy, policy));
+        }
         v
     }
 
@@ -163,7 +173,7 @@ impl KeepStage {
             Role::Pretrained => ui.running.get_untracked(),
             Role::Sft => ui.sft_running.get_untracked(),
             Role::RewardModel => ui.rm.running.get_untracked(),
-            _ => false,
+            Role::Policy | Role::Value => ui.ppo.running.get_untracked(),
         }
     }
 
@@ -176,17 +186,24 @@ impl KeepStage {
         let due = self.last_write.is_none_or(|t| now.duration_since(t) >= EVERY);
         let changed: Vec<(Role, usize)> = Self::steps(lab, stages)
             .into_iter()
-            .filter(|&(role, steps)| steps > 0 && self.kept.get(&role) != Some(&steps) && (due || !Self::running(ui, role)))
+            .filter(|&(role, steps)| {
+                let new_run = role == Role::Policy && stages.policy_iteration().map(|(_, run)| run) != self.kept_run;
+                steps > 0 && (new_run || self.kept.get(&role) != Some(&steps)) && (due || !Self::running(ui, role))
+            })
             .collect();
         if changed.is_empty() {
             return false;
         }
         ui.keep.busy.set(Some("keeping"));
+        let started = Instant::now();
         let result = self.write(ui, lab, stages, &changed).await;
         ui.keep.busy.set(None);
+        if let Ok(bytes) = result {
+            ui.keep.keep_ms.set(Some((started.elapsed().as_secs_f64() * 1e3, bytes)));
+        }
         self.last_write = Some(Instant::now());
         match result {
-            Ok(()) => {
+            Ok(_) => {
                 self.retry_at = None;
                 ui.keep.error.set(None);
             }
@@ -198,10 +215,28 @@ impl KeepStage {
         true
     }
 
-    async fn write(&mut self, ui: &Ui, lab: &Lab, stages: &Stages, changed: &[(Role, usize)]) -> Result<(), String> {
+    /// Writes the changed models, then progress.json; returns the bytes written.
+    async fn write(&mut self, ui: &Ui, lab: &Lab, stages: &Stages, changed: &[(Role, usize)]) -> Result<usize, String> {
+        let mut written = 0;
         for &(role, steps) in changed {
-            let bytes = self.bytes(lab, stages, role, steps).await?;
-            keep::put(&self.key, &keep::file_of(role), &bytes).await?;
+            if role == Role::Policy {
+                // The policy with its value network and the run beside, at the same iteration.
+                for (beside, run) in [(false, stages.policy()), (true, stages.beside())] {
+                    let Some((policy, value)) = run else { continue };
+                    for (role, bytes) in [
+                        (Role::Policy, self.model_bytes(lab, &policy, Role::Policy, steps).await?),
+                        (Role::Value, self.model_bytes(lab, &value, Role::Value, steps).await?),
+                    ] {
+                        keep::put(&self.key, &keep::file_of(role, beside), &bytes).await?;
+                        written += bytes.len();
+                    }
+                }
+                self.kept_run = stages.policy_iteration().map(|(_, run)| run);
+            } else {
+                let bytes = self.bytes(lab, stages, role, steps).await?;
+                keep::put(&self.key, &keep::file_of(role, false), &bytes).await?;
+                written += bytes.len();
+            }
             self.kept.insert(role, steps);
         }
         let progress = Progress {
@@ -218,12 +253,14 @@ impl KeepStage {
             rm_held_out: ui.rm.held_out.get_untracked(),
             rm_epoch: ui.rm.epoch.get_untracked(),
             rm_held_out_set: stages.reward_held_out().to_vec(),
+            ppo: stages.ppo_kept(ui).filter(|&(run, _)| Some(run) == self.kept_run).map(|(_, k)| k),
             ..Progress::new()
         };
         let json = serde_json::to_vec(&progress).map_err(|e| e.to_string())?;
         keep::put(&self.key, keep::PROGRESS, &json).await?;
+        written += json.len();
         ui.keep.kept.set(progress.models);
-        Ok(())
+        Ok(written)
     }
 
     fn card(lab: &Lab, role: Role, steps: usize) -> ModelCard {
@@ -253,6 +290,10 @@ impl KeepStage {
         out.map_err(|e| e.0)
     }
 
+    async fn model_bytes<M: burn::module::Module>(&self, lab: &Lab, model: &M, role: Role, steps: usize) -> Result<Vec<u8>, String> {
+        checkpoint::to_safetensors(model, &Self::card(lab, role, steps), &lab.tokenizer).await.map_err(|e| e.0)
+    }
+
     async fn export(&self, lab: &Lab, stages: &Stages, role: Role) -> Result<(), String> {
         // Policy and value: not counted here (PPO's iterations are not optimiser steps).
         let steps = Self::steps(lab, stages).into_iter().find(|&(r, _)| r == role).map_or(0, |(_, s)| s);
@@ -266,7 +307,7 @@ impl KeepStage {
     fn import(&mut self, ui: &Ui, lab: &mut Lab, stages: &mut Stages, bytes: &[u8]) -> Result<Role, String> {
         let header = checkpoint::read_header(bytes).map_err(|e| e.0)?;
         let role = header.card.role;
-        if !KEPT.contains(&role) {
+        if !IMPORTED.contains(&role) {
             return Err(format!(
                 "a {} checkpoint is for use outside the page; import the SFT model and the reward model, and PPO starts from them",
                 role.name()
@@ -305,22 +346,41 @@ impl KeepStage {
     async fn resume(&mut self, ui: &Ui, lab: &mut Lab, stages: &mut Stages, p: &Progress) -> Result<(), String> {
         let arch = lab.model_cfg.clone();
         let device = lab.device.clone().autodiff();
+        let started = Instant::now();
+        let ppo = p.ppo.as_ref().filter(|_| p.has(Role::Policy));
+        let beside = ppo.is_some_and(|k| k.beside != super::ppo_stage::Beside::None.code());
+        let mut wanted: Vec<(Role, bool)> = IMPORTED.into_iter().filter(|&r| p.has(r)).map(|r| (r, false)).collect();
+        if ppo.is_some() {
+            wanted.extend([(Role::Policy, false), (Role::Value, false)]);
+        }
+        if beside {
+            wanted.extend([(Role::Policy, true), (Role::Value, true)]);
+        }
         let mut files = BTreeMap::new();
-        for role in KEPT.into_iter().filter(|&r| p.has(r)) {
-            let bytes =
-                keep::get(&self.key, &keep::file_of(role)).await?.ok_or_else(|| format!("the kept {} model is missing", role.name()))?;
+        for (role, beside) in wanted {
+            let bytes = keep::get(&self.key, &keep::file_of(role, beside))
+                .await?
+                .ok_or_else(|| format!("the kept {} model is missing", role.name()))?;
             let header = checkpoint::read_header(&bytes).map_err(|e| e.0)?;
             checkpoint::check_tokenizer(&header, &lab.tokenizer).map_err(|e| e.0)?;
-            files.insert(role, bytes);
+            files.insert((role, beside), bytes);
         }
-        let gpt = |role: Role| files.get(&role).map(|b| checkpoint::load_gpt(b, &[role], &arch, &device).map(|(m, h)| (m, h.card.steps)));
-        let pretrained = gpt(Role::Pretrained).transpose().map_err(|e| e.0)?;
-        let sft = gpt(Role::Sft).transpose().map_err(|e| e.0)?;
-        let reward_model = files
-            .get(&Role::RewardModel)
-            .map(|b| checkpoint::load_reward_model(b, &[Role::RewardModel], &arch, &device).map(|(m, h)| (m, h.card.steps)))
-            .transpose()
-            .map_err(|e| e.0)?;
+        let gpt = |role: Role, beside: bool| {
+            files.get(&(role, beside)).map(|b| checkpoint::load_gpt(b, &[role], &arch, &device).map(|(m, h)| (m, h.card.steps)))
+        };
+        let rm = |role: Role, beside: bool| {
+            files.get(&(role, beside)).map(|b| checkpoint::load_reward_model(b, &[role], &arch, &device).map(|(m, h)| (m, h.card.steps)))
+        };
+        let pretrained = gpt(Role::Pretrained, false).transpose().map_err(|e| e.0)?;
+        let sft = gpt(Role::Sft, false).transpose().map_err(|e| e.0)?;
+        let reward_model = rm(Role::RewardModel, false).transpose().map_err(|e| e.0)?;
+        let run = |beside: bool| -> Result<Option<(Gpt, RewardModel)>, String> {
+            match (gpt(Role::Policy, beside).transpose().map_err(|e| e.0)?, rm(Role::Value, beside).transpose().map_err(|e| e.0)?) {
+                (Some((policy, _)), Some((value, _))) => Ok(Some((policy, value))),
+                _ => Ok(None),
+            }
+        };
+        let (policy, beside_run) = (run(false)?, run(true)?);
 
         stages.reset(ui);
         if let Some((model, steps)) = pretrained {
@@ -347,11 +407,18 @@ impl KeepStage {
             ui.rm.epoch.set(p.rm_epoch);
             self.kept.insert(Role::RewardModel, steps);
         }
+        if let (Some(kept), Some(main)) = (ppo, policy) {
+            ui.keep.busy.set(Some("resuming PPO"));
+            stages.resume_ppo(ui, lab, kept, main, beside_run).await?;
+            self.kept.insert(Role::Policy, kept.iteration);
+            self.kept_run = stages.policy_iteration().map(|(_, run)| run);
+        }
         if let Some(tab) = super::engine::Tab::parse(&p.tab) {
             ui.tab.set(tab);
         }
         ui.keep.offer.set(None);
         ui.keep.note.set(Some("resumed".into()));
+        ui.keep.resume_ms.set(Some(started.elapsed().as_secs_f64() * 1e3));
         Ok(())
     }
 }

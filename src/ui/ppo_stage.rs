@@ -6,10 +6,12 @@
 
 use super::Params;
 use super::engine::Ui;
+use super::keep::{KeptPoint, KeptPpo};
 use crate::inspect::{AttentionMaps, attention_maps_for};
 use crate::lab::Lab;
 use crate::model::Gpt;
-use crate::ppo::{PpoConfig, PpoTrainer, Rollout};
+use crate::ppo::{METRICS, PpoConfig, PpoTrainer, Rollout};
+use crate::reward::RewardModel;
 use crate::sample::{SampleConfig, answer_texts};
 use crate::sft::{self, SftTrainer};
 use crate::train::OptimConfig;
@@ -182,12 +184,17 @@ impl PpoUi {
     }
 }
 
+/// A kept run's weights: the policy and its value network.
+pub type Run = (Gpt, RewardModel);
+
 /// How many prompts are watched.
 const WATCHED: usize = 3;
 
 pub struct PpoStage {
     pub main: Option<PpoTrainer>,
     pub beside: Option<(Beside, PpoTrainer)>,
+    /// Runs started so far (a restart is a new run, even at the same iteration).
+    pub runs: usize,
     seen_steps: u64,
     seen_restarts: u64,
     rollout: usize,
@@ -221,6 +228,7 @@ impl PpoStage {
         Self {
             main: None,
             beside: None,
+            runs: 0,
             seen_steps: 0,
             seen_restarts: 0,
             rollout: p.ppo_rollout,
@@ -285,7 +293,84 @@ impl PpoStage {
         }
     }
 
+    /// Both runs from SFT and the reward model, and the watched prompts' first answers.
     async fn start(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, rm: &mut super::reward_stage::RewardStage) -> Result<(), String> {
+        self.build(ui, lab, sft, rm).await?;
+        ui.ppo.busy.set(Some("watching"));
+        self.watch(ui, lab, sft, 0).await.map_err(|e| e.to_string())
+    }
+
+    /// Goes on from kept runs (after a reload): the runs are built from SFT and the
+    /// reward model as at their start, with the settings they were started with,
+    /// then take the kept policies, value networks, iteration and β, and the charts.
+    pub async fn resume(
+        &mut self,
+        ui: &Ui,
+        lab: &Lab,
+        sft: &SftTrainer,
+        rm: &mut super::reward_stage::RewardStage,
+        kept: &KeptPpo,
+        (main, beside): (Run, Option<Run>),
+    ) -> Result<(), String> {
+        let kind = Beside::parse(&kept.beside);
+        ui.ppo.gamma_ptx.set(kept.gamma_ptx);
+        ui.ppo.lr.set(kept.lr);
+        ui.ppo.k.set(kept.k);
+        ui.ppo.beside.set(if beside.is_some() { kind } else { Beside::None });
+        // The main run's β at its start (its current β is set below).
+        let first_beta = kept.points.first().and_then(|p| p.metrics.get("beta").copied()).unwrap_or(kept.beta);
+        ui.ppo.beta.set(first_beta);
+        self.build(ui, lab, sft, rm).await?;
+        ui.ppo.beta.set(kept.beta);
+        if let Some(run) = self.main.as_mut() {
+            run.resume(main.0, main.1, kept.iteration, kept.beta);
+        }
+        if let (Some((_, run)), Some((policy, value))) = (self.beside.as_mut(), beside) {
+            run.resume(policy, value, kept.iteration, kept.beside_beta);
+        }
+        ui.ppo.labels.update(|l| {
+            if let Some((m, _)) = l {
+                m.beta = kept.beta;
+            }
+        });
+        let points = |v: &[KeptPoint]| {
+            v.iter()
+                .map(|p| PpoPoint {
+                    iteration: p.iteration,
+                    metrics: METRICS.iter().filter_map(|&k| p.metrics.get(k).map(|&v| (k, v))).collect(),
+                })
+                .collect::<Vec<_>>()
+        };
+        ui.ppo.points.set(points(&kept.points));
+        ui.ppo.beside_points.set(points(&kept.beside_points));
+        ui.ppo.iteration.set(kept.iteration);
+        self.watch(ui, lab, sft, kept.iteration).await.map_err(|e| e.to_string())
+    }
+
+    /// What a reload needs to go on with the runs (their weights are kept apart).
+    pub fn kept(&self, ui: &Ui) -> Option<KeptPpo> {
+        let main = self.main.as_ref()?;
+        let points = |v: Vec<PpoPoint>| {
+            v.into_iter()
+                .map(|p| KeptPoint { iteration: p.iteration, metrics: p.metrics.into_iter().map(|(k, v)| (k.to_string(), v)).collect() })
+                .collect()
+        };
+        Some(KeptPpo {
+            iteration: main.iteration(),
+            beta: main.beta,
+            gamma_ptx: main.cfg.gamma_ptx,
+            lr: ui.ppo.lr.get_untracked(),
+            k: ui.ppo.k.get_untracked(),
+            beside: self.beside.as_ref().map_or(Beside::None, |(k, _)| *k).code().into(),
+            beside_beta: self.beside.as_ref().map_or(0.0, |(_, b)| b.beta),
+            beside_gamma_ptx: self.beside.as_ref().map_or(0.0, |(_, b)| b.cfg.gamma_ptx),
+            points: points(ui.ppo.points.get_untracked()),
+            beside_points: points(ui.ppo.beside_points.get_untracked()),
+        })
+    }
+
+    /// The runs from SFT and the reward model, with the panel's settings.
+    async fn build(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, rm: &mut super::reward_stage::RewardStage) -> Result<(), String> {
         let Some(rm) = rm.trainer.as_mut() else { return Err("train the reward model first (stage 4): PPO is scored by it".into()) };
         ui.ppo.busy.set(Some("normalising"));
         // Demonstrations score 0 on average: a score above 0 reads "better than SFT's teachers".
@@ -308,8 +393,7 @@ impl PpoStage {
         };
         self.beside = beside.as_ref().map(|l| (kind, new(self.config(ui, l.beta, l.gamma_ptx), self.seed + 3)));
         ui.ppo.labels.set(Some((RunLabel { beta, gamma_ptx: gamma }, beside)));
-        ui.ppo.busy.set(Some("watching"));
-        self.watch(ui, lab, sft, 0).await.map_err(|e| e.to_string())?;
+        self.runs += 1;
         Ok(())
     }
 

@@ -255,15 +255,19 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
         input.set_value("");
         leptos::task::spawn_local(async move {
             match storage::read_session_file(file, ui.session.get_untracked()).await {
-                Ok(s) => {
-                    let n = s.comparisons.len();
+                Ok((s, what)) => {
+                    let l = lang.get_untracked();
+                    let note = match what {
+                        storage::Imported::Demonstrations => format!("{} {} ✓", s.demonstrations.len(), tr(l, "demonstrations", "条示范")),
+                        _ => format!("{} {} ✓", s.comparisons.len(), tr(l, "prompts", "个问题")),
+                    };
                     ui.apply_settings(&s.settings);
                     ui.session.set(s);
                     if let Err(e) = ui.session.with_untracked(storage::save_session) {
                         ui.error.set(Some(e));
                     }
                     import_error.set(None);
-                    import_note.set(Some(format!("{n} ✓")));
+                    import_note.set(Some(note));
                 }
                 Err(e) => {
                     import_note.set(None);
@@ -287,6 +291,10 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
                 <button data-testid="preferences-export" on:click=move |_| { if let Err(e) = ui.session.with_untracked(storage::export_preferences) { ui.error.set(Some(e)) } }
                     title=move || tr(lang.get(), "one line per ranked pair: prompt, chosen, rejected (TRL / Hugging Face datasets)", "每对排序一行：prompt、chosen、rejected（TRL / Hugging Face datasets 格式）")>
                     {move || tr(lang.get(), "Export pairs (JSONL)", "导出偏好对（JSONL）")}
+                </button>
+                <button data-testid="demonstrations-export" on:click=move |_| { if let Err(e) = storage::export_demonstrations(&ui.demonstrations()) { ui.error.set(Some(e)) } }
+                    title=move || tr(lang.get(), "the SFT demonstrations in use, one per line: prompt, completion (TRL's SFT format)", "当前使用的 SFT 示范，每行一条：prompt、completion（TRL 的 SFT 格式）")>
+                    {move || tr(lang.get(), "Export demonstrations (JSONL)", "导出示范（JSONL）")}
                 </button>
                 <label class="file">{move || tr(lang.get(), "Import JSON / JSONL: ", "导入 JSON / JSONL：")}
                     <input type="file" accept=".json,.jsonl,application/json" data-testid="session-import" on:change=on_import />

@@ -92,6 +92,35 @@ impl Stages {
         self.ppo.main.as_ref().map(|p| (p.policy(), p.value()))
     }
 
+    /// The main PPO run's iteration and run number, once PPO has started.
+    pub fn policy_iteration(&self) -> Option<(usize, usize)> {
+        self.ppo.main.as_ref().map(|p| (p.iteration(), self.ppo.runs))
+    }
+
+    /// The run trained beside the main one: its policy and value network.
+    pub fn beside(&self) -> Option<(Gpt, crate::reward::RewardModel)> {
+        self.ppo.beside.as_ref().map(|(_, b)| (b.policy(), b.value()))
+    }
+
+    /// PPO's runs as a reload needs them, with the number of the run (a restart
+    /// is another run, whatever its iteration).
+    pub fn ppo_kept(&self, ui: &Ui) -> Option<(usize, super::keep::KeptPpo)> {
+        self.ppo.kept(ui).map(|k| (self.ppo.runs, k))
+    }
+
+    /// PPO goes on from kept runs, on the SFT model and reward model in place.
+    pub async fn resume_ppo(
+        &mut self,
+        ui: &Ui,
+        lab: &Lab,
+        kept: &super::keep::KeptPpo,
+        main: (Gpt, crate::reward::RewardModel),
+        beside: Option<(Gpt, crate::reward::RewardModel)>,
+    ) -> Result<(), String> {
+        let Some(sft) = self.sft.as_ref() else { return Err("the kept PPO run needs its SFT model, which was not kept".into()) };
+        self.ppo.resume(ui, lab, sft, &mut self.reward, kept, (main, beside)).await
+    }
+
     /// SFT goes on from a kept or imported model (`model` on the autodiff device,
     /// trained `steps` steps); what was built on the old one goes.
     pub fn resume_sft(&mut self, ui: &Ui, lab: &Lab, model: Gpt, steps: usize) {

@@ -34,6 +34,10 @@ pub struct Status {
     pub resume_offered: bool,
     pub keep_error: Option<String>,
     pub keep_busy: Option<&'static str>,
+    /// The last keep's milliseconds and bytes, and the last resume's milliseconds.
+    pub keep_ms: Option<f64>,
+    pub keep_bytes: Option<usize>,
+    pub resume_ms: Option<f64>,
 }
 
 thread_local! {

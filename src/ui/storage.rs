@@ -45,6 +45,19 @@ pub fn export_preferences(session: &Session) -> Result<(), String> {
     download(crate::session::preferences_jsonl(&session.comparisons).as_bytes(), "rlhf-playground-preferences.jsonl", "application/jsonl")
 }
 
+/// The SFT demonstrations in use as JSONL (prompt, completion), as TRL's SFT trainer reads them.
+pub fn export_demonstrations(demos: &[crate::sft::Demonstration]) -> Result<(), String> {
+    download(crate::session::demonstrations_jsonl(demos).as_bytes(), "rlhf-playground-demonstrations.jsonl", "application/jsonl")
+}
+
+/// What an imported file held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Imported {
+    Session,
+    Pairs,
+    Demonstrations,
+}
+
 /// Offers `bytes` as a file download named `name`.
 pub fn download(bytes: &[u8], name: &str, mime: &str) -> Result<(), String> {
     let fail = |_| "could not prepare the download".to_string();
@@ -63,16 +76,22 @@ pub fn download(bytes: &[u8], name: &str, mime: &str) -> Result<(), String> {
 }
 
 /// Reads the file the user picked and validates it whole: a session (JSON), or
-/// preference pairs (JSONL, by its name), which replace the session's rankings.
-pub async fn read_session_file(file: web_sys::File, current: Session) -> Result<Session, String> {
+/// JSONL (by its name) of preference pairs, which replace the session's rankings,
+/// or of demonstrations (rows with a `completion`), which replace the SFT data.
+pub async fn read_session_file(file: web_sys::File, current: Session) -> Result<(Session, Imported), String> {
     let name = file.name();
     let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.map_err(|_| "the file could not be read".to_string())?;
     let text = text.as_string().ok_or("the file is not text")?;
     if name.ends_with(".jsonl") {
+        let first = text.lines().find(|l| !l.trim().is_empty()).and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+        if first.is_some_and(|row| row.get("completion").is_some()) {
+            let demonstrations = crate::session::demonstrations_from_jsonl(&text).map_err(|e| e.to_string())?;
+            return Ok((Session { demonstrations, ..current }, Imported::Demonstrations));
+        }
         let comparisons = crate::session::preferences_from_jsonl(&text).map_err(|e| e.to_string())?;
-        return Ok(Session { comparisons, ..current });
+        return Ok((Session { comparisons, ..current }, Imported::Pairs));
     }
-    Session::from_json(&text).map_err(|e| e.to_string())
+    Session::from_json(&text).map(|s| (s, Imported::Session)).map_err(|e| e.to_string())
 }
 
 /// Reads the bytes of a file the user picked.

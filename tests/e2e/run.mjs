@@ -373,6 +373,19 @@ await test('labels, settings and demonstrations survive a reload; a corrupt impo
   assert(back.labelled_pairs === rows.length, `${back.labelled_pairs} pairs back, ${rows.length} in the file`);
   const prompts = new Set(rows.map((r) => `${r.labeler}:${r.prompt}`)).size; // one ranked prompt per labeler
   assert(back.labelled_prompts === prompts, `${back.labelled_prompts} prompts back, ${prompts} in the file`);
+  // The demonstrations out as prompt/completion JSONL (the one added above with
+  // them), edited outside, and back in.
+  const [demoDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('demonstrations-export').click()]);
+  const demos = (await readFile(await demoDownload.path(), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const shown = await page.locator('[data-testid=sft-demo]').count();
+  assert(demos.length === shown, `${demos.length} demonstrations exported, ${shown} on the page`);
+  assert(demos.some((d) => d.prompt.trim() === 'Q: What does the owl say at night?' && d.completion), JSON.stringify(demos.slice(-2)));
+  if (process.env.E2E_EXPORT_DIR) await writeFile(join(process.env.E2E_EXPORT_DIR, 'demonstrations.jsonl'), demos.map((d) => JSON.stringify(d)).join('\n'));
+  const fewer = demos.slice(0, demos.length - 1).map((d) => JSON.stringify(d)).join('\n');
+  await page.getByTestId('session-import').setInputFiles({ name: 'demos.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(fewer) });
+  await until('the demonstrations imported', async () => (await page.getByTestId('import-ok').innerText()).includes(`${demos.length - 1} demonstrations ✓`), 10_000, 200);
+  assert(await page.locator('[data-testid=sft-demo]').count() === demos.length - 1, 'the imported demonstrations are not the ones in use');
+  assert((await ranked()).labelled_pairs === rows.length, 'importing demonstrations changed the pairs');
 });
 
 await test('switching to 简体中文 translates the page', async () => {
@@ -483,23 +496,39 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   }
   await cpu.getByTestId('tab-ppo').click();
   const t1 = Date.now();
-  const m = (await runUntil('ppo', '24 PPO iterations', (s) => s.metrics.ppo_iteration >= 24, 900_000)).metrics;
+  await runUntil('ppo', '24 PPO iterations', (s) => s.metrics.ppo_iteration >= 24, 900_000);
+  const m = (await st()).metrics; // once paused (an iteration under way when Pause was pressed is finished)
   console.log(`     CPU walk: ${((Date.now() - t0) / 1000).toFixed(0)} s in all, PPO ${((Date.now() - t1) / 1000).toFixed(0)} s; ` +
               `score first third ${m.ppo_score_first_third.toFixed(3)} -> last third ${m.ppo_score_last_third.toFixed(3)}, KL ${m.ppo_kl.toFixed(3)}`);
   assert(m.ppo_score_last_third > m.ppo_score_first_third, `the mean score did not rise: ${m.ppo_score_first_third} -> ${m.ppo_score_last_third}`);
   await cpu.screenshot({ path: join(shots, '13-cpu-ppo.png'), fullPage: true });
-  // Reload after PPO: the kept models (PPO's are not kept) come back as they were
-  // when the reward model paused.
+  const kept = await until('the PPO run kept', async () => { const s = await st(); return s.kept.policy === m.ppo_iteration && !s.keep_busy && s; }, 120_000, 300);
+  console.log(`     kept: last write ${kept.keep_ms.toFixed(0)} ms for ${(kept.keep_bytes / 1e6).toFixed(2)} MB (policy, value, progress)`);
+  const policyBytes = async () => {
+    const [d] = await Promise.all([cpu.waitForEvent('download'), cpu.getByTestId('export-policy').click()]);
+    const b = await readFile(await d.path());
+    return b.subarray(8 + Number(b.readBigUInt64LE(0))); // the weights, after the header
+  };
+  const policyBefore = await policyBytes();
+  // PPO shifted the reward model so the demonstrations score 0 on average: its score now.
+  await cpu.getByTestId('tab-reward').click();
+  const scoreKept = await probe();
+  // Reload after PPO: every model comes back as it was when PPO paused, at PPO.
   await openApp(cpu, base, 'preset=micro&seed=1&lang=en&backend=cpu&k=4&rm_lr=0.003&rm_heldout=1&ppo_rollout=8&ppo_epochs=4&ppo_k=2&ppo_tokens=12&ppo_lr=0.001&beta=0.05&ptx=0&watch_every=100');
   await until('the offer to resume', async () => (await st()).resume_offered, 30_000, 200);
   await cpu.getByTestId('resume').click();
-  const resumed = await until('resumed', async () => { const s = await st(); return !s.resume_offered && s.metrics.rm_step === trained.metrics.rm_step && s; }, 120_000, 200);
-  assert(!resumed.keep_error && resumed.stage === 'reward' && resumed.step === trained.step && resumed.metrics.sft_step === trained.metrics.sft_step,
-    `resumed ${JSON.stringify({ stage: resumed.stage, step: resumed.step, sft: resumed.metrics.sft_step, error: resumed.keep_error })}`);
+  const resumed = await until('resumed', async () => { const s = await st(); return !s.resume_offered && s.metrics.ppo_iteration === m.ppo_iteration && s.resume_ms && s; }, 120_000, 200);
+  assert(!resumed.keep_error && resumed.stage === 'ppo' && resumed.step === trained.step && resumed.metrics.sft_step === trained.metrics.sft_step &&
+         resumed.metrics.rm_step === trained.metrics.rm_step && resumed.metrics.ppo_score === m.ppo_score,
+    `resumed ${JSON.stringify({ stage: resumed.stage, step: resumed.step, sft: resumed.metrics.sft_step, ppo: resumed.metrics.ppo_iteration, error: resumed.keep_error })}`);
+  console.log(`     resumed in ${resumed.resume_ms.toFixed(0)} ms (pretrained, SFT, reward model, policy, value; PPO's watched answers)`);
+  assert(Buffer.compare(await policyBytes(), policyBefore) === 0, 'the resumed policy\'s weights differ from the kept ones');
+  assert((await cpu.locator('[data-testid=ppo-chart-scores] polyline').count()) >= 1, 'PPO\'s chart history did not come back');
+  await cpu.getByTestId('tab-reward').click();
   assert((await cpu.locator('[data-testid=rm-chart] polyline').count()) >= 2, 'the reward model\'s chart history did not come back');
   const scoreAfter = await probe();
-  console.log(`     reload + resume: RM score of a fixed answer ${scoreBefore} -> ${scoreAfter}`);
-  assert(Math.abs(scoreAfter - scoreBefore) < 1e-5, `the resumed reward model scores ${scoreAfter}, before the reload ${scoreBefore}`);
+  console.log(`     reload + resume: RM score of a fixed answer ${scoreKept} -> ${scoreAfter}`);
+  assert(Math.abs(scoreAfter - scoreKept) < 1e-5, `the resumed reward model scores ${scoreAfter}, before the reload ${scoreKept}`);
 
   // A checkpoint of another size, and a damaged one: refused, nothing changes.
   const small = { format: 'rlhf-playground/model', version: 1, role: 'reward_model', architecture: { vocab_size: 512, block_size: 128, n_layer: 4, n_head: 4, n_embd: 128 },
@@ -510,8 +539,12 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
     const msg = await until(`${name} refused`, async () => { const e = (await st()).keep_error; return e?.startsWith(name) && e; }, 30_000, 200);
     assert(msg.includes('nothing changed') && msg.includes(says), msg);
   }
-  assert(Math.abs((await probe()) - scoreBefore) < 1e-5 && (await st()).metrics.rm_step === trained.metrics.rm_step, 'a refused import changed the reward model');
+  assert(Math.abs((await probe()) - scoreKept) < 1e-5 && (await st()).metrics.rm_step === trained.metrics.rm_step, 'a refused import changed the reward model');
   await cpu.screenshot({ path: join(shots, '14-resumed.png'), fullPage: true });
+  // PPO goes on from where it was kept.
+  await cpu.getByTestId('tab-ppo').click();
+  const more = await runUntil('ppo', 'PPO after the resume', (s) => s.metrics.ppo_iteration >= m.ppo_iteration + 2, 300_000);
+  assert(more.metrics.ppo_kl > 0 && Number.isFinite(more.metrics.ppo_score), JSON.stringify(more.metrics));
 
   // A teacher link: a fresh browser opens at the reward model with the course's
   // SFT model and reward model (these files), the stages before it hidden.
