@@ -6,7 +6,8 @@
 #  2. sampling tokens/s, PPO iteration time (+ the whole micro pipeline with
 #     BENCH_PIPELINE=1), with readbacks and kernel dispatches counted;
 #  3. the release web app in headless Chromium's WebGPU: bundle size, time to
-#     the first control, pretraining speed, frame times, our kernels' check.
+#     the first control, pretraining speed, frame times, our kernels' check; and
+#     its CPU backend's ?bench=1 per preset beside 1.'s native flex (ratio).
 # Usage: scripts/bench.sh [browser-steps]
 # PyTorch: uses $TORCH_PYTHON, else python3 if it imports torch, else
 # ~/.cache/rlhf-playground/torch (created with `pip install torch` on first use;
@@ -37,4 +38,4 @@ esac
 python3 benches/compare.py "$out/burn.jsonl" "$out/torch1.jsonl" "$out/torch.jsonl"
 cargo bench --locked $features --bench rlhf
 trunk build --release
-node tests/e2e/bench.mjs "${1:-12}"
+NATIVE_JSONL="$out/burn.jsonl" node tests/e2e/bench.mjs "${1:-12}"

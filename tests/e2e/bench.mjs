@@ -1,5 +1,7 @@
 // Browser benchmark (not a test), after a release build:
 //   node tests/e2e/bench.mjs [steps] [presets]   (default: 12 steps, micro,small)
+// BENCH_ONLY=cpu keeps the CPU backend's part; NATIVE_JSONL=FILE (the native
+// `cargo bench --bench pretrain` lines) adds the page/native ratio.
 // Prints JSON lines: the wasm bundle (raw and gzipped); per preset the time from
 // navigation to the first interactive control and to a built model, pretraining
 // speed with the page's views, and animation-frame times while it trains; then the
@@ -13,6 +15,8 @@ import { here, launch, serve, status, until } from './lib.mjs';
 
 const steps = Number(process.argv[2] ?? 12);
 const presets = (process.argv[3] ?? 'micro,small').split(',');
+// BENCH_ONLY=cpu: only the CPU backend's ?bench=1 (the wasm build's speed).
+const only = process.env.BENCH_ONLY ?? '';
 const dist = process.env.E2E_DIST ?? join(here, '..', '..', 'dist');
 const wasm = (await readdir(dist)).find((f) => f.endsWith('.wasm'));
 const bytes = await readFile(join(dist, wasm));
@@ -21,7 +25,7 @@ console.log(JSON.stringify({ bench: 'bundle', wasm_mb: +(bytes.length / 1e6).toF
 const q = (xs, p) => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : 0; };
 const { server, base } = await serve();
 const browser = await launch();
-for (const preset of presets) {
+for (const preset of only === 'cpu' ? [] : presets) {
   const page = await browser.newPage();
   const t0 = Date.now();
   await page.goto(`${base}?preset=${preset}&seed=1`);
@@ -49,11 +53,27 @@ for (const preset of presets) {
     frame_p50_ms: +q(frames, 0.5).toFixed(1), frame_p95_ms: +q(frames, 0.95).toFixed(1), frame_max_ms: +q(frames, 1).toFixed(0) }));
   await page.close();
 }
-// The page's own benchmark, on the micro preset.
-const page = await browser.newPage();
-await page.goto(`${base}?preset=micro&seed=1&bench=1`);
-const s = await until('?bench=1 to finish', async () => { const s = await status(page); return s?.bench_done && s; }, 900_000, 1000);
-for (const b of s.bench) console.log(JSON.stringify({ ...b, device: `browser-${s.backend}` }));
-for (const c of s.kernel_checks) console.log(JSON.stringify({ bench: 'kernel-check', ...c }));
+// The page's own benchmark (src/bench.rs in the browser): WebGPU on micro, then the
+// CPU backend (flex in wasm, our CPU kernels) per preset, set beside the native
+// flex figures of the same run when NATIVE_JSONL names them (scripts/bench.sh does).
+const native = process.env.NATIVE_JSONL
+  ? (await readFile(process.env.NATIVE_JSONL, 'utf8')).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+    .filter((b) => b.device === 'flex' && b.bench === 'pretrain' && b.threads === 1 && b.cpu_kernels !== false)
+  : [];
+const runs = [...(only === 'cpu' ? [] : [['micro', '']]), ...presets.map((p) => [p, '&backend=cpu'])];
+for (const [preset, backend] of runs) {
+  const page = await browser.newPage();
+  await page.goto(`${base}?preset=${preset}&seed=1&bench=1${backend}`);
+  const s = await until('?bench=1 to finish', async () => { const s = await status(page); return s?.bench_done && s; }, 900_000, 1000);
+  for (const b of s.bench) console.log(JSON.stringify({ ...b, device: `browser-${s.backend}` }));
+  for (const c of s.kernel_checks) console.log(JSON.stringify({ bench: 'kernel-check', ...c }));
+  const mine = s.bench.find((b) => b.bench === 'pretrain' && b.preset === preset);
+  const theirs = native.find((b) => b.preset === preset);
+  if (s.backend === 'cpu' && mine && theirs) {
+    console.log(JSON.stringify({ bench: 'page-cpu-vs-native', preset, page_ms_per_step: +mine.ms_per_step.toFixed(1),
+      native_ms_per_step: +theirs.ms_per_step.toFixed(1), ratio: +(mine.ms_per_step / theirs.ms_per_step).toFixed(2) }));
+  }
+  await page.close();
+}
 await browser.close();
 server.close();

@@ -369,10 +369,13 @@ await test('labels, settings and demonstrations survive a reload; a corrupt impo
   await page.getByTestId('session-import').setInputFiles({ name: 'pairs.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(jsonl) });
   // The corrupt import above cleared the note: "N ✓" says this import was applied.
   await until('the pairs imported', async () => (await page.getByTestId('import-ok').innerText()).includes('✓'), 10_000, 200);
-  const back = await ranked();
-  assert(back.labelled_pairs === rows.length, `${back.labelled_pairs} pairs back, ${rows.length} in the file`);
+  // rlhfStatus() is written by the engine's next turn, a moment after the import.
   const prompts = new Set(rows.map((r) => `${r.labeler}:${r.prompt}`)).size; // one ranked prompt per labeler
-  assert(back.labelled_prompts === prompts, `${back.labelled_prompts} prompts back, ${prompts} in the file`);
+  let back;
+  await until('the status to show the imported pairs', async () => {
+    back = await ranked();
+    return back.labelled_pairs === rows.length && back.labelled_prompts === prompts;
+  }, 10_000, 200).catch(() => assert(false, `${back.labelled_pairs} pairs and ${back.labelled_prompts} prompts back, ${rows.length} and ${prompts} in the file`));
   // The demonstrations out as prompt/completion JSONL (the one added above with
   // them), edited outside, and back in.
   const [demoDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('demonstrations-export').click()]);
@@ -384,7 +387,7 @@ await test('labels, settings and demonstrations survive a reload; a corrupt impo
   const fewer = demos.slice(0, demos.length - 1).map((d) => JSON.stringify(d)).join('\n');
   await page.getByTestId('session-import').setInputFiles({ name: 'demos.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(fewer) });
   await until('the demonstrations imported', async () => (await page.getByTestId('import-ok').innerText()).includes(`${demos.length - 1} demonstrations ✓`), 10_000, 200);
-  assert(await page.locator('[data-testid=sft-demo]').count() === demos.length - 1, 'the imported demonstrations are not the ones in use');
+  await until('the imported demonstrations in use', async () => await page.locator('[data-testid=sft-demo]').count() === demos.length - 1, 10_000, 200);
   assert((await ranked()).labelled_pairs === rows.length, 'importing demonstrations changed the pairs');
 });
 
