@@ -408,8 +408,7 @@ fn publish_status(ui: &Ui, lab: &Lab) {
         s.resume_offered = ui.keep.offer.with_untracked(Option::is_some);
         s.keep_error = ui.keep.error.get_untracked();
         s.keep_busy = ui.keep.busy.get_untracked();
-        s.keep_ms = ui.keep.keep_ms.get_untracked().map(|(ms, _)| ms);
-        s.keep_bytes = ui.keep.keep_ms.get_untracked().map(|(_, b)| b);
+        (s.keep_ms, s.keep_bytes) = ui.keep.last_keep.get_untracked().unzip();
         s.resume_ms = ui.keep.resume_ms.get_untracked();
         if let Some(p) = sft_last {
             s.metrics.insert("sft_loss", p.loss as f64);

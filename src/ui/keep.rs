@@ -99,7 +99,7 @@ pub struct KeepUi {
     pub error: RwSignal<Option<String>>,
     pub busy: RwSignal<Option<&'static str>>,
     /// The last keep: milliseconds it took and bytes written; the last resume's milliseconds.
-    pub keep_ms: RwSignal<Option<(f64, usize)>>,
+    pub last_keep: RwSignal<Option<(f64, usize)>>,
     pub resume_ms: RwSignal<Option<f64>>,
 }
 
@@ -115,7 +115,7 @@ impl KeepUi {
             note: RwSignal::new(None),
             error: RwSignal::new(None),
             busy: RwSignal::new(None),
-            keep_ms: RwSignal::new(None),
+            last_keep: RwSignal::new(None),
             resume_ms: RwSignal::new(None),
         }
     }

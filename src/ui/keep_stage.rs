@@ -199,7 +199,7 @@ impl KeepStage {
         let result = self.write(ui, lab, stages, &changed).await;
         ui.keep.busy.set(None);
         if let Ok(bytes) = result {
-            ui.keep.keep_ms.set(Some((started.elapsed().as_secs_f64() * 1e3, bytes)));
+            ui.keep.last_keep.set(Some((started.elapsed().as_secs_f64() * 1e3, bytes)));
         }
         self.last_write = Some(Instant::now());
         match result {
@@ -269,27 +269,25 @@ impl KeepStage {
 
     /// A model of the page as safetensors bytes.
     async fn bytes(&self, lab: &Lab, stages: &Stages, role: Role, steps: usize) -> Result<Vec<u8>, String> {
-        let card = Self::card(lab, role, steps);
-        let tok = &lab.tokenizer;
-        let out = match role {
-            Role::Pretrained => checkpoint::to_safetensors(&lab.pretrainer.model(), &card, tok).await,
+        match role {
+            Role::Pretrained => self.model_bytes(lab, &lab.pretrainer.model(), role, steps).await,
             Role::Sft => match stages.sft() {
-                Some(s) => checkpoint::to_safetensors(&s.model(), &card, tok).await,
-                None => return Err("there is no SFT model yet (stage 2)".into()),
+                Some(s) => self.model_bytes(lab, &s.model(), role, steps).await,
+                None => Err("there is no SFT model yet (stage 2)".into()),
             },
             Role::RewardModel => match stages.reward_trainer() {
-                Some(r) => checkpoint::to_safetensors(&r.model(), &card, tok).await,
-                None => return Err("there is no reward model yet (stage 4)".into()),
+                Some(r) => self.model_bytes(lab, &r.model(), role, steps).await,
+                None => Err("there is no reward model yet (stage 4)".into()),
             },
             Role::Policy | Role::Value => match stages.policy() {
-                Some((policy, _)) if role == Role::Policy => checkpoint::to_safetensors(&policy, &card, tok).await,
-                Some((_, value)) => checkpoint::to_safetensors(&value, &card, tok).await,
-                None => return Err("there is no policy yet (stage 5)".into()),
+                Some((policy, _)) if role == Role::Policy => self.model_bytes(lab, &policy, role, steps).await,
+                Some((_, value)) => self.model_bytes(lab, &value, role, steps).await,
+                None => Err("there is no policy yet (stage 5)".into()),
             },
-        };
-        out.map_err(|e| e.0)
+        }
     }
 
+    /// One model as safetensors bytes, with its card and the tokenizer in the header.
     async fn model_bytes<M: burn::module::Module>(&self, lab: &Lab, model: &M, role: Role, steps: usize) -> Result<Vec<u8>, String> {
         checkpoint::to_safetensors(model, &Self::card(lab, role, steps), &lab.tokenizer).await.map_err(|e| e.0)
     }
@@ -409,7 +407,7 @@ impl KeepStage {
         }
         if let (Some(kept), Some(main)) = (ppo, policy) {
             ui.keep.busy.set(Some("resuming PPO"));
-            stages.resume_ppo(ui, lab, kept, main, beside_run).await?;
+            stages.resume_ppo(ui, lab, kept, (main, beside_run)).await?;
             self.kept.insert(Role::Policy, kept.iteration);
             self.kept_run = stages.policy_iteration().map(|(_, run)| run);
         }

@@ -325,12 +325,18 @@ impl PpoStage {
         if let Some(run) = self.main.as_mut() {
             run.resume(main.0, main.1, kept.iteration, kept.beta);
         }
+        // The run beside takes its own kept β and γ_ptx: the main run's γ_ptx may have
+        // changed since both started, and the beside run's is not derived from it.
         if let (Some((_, run)), Some((policy, value))) = (self.beside.as_mut(), beside) {
             run.resume(policy, value, kept.iteration, kept.beside_beta);
+            run.cfg.gamma_ptx = kept.beside_gamma_ptx;
         }
         ui.ppo.labels.update(|l| {
-            if let Some((m, _)) = l {
+            if let Some((m, b)) = l {
                 m.beta = kept.beta;
+                if let Some(b) = b {
+                    b.gamma_ptx = kept.beside_gamma_ptx;
+                }
             }
         });
         let points = |v: &[KeptPoint]| {

@@ -114,11 +114,10 @@ impl Stages {
         ui: &Ui,
         lab: &Lab,
         kept: &super::keep::KeptPpo,
-        main: (Gpt, crate::reward::RewardModel),
-        beside: Option<(Gpt, crate::reward::RewardModel)>,
+        runs: (super::ppo_stage::Run, Option<super::ppo_stage::Run>),
     ) -> Result<(), String> {
         let Some(sft) = self.sft.as_ref() else { return Err("the kept PPO run needs its SFT model, which was not kept".into()) };
-        self.ppo.resume(ui, lab, sft, &mut self.reward, kept, (main, beside)).await
+        self.ppo.resume(ui, lab, sft, &mut self.reward, kept, runs).await
     }
 
     /// SFT goes on from a kept or imported model (`model` on the autodiff device,
