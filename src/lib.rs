@@ -33,6 +33,7 @@ pub mod reward;
 pub mod sample;
 pub mod session;
 pub mod sft;
+pub mod stages;
 pub mod stats;
 pub mod tokenizer;
 pub mod train;

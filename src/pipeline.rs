@@ -15,11 +15,13 @@ use crate::evaluate::{Contestant, Matchup, answers, best_of_n, continuation_styl
 use crate::lab::Lab;
 use crate::model::{Gpt, Preset};
 use crate::persona::{Persona, Weights};
-use crate::ppo::{PpoConfig, PpoTrainer};
+use crate::ppo::PpoTrainer;
 use crate::rank::{persona_comparison, rank_sampling, sample_answers};
-use crate::reward::{Comparison, RewardModel, RewardTrainer, demonstration_mean, pair_accuracy};
+use crate::reward::{Comparison, RewardTrainer, demonstration_mean, pair_accuracy};
 use crate::sample::SampleConfig;
 use crate::sft::{self, SftConfig, SftTrainer};
+pub use crate::stages::ppo::PpoRecipe;
+use crate::stages::ppo::{self as ppo_stage, build_run};
 use crate::train::OptimConfig;
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -63,28 +65,6 @@ pub struct Rankings {
     pub unseen: Vec<Comparison>,
 }
 
-/// How every PPO run samples and updates (the main run and the runs beside it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PpoRecipe {
-    /// Answers per iteration, and answers to each of its prompts.
-    pub rollout: usize,
-    pub samples_per_prompt: usize,
-    pub minibatch: usize,
-    pub epochs: usize,
-    pub lr: f64,
-    pub warmup: usize,
-    /// Leave-one-out baseline over each prompt's answers (RLOO).
-    pub leave_one_out: bool,
-    /// Scores normalised to mean 0, std 1 on SFT's ranked answers, clipped to ±3.
-    pub normalize: bool,
-}
-
-impl Default for PpoRecipe {
-    fn default() -> Self {
-        Self { rollout: 32, samples_per_prompt: 4, minibatch: 8, epochs: 2, lr: 3e-4, warmup: 5, leave_one_out: true, normalize: true }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PipelineConfig {
     pub preset: Preset,
@@ -104,12 +84,9 @@ pub struct PipelineConfig {
     pub ppo_steps: usize,
     /// KL weight β of the main PPO run.
     pub beta: f32,
-    /// γ_ptx of the main PPO run (0 = plain PPO). PPO-ptx by default, as
-    /// InstructGPT's final models: plain PPO forgets language as it chases the
-    /// reward (held-out corpus loss 1.1–1.2 → 1.2–1.25 on `micro`), ptx keeps it at
-    /// ~0.75. 0.3 rather than 1: at 1 the corpus loss pulls the policy back toward
-    /// the *pretrained* model (which asks instead of answering) and costs held-out
-    /// win rate (seed 1: 0.57 at γ 1, 0.61 at 0.3; docs/recipe.md).
+    /// γ_ptx of the main PPO run (0 = plain PPO; default [`ppo_stage::GAMMA_PTX`]:
+    /// plain PPO's held-out corpus loss rises 1.1–1.2 → 1.2–1.25 on `micro`, ptx
+    /// keeps it at ~0.75; seed 1 wins 0.57 at γ 1, 0.61 at 0.3, docs/recipe.md).
     pub gamma_ptx: f32,
     pub ppo: PpoRecipe,
     /// Persona weights and noise used to rank.
@@ -143,8 +120,8 @@ impl PipelineConfig {
             rm_fluency: 1.0,
             rm_batch: 4,
             ppo_steps,
-            beta: 0.1,
-            gamma_ptx: 0.3,
+            beta: ppo_stage::BETA,
+            gamma_ptx: ppo_stage::GAMMA_PTX,
             ppo: PpoRecipe::default(),
             weights: Weights::default(),
             noise: 0.0,
@@ -236,19 +213,6 @@ struct Baselines {
     others: Vec<Contestant>,
 }
 
-/// A reward model's mean and standard deviation on SFT's ranked answers: what PPO
-/// normalises its scores by.
-async fn score_stats(reward_model: &RewardModel, ranked: &[Comparison], lab: &Lab) -> Result<(f32, f32), TrainError> {
-    let mut scores = vec![];
-    for c in ranked {
-        scores.extend(crate::reward::score(reward_model, &lab.tokenizer, &c.prompt, &c.answers, &lab.device).await?);
-    }
-    let n = scores.len().max(1) as f32;
-    let mean = scores.iter().sum::<f32>() / n;
-    let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n).sqrt().max(1e-3);
-    Ok((mean, std))
-}
-
 async fn baselines(sft: &Gpt, rm: &RewardTrainer, persona: &Persona, lab: &Lab, cfg: &PipelineConfig) -> Result<Baselines, TrainError> {
     let (tok, d, prompts) = (&lab.tokenizer, &lab.device, &sft::prompts(cfg.lang).eval);
     let reward_model = rm.model();
@@ -316,41 +280,10 @@ async fn run_ppo(
     emit: &mut impl FnMut(Value),
 ) -> Result<(PpoOutcome, PpoTrainer), TrainError> {
     let prompts = sft::prompts(cfg.lang);
-    let r = &cfg.ppo;
-    let defaults = PpoConfig::default();
     // β = 0 means no anchor at all: no KL, and no likelihood read-out in the reward.
     let likelihood_in_reward = beta > 0.0;
-    let proxy = |m: RewardModel| m.proxy_for(beta);
-    let proxy_valid = proxy(rm.model());
-    let (score_mean, score_std, score_clip) = if r.normalize {
-        let (m, s) = score_stats(&proxy_valid, ranked, lab).await?;
-        (m, s, 3.0)
-    } else {
-        (0.0, 1.0, f32::INFINITY)
-    };
-    let ppo_cfg = PpoConfig {
-        beta,
-        gamma_ptx,
-        rollout_size: r.rollout,
-        samples_per_prompt: r.samples_per_prompt,
-        minibatch_size: r.minibatch,
-        ppo_epochs: r.epochs,
-        policy_optim: OptimConfig { lr: r.lr, warmup_steps: r.warmup, ..defaults.policy_optim.clone() },
-        leave_one_out: r.leave_one_out,
-        score_mean,
-        score_std,
-        score_clip,
-        ..defaults
-    };
-    let mut ppo = PpoTrainer::new(
-        sft.trainable_model(),
-        proxy(rm.trainable_model()),
-        prompts.rl.clone(),
-        lab.split.train.clone(),
-        ppo_cfg,
-        cfg.seed + 3,
-        &lab.device,
-    );
+    let proxy_valid = rm.model().proxy_for(beta);
+    let mut ppo = build_run(lab, sft, rm, ranked, &cfg.ppo, beta, gamma_ptx, cfg.seed + 3).await?;
     let (mut scores, mut kls) = (vec![], vec![]);
     for step in 1..=cfg.ppo_steps {
         let (m, _) = ppo.step(&lab.tokenizer).await?;

@@ -204,9 +204,9 @@ pub struct PpoTrainer {
     iteration: usize,
 }
 
-/// Every metric [`PpoTrainer::step`] reports, by TRL's names (so a kept chart's
-/// history can be read back into the same keys).
-pub const METRICS: [&str; 15] = [
+/// Every metric [`PpoTrainer::step`] reports, by TRL's names where TRL has one (so
+/// a kept chart's history can be read back into the same keys).
+pub const METRICS: [&str; 16] = [
     "objective/scores",
     "objective/entropy",
     "objective/kl",
@@ -222,6 +222,7 @@ pub const METRICS: [&str; 15] = [
     "policy/clipfrac_avg",
     "val/ratio",
     "val/clipfrac_avg",
+    "val/answer_tokens",
 ];
 
 impl PpoTrainer {
@@ -414,6 +415,9 @@ impl PpoTrainer {
         m.insert("objective/non_score_reward", -self.beta * kl);
         m.insert("objective/rlhf_reward", mean(&|r| r.score) - self.beta * kl);
         m.insert("eps", mean(&|r| r.ended as u8 as f32));
+        // Not one of TRL's: the mean answer length in tokens (end-of-text not counted),
+        // the first thing to watch when labels reward brevity or an RM rewards length.
+        m.insert("val/answer_tokens", mean(&|r| (r.answer_ids.len() - r.ended as usize) as f32));
         m.insert("beta", self.beta);
 
         let (mut sums, mut count) = (BTreeMap::<&'static str, f32>::new(), 0.0);

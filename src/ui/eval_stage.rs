@@ -143,7 +143,7 @@ impl EvalStage {
         sft: Option<&SftTrainer>,
         ppo: &super::ppo_stage::PpoStage,
     ) -> Result<(), String> {
-        let (Some(base), Some(sft), Some(main)) = (base, sft, ppo.main.as_ref()) else {
+        let (Some(base), Some(sft), Some(main)) = (base, sft, ppo.main()) else {
             return Err("run PPO first (stage 5): the evaluation compares its policy with SFT".into());
         };
         let err = |e: crate::TrainError| e.to_string();
@@ -177,7 +177,7 @@ impl EvalStage {
             TaxRow { model: "sft", beta: None, gamma_ptx: None, loss: loss(sft_model.clone()).await.map_err(err)? },
             TaxRow { model: "ppo", beta: main_cfg.0, gamma_ptx: main_cfg.1, loss: loss(policy.clone()).await.map_err(err)? },
         ];
-        if let Some((_, b)) = ppo.beside.as_ref() {
+        if let Some((_, b)) = ppo.beside() {
             tax.push(TaxRow {
                 model: "beside",
                 beta: Some(b.beta),

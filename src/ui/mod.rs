@@ -85,7 +85,8 @@ impl Params {
         let num = |k: &str, lo: f64, hi: f64, default: f64| {
             get(k).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite()).map_or(default, |v| v.clamp(lo, hi))
         };
-        let ppo = crate::ppo::PpoConfig::default();
+        // The runner's recipe and defaults; the URL may change them (docs/automation.md).
+        let ppo = crate::stages::ppo::PpoSettings::default();
         Self {
             preset: get("preset").and_then(|p| Preset::parse(&p)).unwrap_or(Preset::Small),
             seed: get("seed").and_then(|s| s.trim().parse().ok()).unwrap_or(1),
@@ -95,12 +96,12 @@ impl Params {
             rm_lr: num("rm_lr", 1e-6, 1e-1, 1e-3),
             rm_heldout: num("rm_heldout", 1.0, 20.0, 6.0) as usize,
             beta: num("beta", 0.0, 10.0, ppo.beta as f64) as f32,
-            gamma_ptx: num("ptx", 0.0, 10.0, 1.0) as f32,
-            ppo_lr: num("ppo_lr", 1e-6, 1e-1, ppo.policy_optim.lr),
-            ppo_k: num("ppo_k", 1.0, 8.0, 2.0) as usize,
-            ppo_rollout: num("ppo_rollout", 1.0, 64.0, ppo.rollout_size as f64) as usize,
-            ppo_epochs: num("ppo_epochs", 1.0, 8.0, ppo.ppo_epochs as f64) as usize,
-            ppo_tokens: num("ppo_tokens", 4.0, 64.0, ppo.max_new_tokens as f64) as usize,
+            gamma_ptx: num("ptx", 0.0, 10.0, ppo.gamma_ptx as f64) as f32,
+            ppo_lr: num("ppo_lr", 1e-6, 1e-1, ppo.recipe.lr),
+            ppo_k: num("ppo_k", 1.0, 8.0, ppo.recipe.samples_per_prompt as f64) as usize,
+            ppo_rollout: num("ppo_rollout", 1.0, 64.0, ppo.recipe.rollout as f64) as usize,
+            ppo_epochs: num("ppo_epochs", 1.0, 8.0, ppo.recipe.epochs as f64) as usize,
+            ppo_tokens: num("ppo_tokens", 4.0, 64.0, ppo.recipe.max_new_tokens as f64) as usize,
             watch_every: num("watch_every", 1.0, 100.0, 5.0) as usize,
             beside: get("beside").map_or(ppo_stage::Beside::None, |b| ppo_stage::Beside::parse(&b)),
             eval_prompts: num("eval_prompts", 1.0, 40.0, 10.0) as usize,

@@ -76,6 +76,7 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
     let scores = both("objective/scores", "score", "得分");
     let kl = both("objective/kl", "KL", "KL");
     let entropy = both("objective/entropy", "entropy", "熵");
+    let length = both("val/answer_tokens", "answer length (tokens)", "回答长度（词元）");
     let policy_stats = Signal::derive(move || {
         let pts = ppo.points.get();
         vec![
@@ -89,11 +90,13 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
     let busy = move || {
         let l = lang.get();
         match ppo.busy.get() {
-            Some("normalising") => {
-                tr(l, "shifting the reward model so the demonstrations score 0…", "平移奖励模型，让示范回答的平均分为 0…")
-            }
+            Some("normalising") => tr(
+                l,
+                "shifting the reward model so the demonstrations score 0, and measuring its spread on your ranked answers…",
+                "平移奖励模型，让示范回答的平均分为 0，并在你排过序的回答上测量分数的分布…",
+            ),
             Some("rollout") => tr(l, "sampling answers, scoring them, updating the policy…", "采样回答、打分、更新策略…"),
-            Some("beside") => tr(l, "the run beside it takes its step…", "对照组运行这一步…"),
+            Some("rollout-both") => tr(l, "both runs sample, score and update, one after the other…", "两个运行依次采样、打分、更新…"),
             Some(_) => tr(l, "re-answering the watched prompts…", "重新回答观察中的问题…"),
             None => "",
         }
@@ -157,6 +160,7 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
                 <div class="card"><h3>"objective/scores"</h3><LineChart series=scores testid="ppo-chart-scores" x_label=x /></div>
                 <div class="card"><h3>"objective/kl"</h3><LineChart series=kl testid="ppo-chart-kl" x_label=x /></div>
                 <div class="card"><h3>"objective/entropy"</h3><LineChart series=entropy testid="ppo-chart-entropy" x_label=x /></div>
+                <div class="card"><h3>{move || tr(lang.get(), "answer length", "回答长度")}</h3><LineChart series=length testid="ppo-chart-length" x_label=x /></div>
                 <div class="card"><h3>"policy/clipfrac_avg · policy/approxkl_avg"</h3><LineChart series=policy_stats testid="ppo-chart-policy" x_label=x /></div>
                 <div class="card"><h3>"loss/value_avg"</h3><LineChart series=value testid="ppo-chart-value" x_label=x /></div>
             </div>

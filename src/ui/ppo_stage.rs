@@ -1,8 +1,9 @@
-//! The engine's part for stage 5, PPO: the policy starts from SFT and is scored by
-//! the reward model (its demonstrations' mean shifted to 0). Each iteration keeps
-//! TRL's metrics, the rollout's answers with their per-token log π, log π_ref
-//! (the KL heatmap), and every few iterations re-answers the watched prompts. A
-//! second run from the same start — β = 0, or γ_ptx toggled — can train beside it.
+//! The engine's part for stage 5, PPO: the page drives the core's PPO stage
+//! ([`crate::stages::ppo::PpoStage`], the runner's recipe and defaults) and keeps
+//! what the panel shows: TRL's metrics, the rollout's answers with their per-token
+//! log π, log π_ref (the KL heatmap), and every few iterations the watched prompts
+//! answered again. A second run from the same start — β = 0, or γ_ptx toggled —
+//! can train beside it.
 
 use super::Params;
 use super::engine::Ui;
@@ -10,42 +11,16 @@ use super::keep::{KeptPoint, KeptPpo};
 use crate::inspect::{AttentionMaps, attention_maps_for};
 use crate::lab::Lab;
 use crate::model::Gpt;
-use crate::ppo::{METRICS, PpoConfig, PpoTrainer, Rollout};
-use crate::reward::RewardModel;
+use crate::ppo::{METRICS, PpoTrainer, Rollout};
 use crate::sample::{SampleConfig, answer_texts};
 use crate::sft::{self, SftTrainer};
-use crate::train::OptimConfig;
+use crate::stages::ppo::{PpoRecipe, PpoSettings};
 use leptos::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::collections::BTreeMap;
 
-/// The run trained beside the main one, from the same SFT model and reward model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Beside {
-    None,
-    /// β = 0 and no ptx: nothing holds the policy near SFT — reward hacking.
-    Beta0,
-    /// The same β with γ_ptx toggled (0 ↔ the chosen value, or 1).
-    PtxToggled,
-}
-
-impl Beside {
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "beta0" => Self::Beta0,
-            "ptx" => Self::PtxToggled,
-            _ => Self::None,
-        }
-    }
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Beta0 => "beta0",
-            Self::PtxToggled => "ptx",
-        }
-    }
-}
+pub use crate::stages::ppo::{Beside, Run};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenKl {
@@ -169,9 +144,11 @@ impl PpoUi {
             // Means over the first and the last third: one iteration's score is noisy.
             let third = pts.len() / 3;
             if third > 0 {
-                let mean = |s: &[PpoPoint]| s.iter().filter_map(|p| p.get("objective/scores")).sum::<f32>() as f64 / s.len() as f64;
-                m.insert("ppo_score_first_third", mean(&pts[..third]));
-                m.insert("ppo_score_last_third", mean(&pts[pts.len() - third..]));
+                let mean = |s: &[PpoPoint], key| s.iter().filter_map(|p| p.get(key)).sum::<f32>() as f64 / s.len() as f64;
+                m.insert("ppo_score_first_third", mean(&pts[..third], "objective/scores"));
+                m.insert("ppo_score_last_third", mean(&pts[pts.len() - third..], "objective/scores"));
+                m.insert("ppo_answer_tokens_first_third", mean(&pts[..third], "val/answer_tokens"));
+                m.insert("ppo_answer_tokens_last_third", mean(&pts[pts.len() - third..], "val/answer_tokens"));
             }
         });
         m.insert("ppo_beside_iteration", self.beside_points.with_untracked(Vec::len) as f64);
@@ -184,22 +161,18 @@ impl PpoUi {
     }
 }
 
-/// A kept run's weights: the policy and its value network.
-pub type Run = (Gpt, RewardModel);
-
 /// How many prompts are watched.
 const WATCHED: usize = 3;
 
 pub struct PpoStage {
-    pub main: Option<PpoTrainer>,
-    pub beside: Option<(Beside, PpoTrainer)>,
+    stage: Option<crate::stages::ppo::PpoStage>,
     /// Runs started so far (a restart is a new run, even at the same iteration).
     pub runs: usize,
     seen_steps: u64,
     seen_restarts: u64,
-    rollout: usize,
-    epochs: usize,
-    tokens: usize,
+    /// The recipe's sizes (from the page's URL, or the recipe's defaults); the
+    /// learning rate and answers per prompt come from the panel at each start.
+    recipe: PpoRecipe,
     watch_every: usize,
     seed: u64,
 }
@@ -226,23 +199,29 @@ fn view_of(lab: &Lab, rollouts: &[Rollout]) -> Vec<AnswerView> {
 impl PpoStage {
     pub fn new(p: &Params) -> Self {
         Self {
-            main: None,
-            beside: None,
+            stage: None,
             runs: 0,
             seen_steps: 0,
             seen_restarts: 0,
-            rollout: p.ppo_rollout,
-            epochs: p.ppo_epochs,
-            tokens: p.ppo_tokens,
+            recipe: PpoRecipe { rollout: p.ppo_rollout, epochs: p.ppo_epochs, max_new_tokens: p.ppo_tokens, ..PpoRecipe::default() },
             watch_every: p.watch_every,
             seed: p.seed,
         }
     }
 
+    /// The main run, once started.
+    pub fn main(&self) -> Option<&PpoTrainer> {
+        self.stage.as_ref().map(|s| &s.main)
+    }
+
+    /// The run beside the main one, if one was asked for.
+    pub fn beside(&self) -> Option<&(Beside, PpoTrainer)> {
+        self.stage.as_ref().and_then(|s| s.beside.as_ref())
+    }
+
     /// An earlier stage starts over: PPO's runs go with it.
     pub fn reset(&mut self, ui: &Ui) {
-        self.main = None;
-        self.beside = None;
+        self.stage = None;
         ui.ppo.running.set(false);
         ui.ppo.iteration.set(0);
         ui.ppo.points.set(vec![]);
@@ -277,19 +256,14 @@ impl PpoStage {
         true
     }
 
-    fn config(&self, ui: &Ui, beta: f32, gamma_ptx: f32) -> PpoConfig {
-        let d = PpoConfig::default();
-        let lr = ui.ppo.lr.get_untracked();
-        PpoConfig {
-            beta,
-            gamma_ptx,
-            policy_optim: OptimConfig { lr, ..d.policy_optim.clone() },
-            rollout_size: self.rollout,
-            samples_per_prompt: ui.ppo.k.get_untracked(),
-            minibatch_size: d.minibatch_size.min(self.rollout),
-            ppo_epochs: self.epochs,
-            max_new_tokens: self.tokens,
-            ..d
+    /// The panel's settings over the recipe.
+    fn settings(&self, ui: &Ui) -> PpoSettings {
+        let recipe = PpoRecipe { lr: ui.ppo.lr.get_untracked(), samples_per_prompt: ui.ppo.k.get_untracked(), ..self.recipe.clone() };
+        PpoSettings {
+            beta: ui.ppo.beta.get_untracked(),
+            gamma_ptx: ui.ppo.gamma_ptx.get_untracked(),
+            recipe,
+            beside: ui.ppo.beside.get_untracked(),
         }
     }
 
@@ -322,14 +296,11 @@ impl PpoStage {
         ui.ppo.beta.set(first_beta);
         self.build(ui, lab, sft, rm).await?;
         ui.ppo.beta.set(kept.beta);
-        if let Some(run) = self.main.as_mut() {
-            run.resume(main.0, main.1, kept.iteration, kept.beta);
-        }
         // The run beside takes its own kept β and γ_ptx: the main run's γ_ptx may have
         // changed since both started, and the beside run's is not derived from it.
-        if let (Some((_, run)), Some((policy, value))) = (self.beside.as_mut(), beside) {
-            run.resume(policy, value, kept.iteration, kept.beside_beta);
-            run.cfg.gamma_ptx = kept.beside_gamma_ptx;
+        if let Some(stage) = self.stage.as_mut() {
+            let beside = beside.map(|run| (run, kept.beside_beta, kept.beside_gamma_ptx));
+            stage.resume(kept.iteration, (main, kept.beta, kept.gamma_ptx), beside);
         }
         ui.ppo.labels.update(|l| {
             if let Some((m, b)) = l {
@@ -355,7 +326,8 @@ impl PpoStage {
 
     /// What a reload needs to go on with the runs (their weights are kept apart).
     pub fn kept(&self, ui: &Ui) -> Option<KeptPpo> {
-        let main = self.main.as_ref()?;
+        let main = self.main()?;
+        let beside = self.beside();
         let points = |v: Vec<PpoPoint>| {
             v.into_iter()
                 .map(|p| KeptPoint { iteration: p.iteration, metrics: p.metrics.into_iter().map(|(k, v)| (k.to_string(), v)).collect() })
@@ -367,9 +339,9 @@ impl PpoStage {
             gamma_ptx: main.cfg.gamma_ptx,
             lr: ui.ppo.lr.get_untracked(),
             k: ui.ppo.k.get_untracked(),
-            beside: self.beside.as_ref().map_or(Beside::None, |(k, _)| *k).code().into(),
-            beside_beta: self.beside.as_ref().map_or(0.0, |(_, b)| b.beta),
-            beside_gamma_ptx: self.beside.as_ref().map_or(0.0, |(_, b)| b.cfg.gamma_ptx),
+            beside: beside.map_or(Beside::None, |(k, _)| *k).code().into(),
+            beside_beta: beside.map_or(0.0, |(_, b)| b.beta),
+            beside_gamma_ptx: beside.map_or(0.0, |(_, b)| b.cfg.gamma_ptx),
             points: points(ui.ppo.points.get_untracked()),
             beside_points: points(ui.ppo.beside_points.get_untracked()),
         })
@@ -381,24 +353,15 @@ impl PpoStage {
         ui.ppo.busy.set(Some("normalising"));
         // Demonstrations score 0 on average: a score above 0 reads "better than SFT's teachers".
         rm.normalize(&lab.tokenizer, &ui.demonstrations()).await.map_err(|e| e.to_string())?;
-        let (beta, gamma) = (ui.ppo.beta.get_untracked(), ui.ppo.gamma_ptx.get_untracked());
-        let prompts = sft::prompts(lab.lang).rl;
-        // β = 0 means no anchor at all: the reward model's head alone, without the
-        // likelihood read-out that rewards what SFT finds likely (as the runner).
-        let new = |cfg: PpoConfig, seed: u64| {
-            let reward_model = rm.trainable_model().proxy_for(cfg.beta);
-            PpoTrainer::new(sft.trainable_model(), reward_model, prompts.clone(), lab.split.train.clone(), cfg, seed, &lab.device)
-        };
+        // Scores are normalised on the answers you ranked, as the runner does on the persona's.
+        let ranked: Vec<_> = ui.session.with_untracked(|s| s.comparisons.iter().filter(|c| !c.pairs.is_empty()).cloned().collect());
+        let settings = self.settings(ui);
+        let label = |(beta, gamma_ptx)| RunLabel { beta, gamma_ptx };
+        let labels = (label((settings.beta, settings.gamma_ptx)), settings.beside.settings(settings.beta, settings.gamma_ptx).map(label));
         // Same seed: both runs see the same prompts in the same order.
-        self.main = Some(new(self.config(ui, beta, gamma), self.seed + 3));
-        let kind = ui.ppo.beside.get_untracked();
-        let beside = match kind {
-            Beside::None => None,
-            Beside::Beta0 => Some(RunLabel { beta: 0.0, gamma_ptx: 0.0 }),
-            Beside::PtxToggled => Some(RunLabel { beta, gamma_ptx: if gamma > 0.0 { 0.0 } else { 1.0 } }),
-        };
-        self.beside = beside.as_ref().map(|l| (kind, new(self.config(ui, l.beta, l.gamma_ptx), self.seed + 3)));
-        ui.ppo.labels.set(Some((RunLabel { beta, gamma_ptx: gamma }, beside)));
+        let stage = crate::stages::ppo::PpoStage::new(lab, sft, rm, &ranked, settings, self.seed + 3).await.map_err(|e| e.to_string())?;
+        self.stage = Some(stage);
+        ui.ppo.labels.set(Some(labels));
         self.runs += 1;
         Ok(())
     }
@@ -411,29 +374,27 @@ impl PpoStage {
         rm: &mut super::reward_stage::RewardStage,
     ) -> Result<(), String> {
         let Some(sft) = sft else { return Err("train the SFT model first (stage 2): PPO starts from it".into()) };
-        if self.main.is_none() {
+        if self.stage.is_none() {
             self.start(ui, lab, sft, rm).await?;
         }
-        let Some(main) = self.main.as_mut() else { return Ok(()) };
+        let Some(stage) = self.stage.as_mut() else { return Ok(()) };
         // β and γ_ptx act from this iteration on.
-        main.beta = ui.ppo.beta.get_untracked();
-        main.cfg.gamma_ptx = ui.ppo.gamma_ptx.get_untracked();
+        let (beta, gamma_ptx) = (ui.ppo.beta.get_untracked(), ui.ppo.gamma_ptx.get_untracked());
+        stage.set(beta, gamma_ptx);
         ui.ppo.labels.update(|l| {
             if let Some((m, _)) = l {
-                *m = RunLabel { beta: main.beta, gamma_ptx: main.cfg.gamma_ptx };
+                *m = RunLabel { beta, gamma_ptx };
             }
         });
-        ui.ppo.busy.set(Some("rollout"));
-        let (m, rollouts) = main.step(&lab.tokenizer).await.map_err(|e| e.to_string())?;
-        let iteration = main.iteration();
-        ui.ppo.answers.set(view_of(lab, &rollouts));
-        ui.ppo.points.update(|v| v.push(PpoPoint { iteration, metrics: m }));
+        ui.ppo.busy.set(Some(if stage.beside.is_some() { "rollout-both" } else { "rollout" }));
+        let (main, beside) = stage.step(lab).await.map_err(|e| e.to_string())?;
+        let iteration = main.iteration;
+        ui.ppo.answers.set(view_of(lab, &main.rollouts));
+        ui.ppo.points.update(|v| v.push(PpoPoint { iteration, metrics: main.metrics }));
         ui.ppo.iteration.set(iteration);
-        if let Some((_, other)) = self.beside.as_mut() {
-            ui.ppo.busy.set(Some("beside"));
-            let (m, rollouts) = other.step(&lab.tokenizer).await.map_err(|e| e.to_string())?;
-            ui.ppo.beside_answers.set(view_of(lab, &rollouts));
-            ui.ppo.beside_points.update(|v| v.push(PpoPoint { iteration: other.iteration(), metrics: m }));
+        if let Some(b) = beside {
+            ui.ppo.beside_answers.set(view_of(lab, &b.rollouts));
+            ui.ppo.beside_points.update(|v| v.push(PpoPoint { iteration: b.iteration, metrics: b.metrics }));
         }
         if iteration % self.watch_every == 0 {
             ui.ppo.busy.set(Some("watching"));
@@ -447,23 +408,24 @@ impl PpoStage {
     async fn watch(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, at: usize) -> Result<(), crate::TrainError> {
         let tok = &lab.tokenizer;
         let known: Vec<Watched> = ui.ppo.watched.get_untracked();
+        let tokens = self.recipe.max_new_tokens;
         let mut rows = vec![];
         for (i, prompt) in sft::prompts(lab.lang).rl.into_iter().take(WATCHED).enumerate() {
             let sft_answer = match known.get(i) {
                 Some(w) if w.prompt == prompt => w.sft.clone(),
-                _ => greedy_answer(&sft.model(), lab, &prompt, self.tokens).await?,
+                _ => greedy_answer(&sft.model(), lab, &prompt, tokens).await?,
             };
-            let policy = match self.main.as_ref() {
-                Some(m) => greedy_answer(&m.policy(), lab, &prompt, self.tokens).await?,
+            let policy = match self.main() {
+                Some(m) => greedy_answer(&m.policy(), lab, &prompt, tokens).await?,
                 None => String::new(),
             };
-            let beside = match self.beside.as_ref() {
-                Some((_, b)) => Some(greedy_answer(&b.policy(), lab, &prompt, self.tokens).await?),
+            let beside = match self.beside() {
+                Some((_, b)) => Some(greedy_answer(&b.policy(), lab, &prompt, tokens).await?),
                 None => None,
             };
             rows.push(Watched { prompt, sft: sft_answer, policy, beside, at });
         }
-        if let (Some(first), Some(main)) = (rows.first(), self.main.as_ref()) {
+        if let (Some(first), Some(main)) = (rows.first(), self.main()) {
             let policy = main.policy();
             let mut ctx = vec![tok.eot()];
             ctx.extend(tok.encode(&first.prompt));

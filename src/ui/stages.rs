@@ -89,17 +89,17 @@ impl Stages {
 
     /// The main PPO run's policy and value network, once PPO has started.
     pub fn policy(&self) -> Option<(Gpt, crate::reward::RewardModel)> {
-        self.ppo.main.as_ref().map(|p| (p.policy(), p.value()))
+        self.ppo.main().map(|p| (p.policy(), p.value()))
     }
 
     /// The main PPO run's iteration and run number, once PPO has started.
     pub fn policy_iteration(&self) -> Option<(usize, usize)> {
-        self.ppo.main.as_ref().map(|p| (p.iteration(), self.ppo.runs))
+        self.ppo.main().map(|p| (p.iteration(), self.ppo.runs))
     }
 
     /// The run trained beside the main one: its policy and value network.
     pub fn beside(&self) -> Option<(Gpt, crate::reward::RewardModel)> {
-        self.ppo.beside.as_ref().map(|(_, b)| (b.policy(), b.value()))
+        self.ppo.beside().map(|(_, b)| (b.policy(), b.value()))
     }
 
     /// PPO's runs as a reload needs them, with the number of the run (a restart

@@ -1,0 +1,139 @@
+//! The PPO stage driver that the runner, the tests and the page share, on an
+//! untrained micro GPT (flex CPU, fast): the run beside the main one sees the same
+//! prompts in the same order with its own β and reward; the panel's β and γ_ptx act
+//! on the main run only, from the next iteration; scores are normalised on the
+//! ranked answers; a stage rebuilt and resumed from a kept run's weights computes
+//! the same as the run it was kept from, and goes on.
+
+use burn::prelude::*;
+use pollster::block_on;
+use rlhf_playground::checkpoint::{self, ModelCard, Role};
+use rlhf_playground::corpus::Lang;
+use rlhf_playground::lab::Lab;
+use rlhf_playground::model::{Gpt, Preset};
+use rlhf_playground::ppo::PpoTrainer;
+use rlhf_playground::rank::Pair;
+use rlhf_playground::reward::{Comparison, RewardModel, RewardTrainer};
+use rlhf_playground::sft::{self, SftConfig, SftTrainer};
+use rlhf_playground::stages::ppo::{Beside, PpoRecipe, PpoSettings, PpoStage, score_stats};
+use rlhf_playground::train::OptimConfig;
+
+struct Setup {
+    lab: Lab,
+    sft: SftTrainer,
+    rm: RewardTrainer,
+    ranked: Vec<Comparison>,
+}
+
+fn setup() -> Setup {
+    let device = Device::flex();
+    let lab = Lab::new(Preset::Micro, 1, Lang::En, &device).unwrap();
+    let demos = sft::demonstrations(Lang::En);
+    let sft = SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(Preset::Micro), 2, &device);
+    let optim = OptimConfig { lr: 1e-3, warmup_steps: 0, weight_decay: 0.0, grad_clip_norm: 1.0 };
+    // α = 1: the likelihood read-out is on, so the β = 0 run's head-alone reward differs.
+    let rm = RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, 1.0, optim, &device);
+    let ranked = sft::prompts(Lang::En)
+        .rl
+        .into_iter()
+        .take(3)
+        .map(|prompt| Comparison {
+            prompt,
+            answers: vec!["A: I don't know.".into(), "A: The fox eats berries.".into(), "A: Yes, it is.".into()],
+            pairs: vec![Pair { chosen: 0, rejected: 1 }, Pair { chosen: 0, rejected: 2 }],
+            labeler: Default::default(),
+        })
+        .collect();
+    Setup { lab, sft, rm, ranked }
+}
+
+fn settings(beside: Beside) -> PpoSettings {
+    let recipe = PpoRecipe { rollout: 4, samples_per_prompt: 2, minibatch: 2, epochs: 1, max_new_tokens: 6, ..PpoRecipe::default() };
+    PpoSettings { beta: 0.2, gamma_ptx: 0.5, recipe, beside }
+}
+
+fn logits(model: &Gpt, lab: &Lab) -> Vec<f32> {
+    let ids: Vec<i64> = lab.tokenizer.encode("Q: What does the fox eat?").iter().map(|&t| t as i64).collect();
+    let n = ids.len();
+    model.forward(Tensor::<1, Int>::from_ints(ids.as_slice(), &lab.device).reshape([1, n])).into_data().try_to_vec::<f32>().unwrap()
+}
+
+/// A run's policy and value network as the page keeps them: safetensors files,
+/// read back onto the training device.
+fn kept(run: &PpoTrainer, lab: &Lab) -> (Gpt, RewardModel) {
+    let card = |role| ModelCard::new(role, &lab.model_cfg, Preset::Micro, Lang::En, 1, run.iteration());
+    let train = lab.device.clone().autodiff();
+    let policy = block_on(checkpoint::to_safetensors(&run.policy(), &card(Role::Policy), &lab.tokenizer)).unwrap();
+    let value = block_on(checkpoint::to_safetensors(&run.value(), &card(Role::Value), &lab.tokenizer)).unwrap();
+    let (policy, _) = checkpoint::load_gpt(&policy, &[Role::Policy], &lab.model_cfg, &train).unwrap();
+    let (value, _) = checkpoint::load_reward_model(&value, &[Role::Value], &lab.model_cfg, &train).unwrap();
+    (policy, value)
+}
+
+#[test]
+fn the_run_beside_sees_the_same_prompts_with_its_own_beta_and_reward() {
+    let s = setup();
+    let mut stage = block_on(PpoStage::new(&s.lab, &s.sft, &s.rm, &s.ranked, settings(Beside::Beta0), 9)).unwrap();
+    let (_, beside) = stage.beside.as_ref().expect("a run beside was asked for");
+    assert_eq!((beside.beta, beside.cfg.gamma_ptx), (0.0, 0.0));
+    assert_eq!(block_on(beside.reward_model().fluency_weight()).unwrap(), 0.0, "β = 0 optimises the head alone");
+    assert_eq!(block_on(stage.main.reward_model().fluency_weight()).unwrap(), 1.0);
+    // Scores normalised on the ranked answers, each run by the reward it optimises.
+    let (mean, std) = block_on(score_stats(&s.rm.model(), &s.ranked, &s.lab)).unwrap();
+    assert_eq!((stage.main.cfg.score_mean, stage.main.cfg.score_std, stage.main.cfg.score_clip), (mean, std, 3.0));
+    assert_ne!(beside.cfg.score_mean, mean, "the head alone scores on its own scale");
+    for iteration in 1..=2 {
+        let (main, beside) = block_on(stage.step(&s.lab)).unwrap();
+        let beside = beside.expect("both runs step");
+        assert_eq!((main.iteration, beside.iteration), (iteration, iteration));
+        let prompts = |it: &rlhf_playground::stages::ppo::Iteration| it.rollouts.iter().map(|r| r.prompt.clone()).collect::<Vec<_>>();
+        assert_eq!(prompts(&main), prompts(&beside), "iteration {iteration}");
+        assert_eq!(main.rollouts.len(), 4);
+        assert!(main.metrics["objective/kl"].is_finite() && beside.metrics["objective/kl"].is_finite());
+    }
+}
+
+#[test]
+fn the_panels_beta_and_ptx_act_on_the_main_run_from_the_next_iteration() {
+    let s = setup();
+    let mut stage = block_on(PpoStage::new(&s.lab, &s.sft, &s.rm, &s.ranked, settings(Beside::PtxToggled), 9)).unwrap();
+    assert_eq!(stage.beside.as_ref().map(|(_, b)| (b.beta, b.cfg.gamma_ptx)), Some((0.2, 0.0)), "γ_ptx toggled, same β");
+    block_on(stage.step(&s.lab)).unwrap();
+    stage.set(0.05, 0.0);
+    let (main, beside) = block_on(stage.step(&s.lab)).unwrap();
+    assert_eq!(main.metrics["beta"], 0.05);
+    assert_eq!(main.metrics["loss/ptx_avg"], 0.0, "γ_ptx 0: no pretraining loss");
+    let beside = beside.unwrap();
+    assert_eq!(beside.metrics["beta"], 0.2, "the run beside keeps its own β");
+}
+
+#[test]
+fn a_stage_resumed_from_kept_weights_computes_the_same_and_goes_on() {
+    let s = setup();
+    let mut first = block_on(PpoStage::new(&s.lab, &s.sft, &s.rm, &s.ranked, settings(Beside::Beta0), 9)).unwrap();
+    block_on(first.step(&s.lab)).unwrap();
+    first.set(0.3, 0.1);
+    block_on(first.step(&s.lab)).unwrap();
+    let main = (kept(&first.main, &s.lab), first.main.beta, first.main.cfg.gamma_ptx);
+    let beside = first.beside.as_ref().map(|(_, b)| (kept(b, &s.lab), b.beta, b.cfg.gamma_ptx));
+
+    // As after a reload: a new stage from SFT and the reward model, then the kept runs.
+    let mut again = block_on(PpoStage::new(&s.lab, &s.sft, &s.rm, &s.ranked, settings(Beside::Beta0), 9)).unwrap();
+    assert_ne!(logits(&again.main.policy(), &s.lab), logits(&first.main.policy(), &s.lab), "two updates moved the policy");
+    again.resume(first.main.iteration(), main, beside);
+    assert_eq!(logits(&again.main.policy(), &s.lab), logits(&first.main.policy(), &s.lab));
+    let (b1, b2) = (&first.beside.as_ref().unwrap().1, &again.beside.as_ref().unwrap().1);
+    assert_eq!(logits(&b2.policy(), &s.lab), logits(&b1.policy(), &s.lab));
+    assert_eq!((again.main.beta, again.main.cfg.gamma_ptx), (0.3, 0.1));
+    let (main, beside) = block_on(again.step(&s.lab)).unwrap();
+    assert_eq!((main.iteration, beside.unwrap().iteration), (3, 3));
+    assert!(main.metrics.values().all(|v| v.is_finite()), "{:?}", main.metrics);
+}
+
+#[test]
+fn the_page_and_the_runner_start_ppo_from_one_recipe() {
+    // The page's defaults are PpoSettings::default(); the runner's are the pipeline's.
+    let runner = rlhf_playground::pipeline::PipelineConfig::for_preset(Preset::Micro);
+    let page = PpoSettings::default();
+    assert_eq!((runner.beta, runner.gamma_ptx, &runner.ppo), (page.beta, page.gamma_ptx, &page.recipe));
+}
