@@ -52,6 +52,9 @@ pub enum TrainError {
     Backend(String),
     /// A checkpoint could not be read or written; nothing was changed.
     Checkpoint(String),
+    /// The reward model was asked to learn from rankings with no pair in them (no
+    /// prompt ranked yet, or every answer tied).
+    NoPairs,
 }
 
 impl From<checkpoint::CheckpointError> for TrainError {
@@ -69,6 +72,9 @@ impl std::fmt::Display for TrainError {
             ),
             Self::Backend(e) => write!(f, "the compute device failed: {e}"),
             Self::Checkpoint(e) => write!(f, "{e}"),
+            Self::NoPairs => {
+                write!(f, "no ranked pair to learn from: rank at least one prompt, with its answers in different places (stage 3)")
+            }
         }
     }
 }

@@ -16,13 +16,13 @@ use crate::lab::Lab;
 use crate::model::{Gpt, Preset};
 use crate::persona::{Persona, Weights};
 use crate::ppo::PpoTrainer;
-use crate::rank::{persona_comparison, rank_sampling, sample_answers};
 use crate::reward::{Comparison, RewardTrainer, demonstration_mean, pair_accuracy};
 use crate::sample::SampleConfig;
-use crate::sft::{self, SftConfig, SftTrainer};
+use crate::sft::{self, SftTrainer};
 pub use crate::stages::ppo::PpoRecipe;
 use crate::stages::ppo::{self as ppo_stage, build_run};
-use crate::train::OptimConfig;
+use crate::stages::reward::{RewardSettings, RewardStage, rank_by_persona};
+use crate::stages::sft::SftStage;
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -108,6 +108,7 @@ impl PipelineConfig {
             Preset::Micro => (3000, 200, 40),
             Preset::Small => (6000, 400, 100),
         };
+        let rm = RewardSettings::default();
         Self {
             preset,
             seed: 1,
@@ -116,9 +117,9 @@ impl PipelineConfig {
             sft_steps,
             k: 9,
             rm_epochs: 2,
-            rm_lr: 1e-3,
-            rm_fluency: 1.0,
-            rm_batch: 4,
+            rm_lr: rm.lr,
+            rm_fluency: rm.fluency,
+            rm_batch: rm.batch,
             ppo_steps,
             beta: ppo_stage::BETA,
             gamma_ptx: ppo_stage::GAMMA_PTX,
@@ -243,7 +244,7 @@ fn mean(v: &[f32]) -> f32 {
     v.iter().sum::<f32>() / v.len().max(1) as f32
 }
 
-/// Ranks K sampled answers for each prompt with the persona.
+/// Ranks K sampled answers for each prompt with the persona, one event per prompt.
 #[allow(clippy::too_many_arguments)]
 async fn rank(
     policy: &Gpt,
@@ -255,14 +256,10 @@ async fn rank(
     emit: &mut impl FnMut(Value),
     tag: &str,
 ) -> Result<Vec<Comparison>, TrainError> {
-    let mut out = vec![];
-    for (i, p) in prompts.iter().enumerate() {
-        let answers = sample_answers(policy, &lab.tokenizer, p, k, &rank_sampling(), rng, &lab.device).await?;
-        let (ranks, c) = persona_comparison(persona, p, answers, rng);
-        emit(json!({"stage": tag, "step": i + 1, "prompt": p, "answers": c.answers, "ranks": ranks, "pairs": c.pairs.len()}));
-        out.push(c);
-    }
-    Ok(out)
+    rank_by_persona(policy, lab, persona, prompts, k, rng, |i, ranks, c| {
+        emit(json!({"stage": tag, "step": i + 1, "prompt": c.prompt, "answers": c.answers, "ranks": ranks, "pairs": c.pairs.len()}))
+    })
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -397,21 +394,25 @@ pub async fn run_stored(
 
     // 2. SFT.
     let demos = sft::demonstrations(cfg.lang);
-    let mut sft =
-        SftTrainer::new(lab.pretrainer.trainable_model(), &lab.tokenizer, &demos, SftConfig::for_preset(cfg.preset), cfg.seed + 1, device);
-    if cfg.from > Stage::Sft {
+    let sft_stage = if cfg.from > Stage::Sft {
         let (model, card) = read_gpt(&store, "sft", Role::Sft)?;
-        sft.resume(model, card.steps);
         emit(json!({"stage": "sft", "loaded": "sft"}));
+        SftStage::resumed(&lab, &demos, model, card.steps)
     } else {
+        let mut stage = SftStage::new(&lab, &demos);
         for _ in 0..cfg.sft_steps {
-            emit(tagged("sft", sft.step().await?));
+            emit(tagged("sft", stage.step().await?));
         }
         if let Some(st) = store.as_deref_mut() {
-            checkpoint::save_model(st, "sft", &sft.model(), &card(Role::Sft, cfg.sft_steps), &lab.tokenizer).await?;
+            checkpoint::save_model(st, "sft", &stage.trainer.model(), &card(Role::Sft, cfg.sft_steps), &lab.tokenizer).await?;
             st.put("demonstrations.jsonl", crate::session::demonstrations_jsonl(&demos).as_bytes())?;
         }
-    }
+        stage
+    };
+    // The first held-out questions answered by the base and the SFT model, as the page shows them.
+    let watched = sft_stage.watch(&lab, &prompts.eval[..3.min(prompts.eval.len())], &mut StdRng::seed_from_u64(cfg.seed + 9)).await?;
+    emit(json!({"stage": "sft_watch", "watched": watched}));
+    let sft = &sft_stage.trainer;
     let sft_model = sft.model();
     let sft_style = continuation_style(&sft_model, &lab.tokenizer, &prompts.eval, marker_a, marker_q, device).await?;
     let corpus_loss_sft = corpus_loss(&sft_model, &lab.split.held_out, CORPUS_WINDOWS, block, device).await?;
@@ -443,37 +444,35 @@ pub async fn run_stored(
     };
     let Rankings { train, held_out, unseen } = rankings;
 
-    // 4. Reward model: one prompt's pairs per step, prompts with no pair skipped.
-    let rm_optim = OptimConfig { lr: cfg.rm_lr, warmup_steps: 10, weight_decay: 0.0, grad_clip_norm: 1.0 };
-    let mut rm = RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, cfg.rm_fluency, rm_optim.clone(), device);
-    let rm_shift = if cfg.from > Stage::Reward {
+    // 4. Reward model: `rm_batch` prompts (each with all its pairs) per step, in
+    //    shuffled passes; its order continues the ranking's random stream.
+    let rm_settings = RewardSettings { lr: cfg.rm_lr, batch: cfg.rm_batch, fluency: cfg.rm_fluency, ..RewardSettings::default() };
+    let (reward_stage, rm_shift) = if cfg.from > Stage::Reward {
         let store = store.as_deref().expect("checked above");
         let (model, card) =
             checkpoint::read_reward_model(store, "reward_model", &[Role::RewardModel], &lab.model_cfg, &lab.tokenizer, &autodiff)?;
-        rm = RewardTrainer::resumed(model, card.steps, rm_optim, device);
         emit(json!({"stage": "reward", "loaded": "reward_model"}));
         // Its bias shift happened in the run that trained it; this one adds none.
-        0.0
+        (RewardStage::resumed(&lab, model, card.steps, rm_settings, rng), 0.0)
     } else {
-        let labelled: Vec<&Comparison> = train.iter().filter(|c| !c.pairs.is_empty()).collect();
-        let mut order: Vec<usize> = (0..labelled.len()).collect();
-        for epoch in 1..=cfg.rm_epochs {
-            rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
-            for chunk in order.chunks(cfg.rm_batch) {
-                let batch: Vec<&Comparison> = chunk.iter().map(|&i| labelled[i]).collect();
-                emit(tagged("reward", rm.step_batch(&lab.tokenizer, &batch).await?));
+        let mut rm = RewardStage::new(&lab, sft, rm_settings, rng);
+        while rm.passes() < cfg.rm_epochs {
+            let s = rm.step(&lab, &train).await?;
+            emit(tagged("reward", &s.stats));
+            if s.pass_done {
+                let acc = pair_accuracy(&rm.trainer.model(), &lab.tokenizer, &held_out, device).await?;
+                let unseen_acc = pair_accuracy(&rm.trainer.model(), &lab.tokenizer, &unseen, device).await?;
+                emit(json!({"stage": "reward_eval", "epoch": s.passes, "held_out_accuracy": acc, "unseen_facts_accuracy": unseen_acc}));
             }
-            let acc = pair_accuracy(&rm.model(), &lab.tokenizer, &held_out, device).await?;
-            let unseen_acc = pair_accuracy(&rm.model(), &lab.tokenizer, &unseen, device).await?;
-            emit(json!({"stage": "reward_eval", "epoch": epoch, "held_out_accuracy": acc, "unseen_facts_accuracy": unseen_acc}));
         }
-        let shift = rm.normalize(&lab.tokenizer, &demos).await?;
+        let shift = rm.normalize(&lab, &demos).await?;
         if let Some(st) = store.as_deref_mut() {
-            let steps = cfg.rm_epochs * labelled.len().div_ceil(cfg.rm_batch);
-            checkpoint::save_model(st, "reward_model", &rm.model(), &card(Role::RewardModel, steps), &lab.tokenizer).await?;
+            let steps = rm.trainer.step_count();
+            checkpoint::save_model(st, "reward_model", &rm.trainer.model(), &card(Role::RewardModel, steps), &lab.tokenizer).await?;
         }
-        shift
+        (rm, shift)
     };
+    let rm = &reward_stage.trainer;
     let rm_demo_mean = demonstration_mean(&rm.model(), &lab.tokenizer, &demos, device).await?;
     let rm_held_out_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &held_out, device).await?;
     let rm_unseen_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &unseen, device).await?;
@@ -489,7 +488,7 @@ pub async fn run_stored(
     );
 
     // The evaluation's fixed side: SFT and the baselines that need no RL.
-    let base = baselines(&sft_model, &rm, &persona, &lab, &cfg).await?;
+    let base = baselines(&sft_model, rm, &persona, &lab, &cfg).await?;
     let facts = |p: &str| !persona.asks_sum(p);
     let eval_sum_prompts = prompts.eval.iter().filter(|p| persona.asks_sum(p)).count();
     let baseline_results: Vec<Matchup> = base.others.iter().map(|c| matchup(c, &base.sft, facts)).collect();
@@ -500,7 +499,7 @@ pub async fn run_stored(
     // 5–6. PPO and its evaluation; then the comparison runs.
     //      The policies are saved as `policy`, `policy_beta0`, `policy_ptx_toggled`.
     let ppo_steps = cfg.ppo_steps * cfg.ppo.epochs * cfg.ppo.rollout.div_ceil(cfg.ppo.minibatch);
-    let (ppo, trained) = run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, cfg.beta, cfg.gamma_ptx, "main", &mut emit).await?;
+    let (ppo, trained) = run_ppo(&lab, sft, rm, &persona, &base, &train, &cfg, cfg.beta, cfg.gamma_ptx, "main", &mut emit).await?;
     if let Some(st) = store.as_deref_mut() {
         checkpoint::save_model(st, "policy", &trained.policy(), &card(Role::Policy, ppo_steps), &lab.tokenizer).await?;
         checkpoint::save_model(st, "value", &trained.value(), &card(Role::Value, ppo_steps), &lab.tokenizer).await?;
@@ -509,7 +508,7 @@ pub async fn run_stored(
     if cfg.compare {
         let toggled = if cfg.gamma_ptx > 0.0 { 0.0 } else { 1.0 };
         for (beta, gamma, run) in [(0.0, 0.0, "beta0"), (cfg.beta, toggled, "ptx_toggled")] {
-            let (outcome, trained) = run_ppo(&lab, &sft, &rm, &persona, &base, &train, &cfg, beta, gamma, run, &mut emit).await?;
+            let (outcome, trained) = run_ppo(&lab, sft, rm, &persona, &base, &train, &cfg, beta, gamma, run, &mut emit).await?;
             if let Some(st) = store.as_deref_mut() {
                 let folder = format!("policy_{run}");
                 checkpoint::save_model(st, &folder, &trained.policy(), &card(Role::Policy, ppo_steps), &lab.tokenizer).await?;

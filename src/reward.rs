@@ -215,7 +215,7 @@ impl RewardTrainer {
             rewards.push(r.detach());
         }
         if losses.is_empty() {
-            return Err(TrainError::Backend("no ranked pair to train on (every answer tied)".into()));
+            return Err(TrainError::NoPairs);
         }
         let n = losses.len() as f64;
         let loss = Tensor::cat(losses, 0).sum() / n;

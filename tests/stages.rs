@@ -1,5 +1,8 @@
-//! The PPO stage driver that the runner, the tests and the page share, on an
-//! untrained micro GPT (flex CPU, fast): the run beside the main one sees the same
+//! The stage drivers that the runner, the tests and the page share, on an
+//! untrained micro GPT (flex CPU, fast). SFT keeps the pretrained model beside it
+//! and goes on from a kept model; the reward model walks every ranked prompt once
+//! a pass, starts a new pass when more are ranked, and goes on from a kept model.
+//! PPO: the run beside the main one sees the same
 //! prompts in the same order with its own β and reward; the panel's β and γ_ptx act
 //! on the main run only, from the next iteration; scores are normalised on the
 //! ranked answers; a stage rebuilt and resumed from a kept run's weights computes
@@ -7,6 +10,8 @@
 
 use burn::prelude::*;
 use pollster::block_on;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use rlhf_playground::checkpoint::{self, ModelCard, Role};
 use rlhf_playground::corpus::Lang;
 use rlhf_playground::lab::Lab;
@@ -16,6 +21,8 @@ use rlhf_playground::rank::Pair;
 use rlhf_playground::reward::{Comparison, RewardModel, RewardTrainer};
 use rlhf_playground::sft::{self, SftConfig, SftTrainer};
 use rlhf_playground::stages::ppo::{Beside, PpoRecipe, PpoSettings, PpoStage, score_stats};
+use rlhf_playground::stages::reward::{RewardSettings, RewardStage};
+use rlhf_playground::stages::sft::SftStage;
 use rlhf_playground::train::OptimConfig;
 
 struct Setup {
@@ -136,4 +143,88 @@ fn the_page_and_the_runner_start_ppo_from_one_recipe() {
     let runner = rlhf_playground::pipeline::PipelineConfig::for_preset(Preset::Micro);
     let page = PpoSettings::default();
     assert_eq!((runner.beta, runner.gamma_ptx, &runner.ppo), (page.beta, page.gamma_ptx, &page.recipe));
+}
+
+#[test]
+fn sft_keeps_the_pretrained_model_beside_it_and_goes_on_from_a_kept_one() {
+    let s = setup();
+    let demos = sft::demonstrations(Lang::En);
+    let mut stage = SftStage::new(&s.lab, &demos);
+    let pretrained = logits(&s.lab.pretrainer.model(), &s.lab);
+    assert_eq!(logits(&stage.trainer.model(), &s.lab), pretrained, "SFT starts from the pretrained weights");
+    for step in 1..=2 {
+        assert_eq!(block_on(stage.step()).unwrap().step, step);
+    }
+    assert_ne!(logits(&stage.trainer.model(), &s.lab), pretrained, "two steps moved the SFT model");
+    assert_eq!(logits(&stage.base, &s.lab), pretrained, "the \"before\" model stays as SFT found it");
+
+    // Greedy: the same answers whatever the random stream.
+    let prompts: Vec<String> = sft::prompts(Lang::En).eval.into_iter().take(2).collect();
+    let watched = block_on(stage.watch(&s.lab, &prompts, &mut StdRng::seed_from_u64(1))).unwrap();
+    assert_eq!(watched.iter().map(|w| w.prompt.clone()).collect::<Vec<_>>(), prompts);
+    assert_eq!(block_on(stage.watch(&s.lab, &prompts, &mut StdRng::seed_from_u64(2))).unwrap(), watched);
+
+    let mut again = SftStage::resumed(&s.lab, &demos, stage.trainer.trainable_model(), stage.trainer.step_count());
+    assert_eq!(logits(&again.trainer.model(), &s.lab), logits(&stage.trainer.model(), &s.lab));
+    assert_eq!(block_on(again.step()).unwrap().step, 3);
+}
+
+#[test]
+fn the_reward_stage_walks_every_ranked_prompt_once_a_pass_and_starts_over_when_more_are_ranked() {
+    let s = setup();
+    let settings = RewardSettings { batch: 2, ..RewardSettings::default() };
+    let mut stage = RewardStage::new(&s.lab, &s.sft, settings.clone(), StdRng::seed_from_u64(5));
+    let tied = |prompt: &str| Comparison {
+        prompt: prompt.into(),
+        answers: vec!["A: Yes.".into(), "A: No.".into()],
+        pairs: vec![],
+        labeler: Default::default(),
+    };
+    assert!(matches!(block_on(stage.step(&s.lab, &[tied("Q: Is it?")])), Err(rlhf_playground::TrainError::NoPairs)));
+    let mut ranked = s.ranked.clone();
+    ranked.push(tied("Q: Is it?"));
+    assert_eq!(stage.steps_per_pass(&ranked), 2, "three prompts with pairs, two a step; the tied one does not count");
+    let pass = |stage: &mut RewardStage, ranked: &[Comparison], passes: usize| {
+        let mut seen = vec![];
+        for i in 1..=stage.steps_per_pass(ranked) {
+            let st = block_on(stage.step(&s.lab, ranked)).unwrap();
+            assert_eq!(st.pass_done, i == stage.steps_per_pass(ranked));
+            assert!(st.stats.loss.is_finite());
+            seen.extend(st.prompts);
+        }
+        assert_eq!(stage.passes(), passes);
+        seen.sort();
+        seen
+    };
+    let labelled = |r: &[Comparison]| {
+        let mut p: Vec<String> = r.iter().filter(|c| !c.pairs.is_empty()).map(|c| c.prompt.clone()).collect();
+        p.sort();
+        p
+    };
+    assert_eq!(pass(&mut stage, &ranked, 1), labelled(&ranked));
+    assert_eq!(pass(&mut stage, &ranked, 2), labelled(&ranked));
+    // One step into a pass, a person ranks a fourth prompt: a new pass over all four.
+    block_on(stage.step(&s.lab, &ranked)).unwrap();
+    let mut more = ranked.clone();
+    let mut fourth = s.ranked[0].clone();
+    fourth.prompt = sft::prompts(Lang::En).rl[5].clone();
+    more.push(fourth);
+    assert_eq!(pass(&mut stage, &more, 3), labelled(&more));
+    assert_eq!(stage.trainer.step_count(), 7);
+
+    // The same stream orders the prompts the same way (runs can be paired).
+    let mut twin = RewardStage::new(&s.lab, &s.sft, settings.clone(), StdRng::seed_from_u64(5));
+    let mut first = RewardStage::new(&s.lab, &s.sft, settings.clone(), StdRng::seed_from_u64(5));
+    for _ in 0..2 {
+        let (a, b) = (block_on(first.step(&s.lab, &ranked)).unwrap(), block_on(twin.step(&s.lab, &ranked)).unwrap());
+        assert_eq!((a.prompts, a.stats.loss), (b.prompts, b.stats.loss));
+    }
+
+    // A kept model goes on where it stopped, scoring as it did.
+    let score = |rm: &RewardModel| {
+        block_on(rlhf_playground::reward::score(rm, &s.lab.tokenizer, &ranked[0].prompt, &ranked[0].answers, &s.lab.device)).unwrap()
+    };
+    let mut kept = RewardStage::resumed(&s.lab, stage.trainer.trainable_model(), 7, settings, StdRng::seed_from_u64(6));
+    assert_eq!(score(&kept.trainer.model()), score(&stage.trainer.model()));
+    assert_eq!(block_on(kept.step(&s.lab, &ranked)).unwrap().stats.step, 8);
 }

@@ -4,3 +4,5 @@
 //! the callers own what they show or print.
 
 pub mod ppo;
+pub mod reward;
+pub mod sft;

@@ -93,7 +93,7 @@ impl Params {
             lang: get("lang").and_then(|l| Lang::parse(&l)).unwrap_or_default(),
             force_cpu: get("backend").is_some_and(|b| b.eq_ignore_ascii_case("cpu")),
             k: num("k", crate::rank::K_MIN as f64, crate::rank::K_MAX as f64, crate::rank::K_MAX as f64) as usize,
-            rm_lr: num("rm_lr", 1e-6, 1e-1, 1e-3),
+            rm_lr: num("rm_lr", 1e-6, 1e-1, crate::stages::reward::RewardSettings::default().lr),
             rm_heldout: num("rm_heldout", 1.0, 20.0, 6.0) as usize,
             beta: num("beta", 0.0, 10.0, ppo.beta as f64) as f32,
             gamma_ptx: num("ptx", 0.0, 10.0, ppo.gamma_ptx as f64) as f32,

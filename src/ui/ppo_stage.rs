@@ -349,10 +349,11 @@ impl PpoStage {
 
     /// The runs from SFT and the reward model, with the panel's settings.
     async fn build(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, rm: &mut super::reward_stage::RewardStage) -> Result<(), String> {
-        let Some(rm) = rm.trainer.as_mut() else { return Err("train the reward model first (stage 4): PPO is scored by it".into()) };
+        let Some(rm) = rm.driver_mut() else { return Err("train the reward model first (stage 4): PPO is scored by it".into()) };
         ui.ppo.busy.set(Some("normalising"));
         // Demonstrations score 0 on average: a score above 0 reads "better than SFT's teachers".
-        rm.normalize(&lab.tokenizer, &ui.demonstrations()).await.map_err(|e| e.to_string())?;
+        rm.normalize(lab, &ui.demonstrations()).await.map_err(|e| e.to_string())?;
+        let rm = &rm.trainer;
         // Scores are normalised on the answers you ranked, as the runner does on the persona's.
         let ranked: Vec<_> = ui.session.with_untracked(|s| s.comparisons.iter().filter(|c| !c.pairs.is_empty()).cloned().collect());
         let settings = self.settings(ui);

@@ -1,23 +1,21 @@
-//! The engine's part for stage 4, the reward model: trains on the session's
-//! comparisons (the user's and the persona's, all pairs of a prompt in one batch),
+//! The engine's part for stage 4, the reward model: drives the core stage
+//! ([`crate::stages::reward`]) on the session's comparisons (the user's and the
+//! persona's, all pairs of a prompt in one batch element),
 //! measures held-out accuracy against the persona on prompts no one ranked, scores
 //! the labelled answers beside their ranking, and scores any answer the user types.
 
 use super::engine::Ui;
+use crate::TrainError;
 use crate::lab::Lab;
 use crate::persona::{Persona, Weights};
-use crate::rank::{Labeler, persona_comparison, rank_sampling, sample_answers};
+use crate::rank::Labeler;
 use crate::reward::{Comparison, RewardTrainer, disagreements, pair_accuracy, score};
 use crate::sft::{self, SftTrainer};
-use crate::train::OptimConfig;
+use crate::stages::reward::{RewardSettings, RewardStage as RewardDriver, rank_by_persona};
 use leptos::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use std::collections::BTreeMap;
-
-/// Prompts per reward-model step (each with all its pairs).
-const BATCH: usize = 4;
 /// Labelled prompts scored in the table (newest first): each costs a forward pass.
 const SHOWN: usize = 12;
 
@@ -116,45 +114,54 @@ impl RewardUi {
 }
 
 pub struct RewardStage {
-    pub trainer: Option<RewardTrainer>,
+    /// The core driver, once the first step built it on SFT (or a kept model).
+    stage: Option<RewardDriver>,
     /// Unseen prompts, SFT answers ranked by the persona: the held-out set.
     held_out: Vec<Comparison>,
-    order: Vec<usize>,
-    cursor: usize,
     seen_steps: u64,
     seen_probe: u64,
-    lr: f64,
+    settings: RewardSettings,
     held_out_prompts: usize,
+    seed: u64,
+    /// Samples and ranks the held-out answers (the driver shuffles with its own).
     rng: StdRng,
 }
 
 impl RewardStage {
     pub fn new(seed: u64, lr: f64, held_out_prompts: usize) -> Self {
         Self {
-            trainer: None,
+            stage: None,
             held_out: vec![],
-            order: vec![],
-            cursor: 0,
             seen_steps: 0,
             seen_probe: 0,
-            lr,
+            settings: RewardSettings { lr, ..RewardSettings::default() },
             held_out_prompts,
+            seed,
             rng: StdRng::seed_from_u64(seed ^ 0x7e3),
         }
     }
 
-    /// SFT starts over: the reward model built on it goes too.
+    /// The stream the driver shuffles the ranked prompts with.
+    fn order_rng(&self) -> StdRng {
+        StdRng::seed_from_u64(self.seed ^ 0x7e4)
+    }
+
+    /// SFT starts over: the reward model built on it goes too, with everything
+    /// measured on it (a fresh stage, as the constructor makes it; only the
+    /// panel's request counters carry over, so an old click does not replay).
     pub fn reset(&mut self, ui: &Ui) {
-        self.trainer = None;
-        self.held_out.clear();
-        self.order.clear();
+        let seen = (self.seen_steps, self.seen_probe);
+        *self = Self::new(self.seed, self.settings.lr, self.held_out_prompts);
+        (self.seen_steps, self.seen_probe) = seen;
         ui.rm.running.set(false);
         ui.rm.step.set(0);
         ui.rm.epoch.set(0);
         ui.rm.points.set(vec![]);
         ui.rm.held_out.set(vec![]);
+        ui.rm.held_out_pairs.set(0);
         ui.rm.scored.set(vec![]);
         ui.rm.rewards.set(vec![]);
+        ui.rm.fluency.set(None);
         ui.rm.probe_score.set(None);
     }
 
@@ -162,7 +169,7 @@ impl RewardStage {
     /// the held-out rankings it was measured on (empty: drawn at the next step).
     pub fn resume(&mut self, ui: &Ui, lab: &Lab, model: crate::reward::RewardModel, steps: usize, held_out: Vec<Comparison>) {
         self.reset(ui);
-        self.trainer = Some(RewardTrainer::resumed(model, steps, self.optim(), &lab.device));
+        self.stage = Some(RewardDriver::resumed(lab, model, steps, self.settings.clone(), self.order_rng()));
         ui.rm.held_out_pairs.set(held_out.iter().map(|c| c.pairs.len()).sum());
         self.held_out = held_out;
         ui.rm.step.set(steps);
@@ -173,8 +180,13 @@ impl RewardStage {
         &self.held_out
     }
 
-    fn optim(&self) -> OptimConfig {
-        OptimConfig { lr: self.lr, warmup_steps: 10, weight_decay: 0.0, grad_clip_norm: 1.0 }
+    pub fn trainer(&self) -> Option<&RewardTrainer> {
+        self.stage.as_ref().map(|s| &s.trainer)
+    }
+
+    /// The reward model PPO normalises and scores with.
+    pub fn driver_mut(&mut self) -> Option<&mut RewardDriver> {
+        self.stage.as_mut()
     }
 
     pub async fn tick(&mut self, ui: &Ui, lab: &Lab, sft: Option<&SftTrainer>) -> bool {
@@ -202,62 +214,43 @@ impl RewardStage {
         let labelled: Vec<Comparison> =
             ui.session.with_untracked(|s| s.comparisons.iter().filter(|c| !c.pairs.is_empty()).cloned().collect());
         if labelled.is_empty() {
-            return Err("rank at least one prompt first (stage 3): the reward model learns from your rankings".into());
+            return Err(TrainError::NoPairs.to_string());
         }
-        if self.trainer.is_none() || self.held_out.is_empty() {
+        if self.stage.is_none() || self.held_out.is_empty() {
             let Some(sft) = sft else { return Err("train the SFT model first (stage 2): the reward model starts from it".into()) };
             ui.rm.busy.set(Some("held-out"));
             self.held_out = self.rank_held_out(lab, sft).await.map_err(|e| e.to_string())?;
             ui.rm.held_out_pairs.set(self.held_out.iter().map(|c| c.pairs.len()).sum());
-            if self.trainer.is_none() {
-                self.trainer = Some(RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, 1.0, self.optim(), &lab.device));
+            if self.stage.is_none() {
+                self.stage = Some(RewardDriver::new(lab, sft, self.settings.clone(), self.order_rng()));
             }
             ui.rm.busy.set(None);
         }
-        // New labels since the last pass join the next one.
-        if self.order.len() != labelled.len() {
-            self.order = (0..labelled.len()).collect();
-            self.order.shuffle(&mut self.rng);
-            self.cursor = 0;
-        }
-        let end = (self.cursor + BATCH).min(self.order.len());
-        let batch: Vec<&Comparison> = self.order[self.cursor..end].iter().map(|&i| &labelled[i]).collect();
-        self.cursor = end;
-        let Some(trainer) = self.trainer.as_mut() else { return Ok(()) };
-        let s = trainer.step_batch(&lab.tokenizer, &batch).await.map_err(|e| e.to_string())?;
-        ui.rm.step.set(s.step);
-        ui.rm.points.update(|v| v.push(RmPoint { step: s.step, loss: s.loss, accuracy: s.accuracy }));
-        let epoch_done = self.cursor >= self.order.len();
-        if epoch_done {
-            self.order.shuffle(&mut self.rng);
-            self.cursor = 0;
-            ui.rm.epoch.update(|e| *e += 1);
-        }
+        let Some(stage) = self.stage.as_mut() else { return Ok(()) };
+        let s = stage.step(lab, &labelled).await.map_err(|e| e.to_string())?;
+        let step = s.stats.step;
+        ui.rm.step.set(step);
+        ui.rm.points.update(|v| v.push(RmPoint { step, loss: s.stats.loss, accuracy: s.stats.accuracy }));
+        ui.rm.epoch.set(s.passes);
         // Held-out accuracy and the scored table after every pass over the labels
         // (and after the first step, so the panel is never empty).
-        if epoch_done || s.step == 1 {
+        if s.pass_done || step == 1 {
             ui.rm.busy.set(Some("scoring"));
-            self.refresh(ui, lab, &labelled, s.step).await.map_err(|e| e.to_string())?;
+            self.refresh(ui, lab, &labelled, step).await.map_err(|e| e.to_string())?;
         }
         Ok(())
     }
 
     /// Unseen prompts (the evaluation set: facts no stage but pretraining saw), K
     /// answers each from the SFT model, ranked by the persona with default weights.
-    async fn rank_held_out(&mut self, lab: &Lab, sft: &SftTrainer) -> Result<Vec<Comparison>, crate::TrainError> {
+    async fn rank_held_out(&mut self, lab: &Lab, sft: &SftTrainer) -> Result<Vec<Comparison>, TrainError> {
         let persona = Persona::new(lab.lang, Weights::default(), 0.0);
-        let model = sft.model();
-        let mut out = vec![];
-        for p in sft::prompts(lab.lang).eval.into_iter().take(self.held_out_prompts) {
-            let answers =
-                sample_answers(&model, &lab.tokenizer, &p, crate::rank::K_MIN, &rank_sampling(), &mut self.rng, &lab.device).await?;
-            out.push(persona_comparison(&persona, &p, answers, &mut self.rng).1);
-        }
-        Ok(out)
+        let prompts: Vec<String> = sft::prompts(lab.lang).eval.into_iter().take(self.held_out_prompts).collect();
+        rank_by_persona(&sft.model(), lab, &persona, &prompts, crate::rank::K_MIN, &mut self.rng, |_, _, _| {}).await
     }
 
-    async fn refresh(&mut self, ui: &Ui, lab: &Lab, labelled: &[Comparison], step: usize) -> Result<(), crate::TrainError> {
-        let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
+    async fn refresh(&self, ui: &Ui, lab: &Lab, labelled: &[Comparison], step: usize) -> Result<(), TrainError> {
+        let Some(trainer) = self.trainer() else { return Ok(()) };
         let model = trainer.model();
         let acc = pair_accuracy(&model, &lab.tokenizer, &self.held_out, &lab.device).await?;
         ui.rm.held_out.update(|v| v.push((step, acc)));
@@ -293,7 +286,7 @@ impl RewardStage {
 
     /// Scores the answer the user typed.
     async fn probe(&self, ui: &Ui, lab: &Lab) {
-        let Some(trainer) = self.trainer.as_ref() else { return };
+        let Some(trainer) = self.trainer() else { return };
         let (prompt, answer) = (ui.rm.probe_prompt.get_untracked(), ui.rm.probe_answer.get_untracked());
         match score(&trainer.model(), &lab.tokenizer, &prompt, &[answer], &lab.device).await {
             Ok(r) => ui.rm.probe_score.set(r.first().copied()),

@@ -7,8 +7,8 @@ use super::engine::{SftPoint, Ui, Watch};
 use crate::lab::Lab;
 use crate::model::{Gpt, Preset};
 use crate::rank::{rank_sampling, sample_answers};
-use crate::sample::{SampleConfig, answer_texts};
-use crate::sft::{self, Example, SftConfig, SftTrainer};
+use crate::sft::{self, Example, SftTrainer};
+use crate::stages::sft::SftStage;
 use leptos::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -25,12 +25,11 @@ fn watch_every(preset: Preset) -> usize {
 const WATCHED: usize = 3;
 
 pub struct Stages {
-    sft: Option<SftTrainer>,
+    /// SFT and the pretrained model as it started from it (the "before" column).
+    sft: Option<SftStage>,
     reward: super::reward_stage::RewardStage,
     ppo: super::ppo_stage::PpoStage,
     eval: super::eval_stage::EvalStage,
-    /// The pretrained model as SFT started from it: the "before" column.
-    base: Option<Gpt>,
     rng: StdRng,
     seen_sft_steps: u64,
     seen_sft_restarts: u64,
@@ -52,7 +51,6 @@ impl Stages {
             reward: super::reward_stage::RewardStage::new(p.seed, p.rm_lr, p.rm_heldout),
             ppo: super::ppo_stage::PpoStage::new(p),
             eval: super::eval_stage::EvalStage::new(p.seed, p.eval_prompts),
-            base: None,
             rng: StdRng::seed_from_u64(p.seed ^ 0x5f7),
             seen_sft_steps: 0,
             seen_sft_restarts: 0,
@@ -63,7 +61,6 @@ impl Stages {
     /// Pretraining starts over: so does everything built on it.
     pub fn reset(&mut self, ui: &Ui) {
         self.sft = None;
-        self.base = None;
         ui.sft_running.set(false);
         ui.sft_step.set(0);
         ui.sft_points.set(vec![]);
@@ -75,11 +72,11 @@ impl Stages {
     }
 
     pub fn sft(&self) -> Option<&SftTrainer> {
-        self.sft.as_ref()
+        self.sft.as_ref().map(|s| &s.trainer)
     }
 
     pub fn reward_trainer(&self) -> Option<&crate::reward::RewardTrainer> {
-        self.reward.trainer.as_ref()
+        self.reward.trainer()
     }
 
     /// The reward model's held-out rankings (kept beside it).
@@ -116,7 +113,9 @@ impl Stages {
         kept: &super::keep::KeptPpo,
         runs: (super::ppo_stage::Run, Option<super::ppo_stage::Run>),
     ) -> Result<(), String> {
-        let Some(sft) = self.sft.as_ref() else { return Err("the kept PPO run needs its SFT model, which was not kept".into()) };
+        let Some(sft) = self.sft.as_ref().map(|s| &s.trainer) else {
+            return Err("the kept PPO run needs its SFT model, which was not kept".into());
+        };
         self.ppo.resume(ui, lab, sft, &mut self.reward, kept, runs).await
     }
 
@@ -124,17 +123,7 @@ impl Stages {
     /// trained `steps` steps); what was built on the old one goes.
     pub fn resume_sft(&mut self, ui: &Ui, lab: &Lab, model: Gpt, steps: usize) {
         self.reset(ui);
-        self.base = Some(lab.pretrainer.model());
-        let mut trainer = SftTrainer::new(
-            lab.pretrainer.trainable_model(),
-            &lab.tokenizer,
-            &ui.demonstrations(),
-            SftConfig::for_preset(lab.preset),
-            lab.seed + 1,
-            &lab.device,
-        );
-        trainer.resume(model, steps);
-        self.sft = Some(trainer);
+        self.sft = Some(SftStage::resumed(lab, &ui.demonstrations(), model, steps));
         ui.sft_step.set(steps);
     }
 
@@ -173,9 +162,10 @@ impl Stages {
             self.sample_for_ranking(ui, lab).await;
             ui.rank_sampling.set(false);
         }
-        busy |= self.reward.tick(ui, lab, self.sft.as_ref()).await;
-        busy |= self.ppo.tick(ui, lab, self.sft.as_ref(), &mut self.reward).await;
-        busy |= self.eval.tick(ui, lab, self.base.as_ref(), self.sft.as_ref(), &self.ppo).await;
+        let (base, sft) = (self.sft.as_ref().map(|s| &s.base), self.sft.as_ref().map(|s| &s.trainer));
+        busy |= self.reward.tick(ui, lab, sft).await;
+        busy |= self.ppo.tick(ui, lab, sft, &mut self.reward).await;
+        busy |= self.eval.tick(ui, lab, base, sft, &self.ppo).await;
         busy
     }
 
@@ -183,16 +173,7 @@ impl Stages {
         if self.sft.is_none() {
             // SFT starts from the pretrained weights as they are now, on the
             // demonstrations as the user left them.
-            let demos = ui.demonstrations();
-            self.base = Some(lab.pretrainer.model());
-            self.sft = Some(SftTrainer::new(
-                lab.pretrainer.trainable_model(),
-                &lab.tokenizer,
-                &demos,
-                SftConfig::for_preset(lab.preset),
-                lab.seed + 1,
-                &lab.device,
-            ));
+            self.sft = Some(SftStage::new(lab, &ui.demonstrations()));
             self.refresh_watch(ui, lab, 0).await;
         }
         let Some(trainer) = self.sft.as_mut() else { return };
@@ -213,26 +194,18 @@ impl Stages {
 
     /// Greedy answers of the base and the SFT model to the first evaluation prompts.
     async fn refresh_watch(&mut self, ui: &Ui, lab: &Lab, step: usize) {
-        let (Some(base), Some(trainer)) = (self.base.as_ref(), self.sft.as_ref()) else { return };
-        let tuned = trainer.model();
-        let greedy = SampleConfig { temperature: 1.0, top_k: 1, max_new_tokens: 32 };
-        let mut rows = vec![];
-        for prompt in sft::prompts(lab.lang).eval.into_iter().take(WATCHED) {
-            let b = answer_texts(base, &lab.tokenizer, &prompt, 1, &greedy, &mut self.rng, &lab.device).await;
-            let s = answer_texts(&tuned, &lab.tokenizer, &prompt, 1, &greedy, &mut self.rng, &lab.device).await;
-            match (b, s) {
-                (Ok(b), Ok(s)) => rows.push(Watch { prompt, base: b.concat(), sft: s.concat(), at_step: step }),
-                (Err(e), _) | (_, Err(e)) => {
-                    ui.error.set(Some(e.to_string()));
-                    return;
-                }
+        let Some(stage) = self.sft.as_ref() else { return };
+        let prompts: Vec<String> = sft::prompts(lab.lang).eval.into_iter().take(WATCHED).collect();
+        match stage.watch(lab, &prompts, &mut self.rng).await {
+            Ok(rows) => {
+                ui.sft_watch.set(rows.into_iter().map(|w| Watch { prompt: w.prompt, base: w.base, sft: w.sft, at_step: step }).collect())
             }
+            Err(e) => ui.error.set(Some(e.to_string())),
         }
-        ui.sft_watch.set(rows);
     }
 
     async fn sample_for_ranking(&mut self, ui: &Ui, lab: &Lab) {
-        let Some(trainer) = self.sft.as_ref() else {
+        let Some(trainer) = self.sft() else {
             ui.error.set(Some("train the SFT model first: ranking compares its answers".into()));
             return;
         };
