@@ -53,7 +53,7 @@ fn main() {
                 preset.name(),
                 t0.elapsed().as_secs_f64(),
                 s.rm_held_out_accuracy,
-                s.ppo.vs_sft.persona.mean
+                s.ppo.eval.vs_sft.persona.mean
             );
         }
     }

@@ -11,16 +11,17 @@
 use crate::TrainError;
 use crate::checkpoint::{self, ModelCard, Role, Store};
 use crate::corpus::Lang;
-use crate::evaluate::{Contestant, Matchup, answers, best_of_n, continuation_style, corpus_loss, exact_kl, judge, matchup};
+use crate::evaluate::{Matchup, continuation_style, corpus_loss};
 use crate::lab::Lab;
 use crate::model::{Gpt, Preset};
 use crate::persona::{Persona, Weights};
 use crate::ppo::PpoTrainer;
 use crate::reward::{Comparison, RewardTrainer, demonstration_mean, pair_accuracy};
-use crate::sample::SampleConfig;
 use crate::sft::{self, SftTrainer};
+use crate::stages::evaluate::{Baselines, CORPUS_WINDOWS, EvalSettings, PolicyEvaluation, evaluate_policy};
 pub use crate::stages::ppo::PpoRecipe;
 use crate::stages::ppo::{self as ppo_stage, build_run};
+use crate::stages::pretrain::{self, Cadence};
 use crate::stages::reward::{RewardSettings, RewardStage, rank_by_persona};
 use crate::stages::sft::SftStage;
 use burn::prelude::*;
@@ -144,21 +145,9 @@ pub struct PpoOutcome {
     pub last_score: f32,
     pub first_kl: f32,
     pub last_kl: f32,
-    /// Held-out pretraining loss of the final policy.
-    pub corpus_loss: f32,
-    /// Exact KL(policy ‖ SFT) per answer on the held-out prompts (nats).
-    pub kl_exact: f32,
-    /// Against SFT on the held-out questions of fact, and on the sums apart.
-    pub vs_sft: Matchup,
-    pub vs_sft_sums: Matchup,
-    /// Against best-of-4 by the same reward model, questions of fact.
-    pub vs_best_of_4: Matchup,
-    /// Whether the reward included the RM's likelihood read-out (α · mean log p);
-    /// the β = 0 run optimises the head alone, free of that anchor.
-    pub likelihood_in_reward: bool,
-    /// Win rate against SFT on the questions of fact by the reward this run
-    /// optimised (its proxy): the RM, or the RM's head alone.
-    pub vs_sft_by_proxy: crate::interval::Interval,
+    /// How the final policy fared on the held-out prompts.
+    #[serde(flatten)]
+    pub eval: PolicyEvaluation,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -197,39 +186,6 @@ pub struct Summary {
     pub ppo_beta0: Option<PpoOutcome>,
     pub ppo_ptx_toggled: Option<PpoOutcome>,
     pub seconds: f64,
-}
-
-const CORPUS_WINDOWS: usize = 32;
-
-/// How every contestant samples in the evaluation: temperature 1, no top-k — the
-/// policy's own distribution, the one PPO trained.
-fn eval_sampling() -> SampleConfig {
-    SampleConfig { temperature: 1.0, top_k: 0, max_new_tokens: 40 }
-}
-
-/// The evaluation's fixed side, judged once for every PPO run: SFT sampled, and the
-/// baselines that use no RL.
-struct Baselines {
-    sft: Contestant,
-    others: Vec<Contestant>,
-}
-
-async fn baselines(sft: &Gpt, rm: &RewardTrainer, persona: &Persona, lab: &Lab, cfg: &PipelineConfig) -> Result<Baselines, TrainError> {
-    let (tok, d, prompts) = (&lab.tokenizer, &lab.device, &sft::prompts(cfg.lang).eval);
-    let reward_model = rm.model();
-    let t1 = eval_sampling();
-    let sampled = |name: &'static str, n: usize, cfg_s: SampleConfig, seed: u64| {
-        let reward_model = reward_model.clone();
-        async move {
-            let a = answers(sft, tok, prompts, n, &cfg_s, seed, d).await?;
-            judge(name, prompts, a, persona, &reward_model, tok, seed, d).await
-        }
-    };
-    let sft_c = sampled("sft", cfg.eval_samples, t1, cfg.seed + 4).await?;
-    let greedy = sampled("sft_greedy", 1, SampleConfig { temperature: 0.0, ..t1 }, cfg.seed + 5).await?;
-    let cool = sampled("sft_t0.7", cfg.eval_samples, SampleConfig { temperature: 0.7, ..t1 }, cfg.seed + 6).await?;
-    let pool = sampled("sft_pool", cfg.eval_pool.max(1), t1, cfg.seed + 7).await?;
-    Ok(Baselines { sft: sft_c, others: vec![greedy, cool, best_of_n(&pool, 4), best_of_n(&pool, 16)] })
 }
 
 fn tagged(stage: &str, value: impl Serialize) -> Value {
@@ -276,10 +232,6 @@ async fn run_ppo(
     run: &str,
     emit: &mut impl FnMut(Value),
 ) -> Result<(PpoOutcome, PpoTrainer), TrainError> {
-    let prompts = sft::prompts(cfg.lang);
-    // β = 0 means no anchor at all: no KL, and no likelihood read-out in the reward.
-    let likelihood_in_reward = beta > 0.0;
-    let proxy_valid = rm.model().proxy_for(beta);
     let mut ppo = build_run(lab, sft, rm, ranked, &cfg.ppo, beta, gamma_ptx, cfg.seed + 3).await?;
     let (mut scores, mut kls) = (vec![], vec![]);
     for step in 1..=cfg.ppo_steps {
@@ -293,27 +245,9 @@ async fn run_ppo(
         emit(v);
     }
     let n = scores.len().min(10);
-    let policy = ppo.policy();
-    let (tok, d) = (&lab.tokenizer, &lab.device);
-    // Fresh samples (their own seed): the all-pairings win rate assumes the two
-    // sides are drawn independently.
-    let texts = answers(&policy, tok, &prompts.eval, cfg.eval_samples, &eval_sampling(), cfg.seed + 8, d).await?;
-    let kl_exact = exact_kl(&policy, &sft.model(), tok, &prompts.eval, &texts, d).await?;
-    let facts = |p: &str| !persona.asks_sum(p);
-    let vs_sft_by_proxy = if likelihood_in_reward {
-        None
-    } else {
-        let by_proxy = judge(run, &prompts.eval, texts.clone(), persona, &proxy_valid, tok, cfg.seed + 8, d).await?;
-        let sft_texts = base.sft.prompts.iter().map(|j| j.answers.clone()).collect();
-        let sft_by_proxy = judge("sft", &prompts.eval, sft_texts, persona, &proxy_valid, tok, cfg.seed + 4, d).await?;
-        Some(matchup(&by_proxy, &sft_by_proxy, facts).rm)
-    };
-    let mut contestant = judge(run, &prompts.eval, texts, persona, &rm.model(), tok, cfg.seed + 8, d).await?;
-    contestant.kl = Some(kl_exact);
-    let best_of_4 = base.others.iter().find(|c| c.name == "best_of_4").expect("best-of-4 is a baseline");
-    let corpus = corpus_loss(&policy, &lab.split.held_out, CORPUS_WINDOWS, lab.pretrainer.cfg.block, d).await?;
-    let vs_sft = matchup(&contestant, &base.sft, facts);
-    let vs_sft_by_rm = vs_sft.rm;
+    let proxy = rm.model().proxy_for(beta);
+    let (eval, contestant) =
+        evaluate_policy(run, &ppo.policy(), &sft.model(), &rm.model(), &proxy, persona, base, lab, &eval_settings(cfg)).await?;
     let outcome = PpoOutcome {
         beta,
         gamma_ptx,
@@ -321,13 +255,7 @@ async fn run_ppo(
         last_score: mean(&scores[scores.len() - n..]),
         first_kl: mean(&kls[..n]),
         last_kl: mean(&kls[kls.len() - n..]),
-        corpus_loss: corpus,
-        kl_exact,
-        vs_sft,
-        vs_sft_sums: matchup(&contestant, &base.sft, |p| persona.asks_sum(p)),
-        vs_best_of_4: matchup(&contestant, best_of_4, facts),
-        likelihood_in_reward,
-        vs_sft_by_proxy: vs_sft_by_proxy.unwrap_or(vs_sft_by_rm),
+        eval,
     };
     // A few of the policy's answers beside SFT's, one prompt in five.
     let examples: Vec<Value> = contestant.prompts.iter().zip(&base.sft.prompts).step_by(5).map(|(c, s)| json!({"prompt": c.prompt, "sft": s.answers[0], "ppo": c.answers[0], "sft_persona": s.persona[0], "ppo_persona": c.persona[0]})).collect();
@@ -336,6 +264,10 @@ async fn run_ppo(
     v["examples"] = json!(examples);
     emit(v);
     Ok((outcome, ppo))
+}
+
+fn eval_settings(cfg: &PipelineConfig) -> EvalSettings {
+    EvalSettings { samples: cfg.eval_samples, pool: cfg.eval_pool, seed: cfg.seed }
 }
 
 /// Runs every stage on `device`, calling `emit` once per step; returns the summary
@@ -375,13 +307,11 @@ pub async fn run_stored(
         lab.pretrainer.resume(model, card.steps);
         emit(json!({"stage": "pretrain", "loaded": "pretrained"}));
     } else {
+        let mut rng = StdRng::seed_from_u64(cfg.seed + 10);
         for _ in 0..cfg.pretrain_steps {
-            let s = lab.pretrainer.step().await?;
-            let mut v = tagged("pretrain", &s);
-            if s.step % 50 == 0 || s.step == cfg.pretrain_steps {
-                v["held_out_loss"] = json!(lab.pretrainer.held_out_loss().await?);
-            }
-            emit(v);
+            let s = pretrain::step(&mut lab.pretrainer, &lab.tokenizer, device, &Cadence::for_runner(), Some(cfg.pretrain_steps), &mut rng)
+                .await?;
+            emit(tagged("pretrain", &s));
         }
         if let Some(st) = store.as_deref_mut() {
             checkpoint::save_model(st, "pretrained", &lab.pretrainer.model(), &card(Role::Pretrained, cfg.pretrain_steps), &lab.tokenizer)
@@ -488,10 +418,9 @@ pub async fn run_stored(
     );
 
     // The evaluation's fixed side: SFT and the baselines that need no RL.
-    let base = baselines(&sft_model, rm, &persona, &lab, &cfg).await?;
-    let facts = |p: &str| !persona.asks_sum(p);
+    let base = Baselines::judge(&sft_model, &rm.model(), &persona, &lab, &eval_settings(&cfg)).await?;
     let eval_sum_prompts = prompts.eval.iter().filter(|p| persona.asks_sum(p)).count();
-    let baseline_results: Vec<Matchup> = base.others.iter().map(|c| matchup(c, &base.sft, facts)).collect();
+    let baseline_results = base.matchups(&persona);
     for m in &baseline_results {
         emit(tagged("baseline", m));
     }

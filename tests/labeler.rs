@@ -19,7 +19,7 @@ fn ranking_by_your_own_rule_moves_the_policy_toward_it() {
         ..PipelineConfig::for_preset(Preset::Micro)
     };
     let s = block_on(run(cfg, &Device::flex(), |_| {})).expect("the pipeline runs");
-    let m = &s.ppo.vs_sft;
+    let m = &s.ppo.eval.vs_sft;
     eprintln!(
         "by brevity: PPO vs SFT {} ({} duels); PPO's mean score {} vs SFT's {}",
         m.describe(),

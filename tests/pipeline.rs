@@ -47,9 +47,9 @@ fn the_whole_recipe_aligns_the_micro_model() {
 
     // The evaluation can tell: ≥ 400 duels on held-out questions of fact, sums apart.
     let ppo = &s.ppo;
-    let main = &ppo.vs_sft;
+    let main = &ppo.eval.vs_sft;
     assert!(s.eval_prompts >= 40 && main.duels >= 400, "{} prompts, {} duels", s.eval_prompts, main.duels);
-    assert_eq!(ppo.vs_sft_sums.prompts, s.eval_sum_prompts);
+    assert_eq!(ppo.eval.vs_sft_sums.prompts, s.eval_sum_prompts);
     // Best-of-n by the reward model, the cheapest use of it: the RM likes its picks
     // (by construction), and so does the persona.
     let best = |n: &str| s.baselines.iter().find(|m| m.contestant == n).unwrap_or_else(|| panic!("no {n} baseline"));
@@ -78,20 +78,26 @@ fn the_whole_recipe_aligns_the_micro_model() {
     // likelihood read-out), the policy drifts far and wins by the proxy it optimised
     // while the gold judge says it got worse than SFT (seeds 1–5: KL 20–58 nats vs
     // 1.8–2.3, proxy 0.81–0.99, persona 0.21–0.26; docs/recipe.md).
-    assert!(!beta0.likelihood_in_reward && ppo.likelihood_in_reward);
-    assert!(beta0.kl_exact > 2.0 * ppo.kl_exact, "exact KL with β = 0: {}, with β = {}: {}", beta0.kl_exact, ppo.beta, ppo.kl_exact);
-    assert!(beta0.vs_sft_by_proxy.low > 0.5, "β = 0 by its proxy: {:?}", beta0.vs_sft_by_proxy);
-    assert!(beta0.vs_sft.persona.high < 0.5, "β = 0 by the persona: {:?}", beta0.vs_sft.persona);
+    assert!(!beta0.eval.likelihood_in_reward && ppo.eval.likelihood_in_reward);
+    assert!(
+        beta0.eval.kl_exact > 2.0 * ppo.eval.kl_exact,
+        "exact KL with β = 0: {}, with β = {}: {}",
+        beta0.eval.kl_exact,
+        ppo.beta,
+        ppo.eval.kl_exact
+    );
+    assert!(beta0.eval.vs_sft_by_proxy.low > 0.5, "β = 0 by its proxy: {:?}", beta0.eval.vs_sft_by_proxy);
+    assert!(beta0.eval.vs_sft.persona.high < 0.5, "β = 0 by the persona: {:?}", beta0.eval.vs_sft.persona);
 
     // The alignment tax: plain PPO raises the held-out pretraining loss; ptx pays it back.
     let plain = s.ppo_ptx_toggled.as_ref().expect("the ptx comparison ran");
     assert_eq!(plain.gamma_ptx, 0.0);
     assert!(
-        plain.corpus_loss > s.corpus_loss_pretrained && ppo.corpus_loss < plain.corpus_loss,
+        plain.eval.corpus_loss > s.corpus_loss_pretrained && ppo.eval.corpus_loss < plain.eval.corpus_loss,
         "held-out corpus loss: pretrained {}, PPO {}, PPO-ptx {}",
         s.corpus_loss_pretrained,
-        plain.corpus_loss,
-        ppo.corpus_loss
+        plain.eval.corpus_loss,
+        ppo.eval.corpus_loss
     );
     let ptx_steps: Vec<&Value> = events.iter().filter(|e| e["stage"] == "ppo" && e["run"] == "main").collect();
     assert!(ptx_steps.iter().all(|e| e["loss/ptx_avg"].as_f64().is_some_and(|v| v > 0.0)), "PPO-ptx reports its pretraining loss");

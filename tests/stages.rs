@@ -1,5 +1,6 @@
 //! The stage drivers that the runner, the tests and the page share, on an
-//! untrained micro GPT (flex CPU, fast). SFT keeps the pretrained model beside it
+//! untrained micro GPT (flex CPU, fast). Pretraining looks at the held-out loss
+//! and samples on its cadence and at the last step. SFT keeps the pretrained model beside it
 //! and goes on from a kept model; the reward model walks every ranked prompt once
 //! a pass, starts a new pass when more are ranked, and goes on from a kept model.
 //! PPO: the run beside the main one sees the same
@@ -21,6 +22,7 @@ use rlhf_playground::rank::Pair;
 use rlhf_playground::reward::{Comparison, RewardModel, RewardTrainer};
 use rlhf_playground::sft::{self, SftConfig, SftTrainer};
 use rlhf_playground::stages::ppo::{Beside, PpoRecipe, PpoSettings, PpoStage, score_stats};
+use rlhf_playground::stages::pretrain::{self, Cadence};
 use rlhf_playground::stages::reward::{RewardSettings, RewardStage};
 use rlhf_playground::stages::sft::SftStage;
 use rlhf_playground::train::OptimConfig;
@@ -227,4 +229,25 @@ fn the_reward_stage_walks_every_ranked_prompt_once_a_pass_and_starts_over_when_m
     let mut kept = RewardStage::resumed(&s.lab, stage.trainer.trainable_model(), 7, settings, StdRng::seed_from_u64(6));
     assert_eq!(score(&kept.trainer.model()), score(&stage.trainer.model()));
     assert_eq!(block_on(kept.step(&s.lab, &ranked)).unwrap().stats.step, 8);
+}
+
+#[test]
+fn pretraining_measures_and_samples_on_its_cadence_and_at_the_last_step() {
+    let mut lab = Lab::new(Preset::Micro, 1, Lang::En, &Device::flex()).unwrap();
+    let cadence = Cadence { held_out: 2, sample: 3, sample_tokens: 5 };
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut looked = vec![];
+    for step in 1..=5 {
+        let s = block_on(pretrain::step(&mut lab.pretrainer, &lab.tokenizer, &lab.device, &cadence, Some(5), &mut rng)).unwrap();
+        assert_eq!(s.stats.step, step);
+        assert!(s.stats.train_loss.is_finite());
+        if let Some(h) = s.held_out_loss {
+            assert_eq!(h, block_on(lab.pretrainer.held_out_loss()).unwrap(), "the held-out loss of the weights after the step");
+        }
+        looked.push((s.held_out_loss.is_some(), s.sample.is_some()));
+    }
+    assert_eq!(looked, [(false, false), (true, false), (false, true), (true, false), (true, false)]);
+    let never = Cadence { held_out: 0, sample: 0, sample_tokens: 5 };
+    let s = block_on(pretrain::step(&mut lab.pretrainer, &lab.tokenizer, &lab.device, &never, None, &mut rng)).unwrap();
+    assert_eq!((s.held_out_loss, s.sample), (None, None));
 }

@@ -3,6 +3,8 @@
 //! stage scripts sit over its library). A driver owns its trainers and settings;
 //! the callers own what they show or print.
 
+pub mod evaluate;
 pub mod ppo;
+pub mod pretrain;
 pub mod reward;
 pub mod sft;

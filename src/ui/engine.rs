@@ -13,7 +13,6 @@ use crate::corpus::Lang;
 use crate::inspect::{AttentionMaps, TokenProb, attention_maps, top_next_tokens};
 use crate::lab::Lab;
 use crate::model::Preset;
-use crate::sample::{SampleConfig, generate};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rand::SeedableRng;
@@ -264,20 +263,15 @@ impl Ui {
     }
 }
 
-/// How often the slower views refresh, in training steps. Each costs forward passes
-/// (a sample costs one per token), which on a software GPU take a visible moment.
+/// What the page looks at while pretraining: the core's held-out and sample
+/// cadence, and how often the next-token table and attention maps refresh.
 struct Cadence {
-    held_out: usize,
+    look: crate::stages::pretrain::Cadence,
     inspect: usize,
-    sample: usize,
-    sample_tokens: usize,
 }
 
 fn cadence(preset: Preset) -> Cadence {
-    match preset {
-        Preset::Micro => Cadence { held_out: 5, inspect: 10, sample: 20, sample_tokens: 24 },
-        Preset::Small => Cadence { held_out: 10, inspect: 10, sample: 25, sample_tokens: 40 },
-    }
+    Cadence { look: crate::stages::pretrain::Cadence::for_page(preset), inspect: 10 }
 }
 
 /// Lets the browser paint and handle input: resolves on the next macrotask.
@@ -510,31 +504,24 @@ async fn run(params: Params, ui: Ui) {
         seen_steps = requested;
         if want_step {
             let t0 = Instant::now();
-            match lab.pretrainer.step().await {
+            match crate::stages::pretrain::step(&mut lab.pretrainer, &lab.tokenizer, &lab.device, &cadence.look, None, &mut rng).await {
                 Ok(s) => {
                     let dt = t0.elapsed().as_secs_f64().max(1e-6);
-                    let tps = s.tokens as f64 / dt;
+                    let tps = s.stats.tokens as f64 / dt;
                     let ema = tps_ema.map_or(tps, |e| 0.8 * e + 0.2 * tps);
                     tps_ema = Some(ema);
                     ui.tokens_per_sec.set(ema);
-                    ui.step.set(s.step);
-                    let held = if s.step % cadence.held_out == 0 { lab.pretrainer.held_out_loss().await.ok() } else { None };
-                    ui.losses.update(|v| v.push(LossPoint { step: s.step, train: s.train_loss, held_out: held }));
-                    if s.step % cadence.inspect == 0 {
+                    let step = s.stats.step;
+                    ui.step.set(step);
+                    ui.losses.update(|v| v.push(LossPoint { step, train: s.stats.train_loss, held_out: s.held_out_loss }));
+                    if step % cadence.inspect == 0 {
                         inspected_prompt = None;
                     }
-                    if s.step % cadence.sample == 0 {
-                        let model = lab.pretrainer.model();
-                        let cfg = SampleConfig { temperature: 0.8, top_k: 20, max_new_tokens: cadence.sample_tokens };
-                        let tok = &lab.tokenizer;
-                        if let Ok(ids) = generate(&model, tok.eot(), &[], &cfg, Some(tok.eot()), &mut rng, &lab.device).await {
-                            let ids: Vec<u32> = ids.into_iter().take_while(|&id| id != tok.eot()).collect();
-                            let text = tok.decode(&ids);
-                            ui.samples.update(|v| {
-                                v.insert(0, (s.step, text));
-                                v.truncate(8);
-                            });
-                        }
+                    if let Some(text) = s.sample {
+                        ui.samples.update(|v| {
+                            v.insert(0, (step, text));
+                            v.truncate(8);
+                        });
                     }
                 }
                 Err(e) => {
