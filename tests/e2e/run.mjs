@@ -422,15 +422,20 @@ await test('without WebGPU (backend=cpu) it trains on the CPU and says so', asyn
   assert(errors.length === 0, `console errors on the CPU page:\n${errors.join('\n')}`);
 });
 
-const CPU_APP = 'preset=micro&seed=1&lang=en&backend=cpu&k=4&rm_lr=0.003&rm_heldout=1&ppo_rollout=8&ppo_epochs=4&ppo_k=2&ppo_lr=0.001&beta=0.05&ptx=0&watch_every=100';
+// PPO is the runner's recipe (β, γ_ptx, lr, 4 answers a prompt, 2 epochs) with 16
+// answers an iteration instead of 32: `cargo bench --bench walk` runs this walk
+// natively through the same stage drivers (seeds 1-10: the score rose and the
+// answers got shorter on all ten; the faster settings used before, lr 1e-3, 2
+// answers a prompt, 4 epochs, rose on 4 of 6 and drifted to babble on the others).
+const CPU_APP = 'preset=micro&seed=1&lang=en&backend=cpu&k=4&rm_lr=0.003&rm_heldout=1&ppo_rollout=16&watch_every=100';
 await test('on the CPU backend the same page walks to PPO fast enough to check that the mean score rises', async () => {
   // A new context: its own storage, so it starts with no labels. The CPU backend in
   // wasm is several times quicker than a software GPU for the micro model, which
-  // buys the 24 iterations × 8 answers × 4 epochs over which PPO's climb is clear
-  // (natively 6 of 6 seeds rose at this size; 7 × 4 × 1 was a coin flip). The
-  // labels follow a taste the persona does not have — shorter is better, an empty
-  // answer last — and answers may be as long as the recipe's (40 tokens), so the
-  // missing-end penalty does not shorten them by itself.
+  // buys the 24 iterations × 16 answers × 2 epochs over which PPO's climb is clear.
+  // The labels follow a taste the persona does not have — shorter is better, an
+  // empty answer last — and answers may be as long as the recipe's (40 tokens), so
+  // the missing-end penalty does not shorten them by itself: PPO's answers getting
+  // shorter is the policy learning what the labels asked for.
   const cpu = await browser.newPage();
   const errors = [];
   cpu.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -524,11 +529,11 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   console.log(`     CPU walk: ${((Date.now() - t0) / 1000).toFixed(0)} s in all, PPO ${((Date.now() - t1) / 1000).toFixed(0)} s; ` +
               `score first third ${m.ppo_score_first_third.toFixed(3)} -> last third ${m.ppo_score_last_third.toFixed(3)}, KL ${m.ppo_kl.toFixed(3)}`);
   assert(m.ppo_score_last_third > m.ppo_score_first_third, `the mean score did not rise: ${m.ppo_score_first_third} -> ${m.ppo_score_last_third}`);
-  // What the labels asked for: shorter answers. Reported, not yet asserted: after
-  // 22 pretraining steps the model babbles to the length limit, and on 2026-12-05
-  // PPO's answers went 33.05 -> 34.75 tokens while the score rose (issue 17 §4).
+  // What the labels asked for: shorter answers (natively, seeds 1-10: 28-33 tokens
+  // over the first third, 8-25 over the last).
   console.log(`     answer length (tokens): first third ${m.ppo_answer_tokens_first_third.toFixed(2)} -> last third ${m.ppo_answer_tokens_last_third.toFixed(2)}`);
-  assert(Number.isFinite(m.ppo_answer_tokens_first_third) && Number.isFinite(m.ppo_answer_tokens_last_third), JSON.stringify(m));
+  assert(m.ppo_answer_tokens_last_third < m.ppo_answer_tokens_first_third,
+    `PPO did not move toward the labels (shorter first): ${m.ppo_answer_tokens_first_third} -> ${m.ppo_answer_tokens_last_third} tokens`);
   await cpu.screenshot({ path: join(shots, '13-cpu-ppo.png'), fullPage: true });
   const kept = await until('the PPO run kept', async () => { const s = await st(); return s.kept.policy === m.ppo_iteration && !s.keep_busy && s; }, 120_000, 300);
   console.log(`     kept: last write ${kept.keep_ms.toFixed(0)} ms for ${(kept.keep_bytes / 1e6).toFixed(2)} MB (policy, value, progress)`);
