@@ -124,7 +124,7 @@ impl PipelineConfig {
             ppo_steps,
             beta: ppo_stage::BETA,
             gamma_ptx: ppo_stage::GAMMA_PTX,
-            ppo: PpoRecipe::default(),
+            ppo: PpoRecipe::for_preset(preset),
             weights: Weights::default(),
             noise: 0.0,
             eval_samples: 10,

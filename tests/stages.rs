@@ -141,10 +141,12 @@ fn a_stage_resumed_from_kept_weights_computes_the_same_and_goes_on() {
 
 #[test]
 fn the_page_and_the_runner_start_ppo_from_one_recipe() {
-    // The page's defaults are PpoSettings::default(); the runner's are the pipeline's.
-    let runner = rlhf_playground::pipeline::PipelineConfig::for_preset(Preset::Micro);
-    let page = PpoSettings::default();
-    assert_eq!((runner.beta, runner.gamma_ptx, &runner.ppo), (page.beta, page.gamma_ptx, &page.recipe));
+    // The page's defaults are PpoSettings::for_preset; the runner's are the pipeline's.
+    for preset in [Preset::Micro, Preset::Small] {
+        let runner = rlhf_playground::pipeline::PipelineConfig::for_preset(preset);
+        let page = PpoSettings::for_preset(preset);
+        assert_eq!((runner.beta, runner.gamma_ptx, &runner.ppo), (page.beta, page.gamma_ptx, &page.recipe), "{preset:?}");
+    }
 }
 
 #[test]

@@ -86,9 +86,10 @@ impl Params {
             get(k).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite()).map_or(default, |v| v.clamp(lo, hi))
         };
         // The runner's recipe and defaults; the URL may change them (docs/automation.md).
-        let ppo = crate::stages::ppo::PpoSettings::default();
+        let preset = get("preset").and_then(|p| Preset::parse(&p)).unwrap_or(Preset::Small);
+        let ppo = crate::stages::ppo::PpoSettings::for_preset(preset);
         Self {
-            preset: get("preset").and_then(|p| Preset::parse(&p)).unwrap_or(Preset::Small),
+            preset,
             seed: get("seed").and_then(|s| s.trim().parse().ok()).unwrap_or(1),
             lang: get("lang").and_then(|l| Lang::parse(&l)).unwrap_or_default(),
             force_cpu: get("backend").is_some_and(|b| b.eq_ignore_ascii_case("cpu")),

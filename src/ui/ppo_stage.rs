@@ -203,7 +203,12 @@ impl PpoStage {
             runs: 0,
             seen_steps: 0,
             seen_restarts: 0,
-            recipe: PpoRecipe { rollout: p.ppo_rollout, epochs: p.ppo_epochs, max_new_tokens: p.ppo_tokens, ..PpoRecipe::default() },
+            recipe: PpoRecipe {
+                rollout: p.ppo_rollout,
+                epochs: p.ppo_epochs,
+                max_new_tokens: p.ppo_tokens,
+                ..PpoRecipe::for_preset(p.preset)
+            },
             watch_every: p.watch_every,
             seed: p.seed,
         }
