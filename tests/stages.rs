@@ -246,6 +246,11 @@ fn pretraining_measures_and_samples_on_its_cadence_and_at_the_last_step() {
         if let Some(h) = s.held_out_loss {
             assert_eq!(h, block_on(lab.pretrainer.held_out_loss()).unwrap(), "the held-out loss of the weights after the step");
         }
+        // The runner prints this as its `pretrain` event: the step's fields at the top
+        // level, `held_out_loss` and `sample` only when measured (docs/building.md).
+        let event = serde_json::to_value(&s).unwrap();
+        assert!(event["step"] == step && event["train_loss"].is_number(), "{event}");
+        assert_eq!((event.get("held_out_loss").is_some(), event.get("sample").is_some()), (s.held_out_loss.is_some(), s.sample.is_some()));
         looked.push((s.held_out_loss.is_some(), s.sample.is_some()));
     }
     assert_eq!(looked, [(false, false), (true, false), (false, true), (true, false), (true, false)]);
