@@ -84,3 +84,44 @@ for name in ["best_of_4", "best_of_16", "sft_t0.7", "sft_greedy"]:
         mean, lo, hi = pooled(ms)
         print(f"pooled {name} vs SFT: {mean:.3f} [{lo:.3f}, {hi:.3f}]  KL {ms[0]['kl'] if ms[0]['kl'] is not None else '—'}")
 print("lessons, seeds holding them: " + "; ".join(f"{k} {sum(v)}/{len(v)}" for k, v in checks.items() if v))
+
+# Each way of answering against SFT at its KL (issue "lessons no other tool shows"):
+# PPO-ptx, DPO on the same pairs (runs with --dpo), best-of-n by the same RM.
+print("\nmethod vs SFT, persona (95 % interval), at exact KL per answer")
+methods = {}
+for s in sorted(runs, key=lambda s: s["config"]["seed"]):
+    base = {m["contestant"]: m for m in s["baselines"]}
+    row = {"PPO-ptx": (s["ppo"]["vs_sft"], s["ppo"]["kl_exact"])}
+    if s.get("dpo"):
+        row["DPO"] = (s["dpo"]["vs_sft"], s["dpo"]["kl_exact"])
+    for n in ["best_of_4", "best_of_16"]:
+        row[n] = (base[n], base[n]["kl"])
+    print(f'seed {s["config"]["seed"]}: ' + " | ".join(f"{k} {rate(m)} KL {kl:.2f}" for k, (m, kl) in row.items()))
+    for k, (m, kl) in row.items():
+        methods.setdefault(k, []).append((m, kl))
+for k, v in methods.items():
+    mean, lo, hi = pooled([m for m, _ in v])
+    print(f"pooled {k}: {mean:.3f} [{lo:.3f}, {hi:.3f}] over {len(v)} seeds, mean KL {sum(kl for _, kl in v) / len(v):.2f}")
+
+# Over-optimisation (Gao et al. 2022): the gold (persona) score along each run's
+# path away from SFT, against √KL; the proxy is the reward the run optimised.
+print("\nover-optimisation: gold start → peak (at √KL) → end; proxy start → end")
+peaked = []
+for s in sorted(runs, key=lambda s: s["config"]["seed"]):
+    parts = []
+    for name, out in [("main", s["ppo"]), ("β0", s.get("ppo_beta0"))]:
+        pts = (out or {}).get("overopt") or []
+        if len(pts) < 2:
+            continue
+        top = max(pts, key=lambda p: p["gold"])
+        parts.append(f'{name} gold {pts[0]["gold"]:.2f} → {top["gold"]:.2f} (√KL {top["sqrt_kl"]:.2f}) → {pts[-1]["gold"]:.2f}, '
+                     f'proxy {pts[0]["proxy"]:.2f} → {pts[-1]["proxy"]:.2f}')
+        if name == "β0":
+            peaked.append(top is not pts[0] and top is not pts[-1] and pts[-1]["gold"] < top["gold"] and pts[-1]["proxy"] > pts[0]["proxy"])
+    bon = s.get("best_of_n_curve") or []
+    if bon:
+        top = max(bon, key=lambda p: p["gold"])
+        parts.append(f'best-of-n gold {bon[0]["gold"]:.2f} → {top["gold"]:.2f} at n = {top["step"]} → {bon[-1]["gold"]:.2f} at n = {bon[-1]["step"]}')
+    print(f'seed {s["config"]["seed"]}: ' + "; ".join(parts))
+if peaked:
+    print(f"β0's gold rose, peaked and fell while its proxy rose: {sum(peaked)}/{len(peaked)} seeds")

@@ -23,6 +23,20 @@ pub fn pairwise_loss(chosen: Tensor<1>, rejected: Tensor<1>) -> Tensor<1> {
     log_sigmoid(chosen - rejected).mean().neg()
 }
 
+/// DPO (Rafailov et al. 2023): the reward model's pairwise loss on the policy's
+/// implicit reward β·(log π(y) − log π_ref(y)), so the policy itself is fitted to
+/// the preference pairs with no reward model and no sampling. Sequence log-probs
+/// of the pairs' chosen and rejected answers, (P) each.
+pub fn dpo_loss(
+    policy_chosen: Tensor<1>,
+    policy_rejected: Tensor<1>,
+    reference_chosen: Tensor<1>,
+    reference_rejected: Tensor<1>,
+    beta: f32,
+) -> Tensor<1> {
+    pairwise_loss((policy_chosen - reference_chosen) * beta, (policy_rejected - reference_rejected) * beta)
+}
+
 /// Per-token KL estimate between policy and reference on the sampled tokens:
 /// log π(y_t) − log π_ref(y_t). Its expectation under π is KL(π‖π_ref); a single
 /// sample can be negative — the panel says so instead of hiding it.

@@ -14,11 +14,13 @@ use crate::corpus::Lang;
 use crate::evaluate::{Matchup, continuation_style, corpus_loss};
 use crate::lab::Lab;
 use crate::model::{Gpt, Preset};
+use crate::overopt::{Detectors, Fit, Form, GoldProxy, detectors, fit};
 use crate::persona::{Persona, Weights};
 use crate::ppo::PpoTrainer;
 use crate::reward::{Comparison, RewardTrainer, demonstration_mean, pair_accuracy};
 use crate::sft::{self, SftTrainer};
-use crate::stages::evaluate::{Baselines, CORPUS_WINDOWS, EvalSettings, PolicyEvaluation, evaluate_policy};
+use crate::stages::dpo::{DpoSettings, DpoStage};
+use crate::stages::evaluate::{Baselines, CORPUS_WINDOWS, EvalSettings, PolicyEvaluation, evaluate_policy, probe, probe_prompts};
 pub use crate::stages::ppo::PpoRecipe;
 use crate::stages::ppo::{self as ppo_stage, build_run};
 use crate::stages::pretrain::{self, Cadence};
@@ -99,6 +101,11 @@ pub struct PipelineConfig {
     pub eval_pool: usize,
     /// Also run PPO with β = 0 and with ptx toggled (for the comparisons).
     pub compare: bool,
+    /// Probe the main and the β = 0 run's gold and proxy score and KL every this
+    /// many iterations (and before the first and after the last); 0 = never.
+    pub overopt_every: usize,
+    /// Also fit a policy to the same pairs by DPO and evaluate it beside PPO.
+    pub dpo: Option<DpoSettings>,
     /// The first stage trained; those before it are read from the store.
     pub from: Stage,
 }
@@ -130,6 +137,8 @@ impl PipelineConfig {
             eval_samples: 10,
             eval_pool: 32,
             compare: true,
+            overopt_every: ppo_steps / 8,
+            dpo: None,
             from: Stage::Pretrain,
         }
     }
@@ -148,6 +157,24 @@ pub struct PpoOutcome {
     /// How the final policy fared on the held-out prompts.
     #[serde(flatten)]
     pub eval: PolicyEvaluation,
+    /// Its path away from SFT, probed every `overopt_every` iterations (iteration 0
+    /// is SFT), and Gao et al.'s RL form fitted to the gold score along it.
+    pub overopt: Vec<GoldProxy>,
+    pub overopt_fit: Option<Fit>,
+}
+
+/// What the DPO policy ended with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DpoOutcome {
+    pub settings: DpoSettings,
+    pub steps: usize,
+    /// Loss and implicit-reward accuracy over the last pass's steps.
+    pub last_loss: f32,
+    pub last_accuracy: f32,
+    #[serde(flatten)]
+    pub eval: PolicyEvaluation,
+    /// Its point on the over-optimisation chart (proxy: the reward model).
+    pub overopt: GoldProxy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -182,9 +209,15 @@ pub struct Summary {
     /// on the questions of fact: SFT greedy, SFT at temperature 0.7, best-of-4 and
     /// best-of-16 by the reward model.
     pub baselines: Vec<Matchup>,
+    /// Best-of-n by the reward model for n = 1, 2, 4, … 32 (gold and proxy against
+    /// √KL), Gao et al.'s best-of-n form fitted to it, and SFT's answers' detectors.
+    pub best_of_n_curve: Vec<GoldProxy>,
+    pub best_of_n_fit: Option<Fit>,
+    pub sft_detectors: Detectors,
     pub ppo: PpoOutcome,
     pub ppo_beta0: Option<PpoOutcome>,
     pub ppo_ptx_toggled: Option<PpoOutcome>,
+    pub dpo: Option<DpoOutcome>,
     pub seconds: f64,
 }
 
@@ -234,7 +267,23 @@ async fn run_ppo(
 ) -> Result<(PpoOutcome, PpoTrainer), TrainError> {
     let mut ppo = build_run(lab, sft, rm, ranked, &cfg.ppo, beta, gamma_ptx, cfg.seed + 3).await?;
     let (mut scores, mut kls) = (vec![], vec![]);
-    for step in 1..=cfg.ppo_steps {
+    let proxy = rm.model().proxy_for(beta);
+    let (sft_model, settings) = (sft.model(), eval_settings(cfg));
+    let probing = cfg.overopt_every > 0 && run != "ptx_toggled";
+    let facts = probe_prompts(lab, persona, None);
+    let mut overopt = vec![];
+    for step in 0..=cfg.ppo_steps {
+        if probing && (step % cfg.overopt_every == 0 || step == cfg.ppo_steps) {
+            let (point, signs) = probe(run, step, &ppo.policy(), &sft_model, &proxy, persona, lab, &facts, settings.seed).await?;
+            let mut v = tagged("overopt", &point);
+            v["detectors"] = json!(signs);
+            emit(v);
+            overopt.push(point);
+        }
+        if step == cfg.ppo_steps {
+            break;
+        }
+        let step = step + 1;
         let (m, _) = ppo.step(&lab.tokenizer).await?;
         scores.push(m.get("objective/scores").copied().unwrap_or(0.0));
         kls.push(m.get("objective/kl").copied().unwrap_or(0.0));
@@ -245,9 +294,8 @@ async fn run_ppo(
         emit(v);
     }
     let n = scores.len().min(10);
-    let proxy = rm.model().proxy_for(beta);
-    let (eval, contestant) =
-        evaluate_policy(run, &ppo.policy(), &sft.model(), &rm.model(), &proxy, persona, base, lab, &eval_settings(cfg)).await?;
+    let (eval, contestant) = evaluate_policy(run, &ppo.policy(), &sft_model, &rm.model(), &proxy, persona, base, lab, &settings).await?;
+    let overopt_fit = overopt.first().and_then(|sft_point| fit(&overopt, sft_point.gold, Form::Rl));
     let outcome = PpoOutcome {
         beta,
         gamma_ptx,
@@ -256,6 +304,8 @@ async fn run_ppo(
         first_kl: mean(&kls[..n]),
         last_kl: mean(&kls[kls.len() - n..]),
         eval,
+        overopt,
+        overopt_fit,
     };
     // A few of the policy's answers beside SFT's, one prompt in five.
     let examples: Vec<Value> = contestant.prompts.iter().zip(&base.sft.prompts).step_by(5).map(|(c, s)| json!({"prompt": c.prompt, "sft": s.answers[0], "ppo": c.answers[0], "sft_persona": s.persona[0], "ppo_persona": c.persona[0]})).collect();
@@ -264,6 +314,49 @@ async fn run_ppo(
     v["examples"] = json!(examples);
     emit(v);
     Ok((outcome, ppo))
+}
+
+/// DPO on `ranked` from SFT, one event per step, then evaluated as PPO is.
+#[allow(clippy::too_many_arguments)]
+async fn run_dpo(
+    lab: &Lab,
+    sft: &SftTrainer,
+    rm: &RewardTrainer,
+    persona: &Persona,
+    base: &Baselines,
+    ranked: &[Comparison],
+    cfg: &PipelineConfig,
+    settings: &DpoSettings,
+    emit: &mut impl FnMut(Value),
+) -> Result<(DpoOutcome, Gpt), TrainError> {
+    let mut stage = DpoStage::new(lab, sft, settings.clone(), StdRng::seed_from_u64(cfg.seed + 12));
+    let (mut losses, mut accuracies) = (vec![], vec![]);
+    while stage.passes() < settings.passes {
+        let s = stage.step(lab, ranked).await?;
+        if s.passes + 1 >= settings.passes {
+            // the last pass
+            losses.push(s.stats.loss);
+            accuracies.push(s.stats.accuracy);
+        }
+        emit(tagged("dpo", &s));
+    }
+    let (policy, sft_model, es) = (stage.trainer.policy(), sft.model(), eval_settings(cfg));
+    let (eval, _) = evaluate_policy("dpo", &policy, &sft_model, &rm.model(), &rm.model(), persona, base, lab, &es).await?;
+    let facts = probe_prompts(lab, persona, None);
+    let (overopt, _) = probe("dpo", stage.trainer.step_count(), &policy, &sft_model, &rm.model(), persona, lab, &facts, es.seed).await?;
+    emit(tagged("overopt", &overopt));
+    let outcome = DpoOutcome {
+        settings: settings.clone(),
+        steps: stage.trainer.step_count(),
+        last_loss: mean(&losses),
+        last_accuracy: mean(&accuracies),
+        eval,
+        overopt,
+    };
+    let mut v = tagged("evaluate", &outcome);
+    v["run"] = json!("dpo");
+    emit(v);
+    Ok((outcome, policy))
 }
 
 fn eval_settings(cfg: &PipelineConfig) -> EvalSettings {
@@ -424,6 +517,12 @@ pub async fn run_stored(
     for m in &baseline_results {
         emit(tagged("baseline", m));
     }
+    let best_of_n_curve = base.best_of_n_curve(&persona);
+    let best_of_n_fit = best_of_n_curve.first().and_then(|sft_point| fit(&best_of_n_curve, sft_point.gold, Form::BestOfN));
+    for p in &best_of_n_curve {
+        emit(tagged("overopt", p));
+    }
+    let sft_detectors = detectors(&base.sft, |p| !persona.asks_sum(p));
 
     // 5–6. PPO and its evaluation; then the comparison runs.
     //      The policies are saved as `policy`, `policy_beta0`, `policy_ptx_toggled`.
@@ -445,6 +544,17 @@ pub async fn run_stored(
             *(if run == "beta0" { &mut ppo_beta0 } else { &mut ppo_ptx_toggled }) = Some(outcome);
         }
     }
+    let dpo = match cfg.dpo.clone() {
+        Some(settings) => {
+            let (outcome, policy) = run_dpo(&lab, sft, rm, &persona, &base, &train, &cfg, &settings, &mut emit).await?;
+            if let Some(st) = store {
+                let steps = outcome.steps;
+                checkpoint::save_model(st, "policy_dpo", &policy, &card(Role::Policy, steps), &lab.tokenizer).await?;
+            }
+            Some(outcome)
+        }
+        None => None,
+    };
     let summary = Summary {
         config: cfg,
         params,
@@ -465,9 +575,13 @@ pub async fn run_stored(
         eval_prompts: prompts.eval.len() - eval_sum_prompts,
         eval_sum_prompts,
         baselines: baseline_results,
+        best_of_n_curve,
+        best_of_n_fit,
+        sft_detectors,
         ppo,
         ppo_beta0,
         ppo_ptx_toggled,
+        dpo,
         seconds: started.elapsed().as_secs_f64(),
     };
     emit(tagged("summary", &summary));

@@ -121,6 +121,45 @@ fn pairwise_loss_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn dpo_loss_matches_hand_computation() {
+    let d = Device::flex();
+    // Pair 1: policy moved chosen up 0.5 and rejected down 1.5 from the reference:
+    // z = 0.1·(0.5 − (−1.5)) = 0.2, −log σ(0.2) = ln(1 + e^−0.2) = 0.598139.
+    // Pair 2: the wrong way by 1 nat each: z = 0.1·(−1 − 1) = −0.2, ln(1 + e^0.2) = 0.798139.
+    let loss = val(dpo_loss(t1(&[-3.5, -6.0], &d), t1(&[-5.5, -3.0], &d), t1(&[-4.0, -5.0], &d), t1(&[-4.0, -4.0], &d), 0.1));
+    assert!(close(loss, (0.598139 + 0.798139) / 2.0, 1e-5), "{loss}");
+    // The policy equal to the reference: ln 2 whatever the answers' likelihoods.
+    let same = t1(&[-7.0, -2.0], &d);
+    assert!(close(val(dpo_loss(same.clone(), t1(&[-1.0, -9.0], &d), same, t1(&[-1.0, -9.0], &d), 0.5)), std::f32::consts::LN_2, 1e-6));
+}
+
+#[test]
+fn dpo_loss_gradient_matches_finite_differences() {
+    let d = Device::flex().autodiff();
+    let (chosen, rejected) = ([-3.0f32, -8.0, -1.5], [-4.0f32, -2.5, -6.0]);
+    let (ref_chosen, ref_rejected) = ([-3.5f32, -7.0, -2.0], [-3.0f32, -3.0, -5.5]);
+    let beta = 0.3;
+    let c = t1(&chosen, &d).require_grad();
+    let r = t1(&rejected, &d).require_grad();
+    let grads = dpo_loss(c.clone(), r.clone(), t1(&ref_chosen, &d), t1(&ref_rejected, &d), beta).backward();
+    let gc = block_on(read_vec(c.grad(&grads).unwrap())).unwrap();
+    let gr = block_on(read_vec(r.grad(&grads).unwrap())).unwrap();
+    let p = Device::flex();
+    let loss = |c: &[f32], r: &[f32]| val(dpo_loss(t1(c, &p), t1(r, &p), t1(&ref_chosen, &p), t1(&ref_rejected, &p), beta));
+    let nc = numeric_grad(&|x| loss(x, &rejected), &chosen);
+    let nr = numeric_grad(&|x| loss(&chosen, x), &rejected);
+    for (a, n) in gc.iter().chain(&gr).zip(nc.iter().chain(&nr)) {
+        assert!(close(*a, *n, 2e-3), "autodiff {gc:?} {gr:?} vs numeric {nc:?} {nr:?}");
+    }
+    // By hand: ∂L/∂log π(y_w) = −β σ(−z)/P, the rejected side's its negative.
+    for i in 0..3 {
+        let z = beta * ((chosen[i] - ref_chosen[i]) - (rejected[i] - ref_rejected[i]));
+        let want = -beta / (1.0 + z.exp()) / 3.0;
+        assert!(close(gc[i], want, 1e-5) && close(gr[i], -want, 1e-5), "pair {i}: {} {} vs {want}", gc[i], gr[i]);
+    }
+}
+
+#[test]
 fn clipped_surrogate_gradient_matches_finite_differences() {
     let d = Device::flex().autodiff();
     // Ratios inside and outside the band, advantages of both signs.

@@ -89,6 +89,41 @@ fn the_whole_recipe_aligns_the_micro_model() {
     assert!(beta0.eval.vs_sft_by_proxy.low > 0.5, "β = 0 by its proxy: {:?}", beta0.eval.vs_sft_by_proxy);
     assert!(beta0.eval.vs_sft.persona.high < 0.5, "β = 0 by the persona: {:?}", beta0.eval.vs_sft.persona);
 
+    // Over-optimisation (Gao et al. 2022), probed along the way on the held-out
+    // questions of fact: free of every anchor, the β = 0 run's proxy ends above where
+    // it started while the gold judge ends far below SFT (seeds 1–5: gold falls
+    // 0.85–1.07 to 1.0–1.24, proxy rises 0.33–0.73); PPO with β raises gold
+    // (+0.27–0.37) and, as RLHF does (Kirk et al. 2023), says fewer distinct words.
+    let path = &beta0.overopt;
+    assert_eq!(path.len(), s.config.ppo_steps / s.config.overopt_every + 1);
+    let (start, end) = (&path[0], path.last().unwrap());
+    assert!(start.kl.abs() < 1e-3 && end.kl > 1.0, "β = 0 run's KL along the way: {path:?}");
+    assert!(
+        end.proxy > start.proxy && end.gold < start.gold - 0.5,
+        "β = 0 run: proxy {} → {}, gold {} → {}",
+        start.proxy,
+        end.proxy,
+        start.gold,
+        end.gold
+    );
+    let (first, last) = (&ppo.overopt[0], ppo.overopt.last().unwrap());
+    assert!(last.gold > first.gold + 0.1, "PPO's gold {} → {}", first.gold, last.gold);
+    assert!(
+        ppo.eval.detectors.distinct_1 < s.sft_detectors.distinct_1,
+        "distinct-1: SFT {:?}, PPO {:?}",
+        s.sft_detectors,
+        ppo.eval.detectors
+    );
+    // Best-of-n on the same axes: KL log n − (n−1)/n, gold rising above SFT's at
+    // first (seeds 1–5: peak at n = 2–16, by n = 32 lower; Gao's form peaks at
+    // √KL 0.8–1.3).
+    let curve = &s.best_of_n_curve;
+    assert_eq!(curve.iter().map(|p| p.step).collect::<Vec<_>>(), [1, 2, 4, 8, 16, 32]);
+    assert!(curve.iter().all(|p| (p.kl - ((p.step as f32).ln() - (p.step as f32 - 1.0) / p.step as f32)).abs() < 1e-5));
+    let best = curve.iter().map(|p| p.gold).fold(f32::MIN, f32::max);
+    assert!(best > curve[0].gold + 0.1, "best-of-n gold {curve:?}");
+    assert!(s.best_of_n_fit.is_some_and(|f| f.peak_sqrt_kl.is_some()), "{:?}", s.best_of_n_fit);
+
     // The alignment tax: plain PPO raises the held-out pretraining loss; ptx pays it back.
     let plain = s.ppo_ptx_toggled.as_ref().expect("the ptx comparison ran");
     assert_eq!(plain.gamma_ptx, 0.0);

@@ -258,3 +258,35 @@ fn pretraining_measures_and_samples_on_its_cadence_and_at_the_last_step() {
     let s = block_on(pretrain::step(&mut lab.pretrainer, &lab.tokenizer, &lab.device, &never, None, &mut rng)).unwrap();
     assert_eq!((s.held_out_loss, s.sample), (None, None));
 }
+
+#[test]
+fn dpo_starts_at_ln2_and_fits_the_pairs_its_implicit_reward_summing_per_token() {
+    use rlhf_playground::dpo::{implicit_reward_per_token, sequence_log_probs};
+    use rlhf_playground::reward::encode_answers;
+    use rlhf_playground::stages::dpo::{DpoSettings, DpoStage};
+    let s = setup();
+    let settings = DpoSettings { beta: 0.1, lr: 1e-3, batch: 4, passes: 8, warmup: 0 };
+    let mut dpo = DpoStage::new(&s.lab, &s.sft, settings, StdRng::seed_from_u64(7));
+    // The policy is the reference at the start: every implicit reward is 0, the loss ln 2.
+    let first = block_on(dpo.step(&s.lab, &s.ranked)).unwrap();
+    assert!((first.stats.loss - std::f32::consts::LN_2).abs() < 1e-5 && first.stats.margin.abs() < 1e-6, "{first:?}");
+    // One batch holds all three prompts: every step is a pass.
+    assert!(first.pass_done && first.passes == 1);
+    let mut last = first.clone();
+    while dpo.passes() < 8 {
+        last = block_on(dpo.step(&s.lab, &s.ranked)).unwrap();
+    }
+    assert!(last.stats.loss < first.stats.loss - 0.05 && last.stats.accuracy == 1.0 && last.stats.margin > 0.5, "{last:?}");
+    assert!(last.stats.chosen > 0.0 && last.stats.rejected < 0.0, "{last:?}");
+    // Per token, the implicit reward adds up to β·(log π(y) − log π_ref(y)) of the whole answer.
+    let (policy, reference) = (dpo.trainer.policy(), dpo.trainer.reference().clone());
+    let (prompt, answer) = (&s.ranked[0].prompt, &s.ranked[0].answers[0]);
+    let per_token = block_on(implicit_reward_per_token(&policy, &reference, &s.lab.tokenizer, prompt, answer, 0.1, &s.lab.device)).unwrap();
+    let enc = encode_answers(&s.lab.tokenizer, prompt, std::slice::from_ref(answer), policy.block_size(), &s.lab.device);
+    let whole = |m: &Gpt| block_on(rlhf_playground::readback::read_vec(sequence_log_probs(m, &enc))).unwrap()[0];
+    let sum: f32 = per_token.iter().map(|(_, r)| r).sum();
+    assert!((sum - 0.1 * (whole(&policy) - whole(&reference))).abs() < 1e-3, "{sum} vs {}", 0.1 * (whole(&policy) - whole(&reference)));
+    // The answer's tokens and its end-of-text, in order.
+    let text: String = per_token.iter().map(|(t, _)| t.as_str()).collect();
+    assert!(text.starts_with(answer.as_str()), "{text:?}");
+}

@@ -17,6 +17,7 @@ mod native {
     use rlhf_playground::model::Preset;
     use rlhf_playground::persona::Weights;
     use rlhf_playground::pipeline::{PipelineConfig, Stage, run_stored};
+    use rlhf_playground::stages::dpo::DpoSettings;
     use std::io::Write;
     use std::path::PathBuf;
     use std::process::ExitCode;
@@ -107,6 +108,21 @@ mod native {
         /// Skip the comparison PPO runs (β = 0, ptx toggled).
         #[arg(long)]
         no_compare: bool,
+        /// Probe the main and the β = 0 run's gold (persona) and proxy (reward
+        /// model) scores and exact KL every N PPO iterations (0 = never); default an
+        /// eighth of the iterations.
+        #[arg(long, value_name = "N")]
+        overopt_every: Option<usize>,
+        /// Also fit a policy to the same ranked pairs by DPO (from SFT, SFT as the
+        /// reference) and evaluate it beside PPO.
+        #[arg(long)]
+        dpo: bool,
+        #[arg(long, requires = "dpo")]
+        dpo_beta: Option<f32>,
+        #[arg(long, requires = "dpo")]
+        dpo_lr: Option<f64>,
+        #[arg(long, requires = "dpo")]
+        dpo_passes: Option<usize>,
         /// Print only the summary line.
         #[arg(long)]
         quiet: bool,
@@ -236,6 +252,16 @@ mod native {
         cfg.pretrain_steps = a.steps_pretrain.unwrap_or(cfg.pretrain_steps);
         cfg.sft_steps = a.steps_sft.unwrap_or(cfg.sft_steps);
         cfg.ppo_steps = a.steps_ppo.unwrap_or(cfg.ppo_steps).max(1);
+        cfg.overopt_every = a.overopt_every.unwrap_or(cfg.ppo_steps / 8);
+        if a.dpo {
+            let d = DpoSettings::default();
+            cfg.dpo = Some(DpoSettings {
+                beta: a.dpo_beta.unwrap_or(d.beta),
+                lr: a.dpo_lr.unwrap_or(d.lr),
+                passes: a.dpo_passes.unwrap_or(d.passes).max(1),
+                ..d
+            });
+        }
         cfg.rm_epochs = a.rm_epochs.unwrap_or(cfg.rm_epochs);
         cfg.rm_lr = a.rm_lr.unwrap_or(cfg.rm_lr);
         cfg.rm_batch = a.rm_batch.unwrap_or(cfg.rm_batch).max(1);

@@ -10,6 +10,7 @@ use crate::evaluate::{Contestant, Matchup, answers, best_of_n, corpus_loss, exac
 use crate::interval::Interval;
 use crate::lab::Lab;
 use crate::model::Gpt;
+use crate::overopt::{self, Detectors, GoldProxy};
 use crate::persona::Persona;
 use crate::reward::RewardModel;
 use crate::sample::SampleConfig;
@@ -52,6 +53,8 @@ pub struct Baselines {
     pub sft: Contestant,
     /// SFT greedy, SFT at temperature 0.7, best-of-4 and best-of-16.
     pub others: Vec<Contestant>,
+    /// The SFT answers best-of-n picks from.
+    pub pool: Contestant,
 }
 
 impl Baselines {
@@ -66,7 +69,13 @@ impl Baselines {
         let greedy = sampled("sft_greedy", 1, SampleConfig { temperature: 0.0, ..t1 }, s.seed + 5).await?;
         let cool = sampled("sft_t0.7", s.samples, SampleConfig { temperature: 0.7, ..t1 }, s.seed + 6).await?;
         let pool = sampled("sft_pool", s.pool.max(1), t1, s.seed + 7).await?;
-        Ok(Self { sft: sft_c, others: vec![greedy, cool, best_of_n(&pool, 4), best_of_n(&pool, 16)] })
+        Ok(Self { sft: sft_c, others: vec![greedy, cool, best_of_n(&pool, 4), best_of_n(&pool, 16)], pool })
+    }
+
+    /// Best-of-n by the reward model for n = 1, 2, 4, … up to the pool, on the
+    /// questions of fact: the over-optimisation chart's best-of-n points.
+    pub fn best_of_n_curve(&self, persona: &Persona) -> Vec<GoldProxy> {
+        overopt::best_of_n_curve(&self.pool, &doublings(pool_size(&self.pool)), |p| !persona.asks_sum(p))
     }
 
     /// Each baseline against SFT on the questions of fact.
@@ -96,6 +105,8 @@ pub struct PolicyEvaluation {
     /// Win rate against SFT on the questions of fact by the reward this policy
     /// optimised (its proxy): the RM, or the RM's head alone.
     pub vs_sft_by_proxy: Interval,
+    /// The signs of reward hacking in its answers to the questions of fact.
+    pub detectors: Detectors,
 }
 
 /// Judges `policy` (named `name`) against the baselines. `proxy` is the reward it
@@ -130,6 +141,7 @@ pub async fn evaluate_policy(
     let corpus_loss = corpus_loss(policy, &lab.split.held_out, CORPUS_WINDOWS, lab.pretrainer.cfg.block, d).await?;
     let vs_sft = matchup(&contestant, &base.sft, facts);
     let evaluation = PolicyEvaluation {
+        detectors: overopt::detectors(&contestant, facts),
         corpus_loss,
         kl_exact,
         vs_sft_by_proxy: by_proxy.unwrap_or(vs_sft.rm),
@@ -139,4 +151,66 @@ pub async fn evaluate_policy(
         likelihood_in_reward,
     };
     Ok((evaluation, contestant))
+}
+
+/// Answers per held-out question of fact at each over-optimisation probe.
+pub const PROBE_SAMPLES: usize = 4;
+
+/// The held-out questions of fact the over-optimisation probes ask: the first
+/// `limit` of them (all with `None`).
+pub fn probe_prompts(lab: &Lab, persona: &Persona, limit: Option<usize>) -> Vec<String> {
+    let facts = sft::prompts(lab.lang).eval.into_iter().filter(|p| !persona.asks_sum(p));
+    facts.take(limit.unwrap_or(usize::MAX)).collect()
+}
+
+/// One point of a policy's path away from SFT (`run` at `iteration`): its answers
+/// to `prompts` (held-out questions of fact), their exact KL to SFT, and their mean
+/// score by `proxy` (the reward the run optimised) and by the persona (gold). Every
+/// probe samples with the same seed, so two points of a run differ by the policy
+/// alone.
+#[allow(clippy::too_many_arguments)]
+pub async fn probe(
+    run: &str,
+    iteration: usize,
+    policy: &Gpt,
+    sft: &Gpt,
+    proxy: &RewardModel,
+    persona: &Persona,
+    lab: &Lab,
+    prompts: &[String],
+    seed: u64,
+) -> Result<(GoldProxy, Detectors), TrainError> {
+    let (tok, d) = (&lab.tokenizer, &lab.device);
+    let texts = answers(policy, tok, prompts, PROBE_SAMPLES, &sampling(), seed + 11, d).await?;
+    let kl = exact_kl(policy, sft, tok, prompts, &texts, d).await?;
+    let mut c = judge(run, prompts, texts, persona, proxy, tok, seed + 11, d).await?;
+    c.kl = Some(kl);
+    Ok((overopt::point(run, iteration, &c, |_| true), overopt::detectors(&c, |_| true)))
+}
+
+/// Best-of-n by `reward_model` from `pool` SFT answers to each of `prompts`, for
+/// n = 1, 2, 4, … up to the pool: the over-optimisation chart's best-of-n points.
+#[allow(clippy::too_many_arguments)]
+pub async fn best_of_n_points(
+    sft: &Gpt,
+    reward_model: &RewardModel,
+    persona: &Persona,
+    lab: &Lab,
+    prompts: &[String],
+    pool: usize,
+    seed: u64,
+) -> Result<Vec<GoldProxy>, TrainError> {
+    let (tok, d) = (&lab.tokenizer, &lab.device);
+    let texts = answers(sft, tok, prompts, pool.max(1), &sampling(), seed + 7, d).await?;
+    let pool = judge("sft_pool", prompts, texts, persona, reward_model, tok, seed + 7, d).await?;
+    Ok(overopt::best_of_n_curve(&pool, &doublings(pool_size(&pool)), |_| true))
+}
+
+fn pool_size(pool: &Contestant) -> usize {
+    pool.prompts.first().map_or(1, |j| j.answers.len())
+}
+
+/// 1, 2, 4, … up to `n`.
+fn doublings(n: usize) -> Vec<usize> {
+    (0..).map(|i| 1usize << i).take_while(|&k| k <= n.max(1)).collect()
 }

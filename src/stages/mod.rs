@@ -3,7 +3,9 @@
 //! stage scripts sit over its library). A driver owns its trainers and settings;
 //! the callers own what they show or print.
 
+pub mod dpo;
 pub mod evaluate;
+pub mod passes;
 pub mod ppo;
 pub mod pretrain;
 pub mod reward;

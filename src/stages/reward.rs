@@ -3,6 +3,7 @@
 //! pairs (InstructGPT's batching). The runner and the page train it here with the
 //! same optimiser, batch and order; what they show after a pass is theirs.
 
+use super::passes::Passes;
 use crate::TrainError;
 use crate::lab::Lab;
 use crate::model::Gpt;
@@ -12,7 +13,6 @@ use crate::reward::{Comparison, RewardModel, RewardStep, RewardTrainer};
 use crate::sft::{Demonstration, SftTrainer};
 use crate::train::OptimConfig;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 /// How a reward model trains.
@@ -56,61 +56,43 @@ pub struct Stepped {
 pub struct RewardStage {
     pub trainer: RewardTrainer,
     pub settings: RewardSettings,
-    order: Vec<usize>,
-    cursor: usize,
-    passes: usize,
-    /// Shuffles the prompts; its own stream, handed in, so a caller can pair runs.
-    rng: StdRng,
+    passes: Passes,
 }
 
 impl RewardStage {
     /// A reward model on SFT's weights (InstructGPT starts its RM from the SFT model).
     pub fn new(lab: &Lab, sft: &SftTrainer, settings: RewardSettings, rng: StdRng) -> Self {
         let trainer = RewardTrainer::new(sft.trainable_model(), lab.model_cfg.n_embd, settings.fluency, settings.optim(), &lab.device);
-        Self { trainer, settings, order: vec![], cursor: 0, passes: 0, rng }
+        Self { passes: Passes::new(settings.batch, rng), trainer, settings }
     }
 
     /// Goes on from a kept or imported reward model (on the autodiff device) that
     /// had trained `steps` steps.
     pub fn resumed(lab: &Lab, model: RewardModel, steps: usize, settings: RewardSettings, rng: StdRng) -> Self {
         let trainer = RewardTrainer::resumed(model, steps, settings.optim(), &lab.device);
-        Self { trainer, settings, order: vec![], cursor: 0, passes: 0, rng }
+        Self { passes: Passes::new(settings.batch, rng), trainer, settings }
     }
 
     pub fn passes(&self) -> usize {
-        self.passes
+        self.passes.done()
     }
 
     /// Steps in one pass over `ranked` (prompts with no pair do not count).
     pub fn steps_per_pass(&self, ranked: &[Comparison]) -> usize {
-        ranked.iter().filter(|c| !c.pairs.is_empty()).count().div_ceil(self.settings.batch.max(1))
+        self.passes.steps_per_pass(ranked)
     }
 
     /// One step on the next batch of `ranked` (prompts with no pair skipped). When
     /// the number of ranked prompts changed since the last step (a person ranked
     /// more), a new shuffled pass starts over all of them.
     pub async fn step(&mut self, lab: &Lab, ranked: &[Comparison]) -> Result<Stepped, TrainError> {
-        let labelled: Vec<&Comparison> = ranked.iter().filter(|c| !c.pairs.is_empty()).collect();
-        if labelled.is_empty() {
+        let (batch, pass_done) = self.passes.next(ranked);
+        if batch.is_empty() {
             return Err(TrainError::NoPairs);
         }
-        if self.order.len() != labelled.len() {
-            self.order = (0..labelled.len()).collect();
-            self.order.shuffle(&mut self.rng);
-            self.cursor = 0;
-        }
-        let end = (self.cursor + self.settings.batch.max(1)).min(self.order.len());
-        let batch: Vec<&Comparison> = self.order[self.cursor..end].iter().map(|&i| labelled[i]).collect();
-        self.cursor = end;
         let stats = self.trainer.step_batch(&lab.tokenizer, &batch).await?;
-        let pass_done = self.cursor >= self.order.len();
-        if pass_done {
-            self.order.shuffle(&mut self.rng);
-            self.cursor = 0;
-            self.passes += 1;
-        }
         let prompts = batch.iter().map(|c| c.prompt.clone()).collect();
-        Ok(Stepped { stats, prompts, pass_done, passes: self.passes })
+        Ok(Stepped { stats, prompts, pass_done, passes: self.passes.done() })
     }
 
     /// Shifts the head's bias so SFT's demonstrations score 0 on average (a score
