@@ -52,11 +52,22 @@ fn bounds(series: &[Series]) -> Option<(f64, f64, f64, f64)> {
     Some((x0, x1, y0.min(0.0f64.max(y0 - 0.05 * (y1 - y0))), y1))
 }
 
+/// Series with at most this many points get a marker at each.
+const MARKED: usize = 40;
+
+/// An x-axis end: whole numbers for steps, one decimal for short spans (√KL).
+fn tick(x: f64, span: f64) -> String {
+    if span < 10.0 && x.fract() != 0.0 { format!("{x:.1}") } else { format!("{x:.0}") }
+}
+
 #[component]
 pub fn LineChart(
     #[prop(into)] series: Signal<Vec<Series>>,
     #[prop(into)] testid: String,
     #[prop(into)] x_label: Signal<String>,
+    /// A scatter plot: every point marked, none joined.
+    #[prop(optional)]
+    dots: bool,
 ) -> impl IntoView {
     let body = move || {
         let series = series.get();
@@ -71,7 +82,17 @@ pub fn LineChart(
             .map(|s| {
                 let pts = s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect::<Vec<_>>().join(" ");
                 let dash = if s.dashed { "6 4" } else { "none" };
-                view! { <polyline points=pts fill="none" stroke=s.color stroke-width="2" stroke-dasharray=dash /> }
+                // Few points (probes, best-of-n's n): each marked, so one point shows too.
+                let marks = (dots || s.points.len() <= MARKED).then(|| {
+                    s.points
+                        .iter()
+                        .filter(|p| p.0.is_finite() && p.1.is_finite())
+                        .map(|&(x, y)| view! { <circle cx=sx(x) cy=sy(y) r="3" fill=s.color /> })
+                        .collect_view()
+                });
+                let line =
+                    (!dots).then(|| view! { <polyline points=pts fill="none" stroke=s.color stroke-width="2" stroke-dasharray=dash /> });
+                view! { {line}{marks} }
             })
             .collect_view();
         let legend = series
@@ -79,7 +100,7 @@ pub fn LineChart(
             .enumerate()
             .map(|(i, s)| {
                 let y = PAD_T + 4.0 + 16.0 * i as f64;
-                let last = s.points.last().map(|p| format!(" {:.3}", p.1)).unwrap_or_default();
+                let last = if dots { String::new() } else { s.points.last().map(|p| format!(" {:.3}", p.1)).unwrap_or_default() };
                 let dash = if s.dashed { "6 4" } else { "none" };
                 view! {
                     <line x1=W - 190.0 x2=W - 166.0 y1=y y2=y stroke=s.color stroke-width="2" stroke-dasharray=dash />
@@ -92,8 +113,8 @@ pub fn LineChart(
                 <line x1=PAD_L x2=W - PAD_R y1=sy(v) y2=sy(v) class="chart-grid" />
                 <text x=PAD_L - 6.0 y=sy(v) + 4.0 text-anchor="end" class="chart-tick">{format!("{v:.2}")}</text>
             }).collect_view()}
-            <text x=PAD_L y=H - 8.0 class="chart-tick">{format!("{x0:.0}")}</text>
-            <text x=W - PAD_R y=H - 8.0 text-anchor="end" class="chart-tick">{format!("{x1:.0}")}</text>
+            <text x=PAD_L y=H - 8.0 class="chart-tick">{tick(x0, x1 - x0)}</text>
+            <text x=W - PAD_R y=H - 8.0 text-anchor="end" class="chart-tick">{tick(x1, x1 - x0)}</text>
             <text x=(PAD_L + W) / 2.0 y=H - 8.0 text-anchor="middle" class="chart-tick">{move || x_label.get()}</text>
             {lines}
             {legend}

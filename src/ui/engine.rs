@@ -137,6 +137,7 @@ pub struct Ui {
     pub session: RwSignal<crate::session::Session>,
     pub rm: RewardUi,
     pub ppo: PpoUi,
+    pub dpo: super::dpo_stage::DpoUi,
     pub eval: EvalUi,
     pub inside: RwSignal<InsideView>,
     pub kernel_check_requests: RwSignal<u64>,
@@ -150,6 +151,7 @@ impl Ui {
         self.sft_running.set(false);
         self.rm.running.set(false);
         self.ppo.running.set(false);
+        self.dpo.running.set(false);
     }
 
     /// The demonstrations SFT trains on: the user's, or the shipped ones.
@@ -233,6 +235,7 @@ impl Ui {
             session: RwSignal::new(super::storage::load_session(lang)),
             rm: RewardUi::new(),
             ppo: PpoUi::new(params),
+            dpo: super::dpo_stage::DpoUi::new(params),
             eval: EvalUi::new(),
             inside: RwSignal::new(InsideView::default()),
             kernel_check_requests: RwSignal::new(0),
@@ -415,6 +418,7 @@ fn publish_status(ui: &Ui, lab: &Lab) {
         s.metrics.insert("rank_answers", answers as f64);
         ui.rm.publish(&mut s.metrics);
         ui.ppo.publish(&mut s.metrics);
+        ui.dpo.publish(&mut s.metrics);
         ui.eval.publish(&mut s.metrics);
         ui.inside.with_untracked(|v| {
             for (k, (last, total)) in crate::kernels::KERNELS.iter().zip(v.last.iter().zip(&v.total)) {

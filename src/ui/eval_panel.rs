@@ -11,28 +11,28 @@ use leptos::prelude::*;
 
 /// "PPO wins 58% ± 12% (… of 20)", and in plain words whether the duels can tell
 /// PPO from SFT at all (the 95 % interval holds 50%).
-fn rate_line(l: Lang, who_en: &str, who_zh: &str, w: WinRate) -> String {
+fn rate_line(l: Lang, who_en: &str, who_zh: &str, name: &str, w: WinRate) -> String {
     let n = w.wins + w.ties + w.losses;
     let half = (w.high - w.low) * 50.0;
     let verdict = match (l, n, w.within_noise()) {
         (_, 0, _) => String::new(),
-        (Lang::En, _, true) => " — within noise: too few duels to tell PPO from SFT".into(),
-        (Lang::En, _, false) if w.rate > 0.5 => " — PPO is better, beyond noise".into(),
-        (Lang::En, _, false) => " — PPO is worse, beyond noise".into(),
-        (Lang::Zh, _, true) => " —— 在噪声范围内：对局太少，分不出 PPO 和微调模型".into(),
-        (Lang::Zh, _, false) if w.rate > 0.5 => " —— PPO 更好，超出噪声".into(),
-        (Lang::Zh, _, false) => " —— PPO 更差，超出噪声".into(),
+        (Lang::En, _, true) => format!(" — within noise: too few duels to tell {name} from SFT"),
+        (Lang::En, _, false) if w.rate > 0.5 => format!(" — {name} is better, beyond noise"),
+        (Lang::En, _, false) => format!(" — {name} is worse, beyond noise"),
+        (Lang::Zh, _, true) => format!(" —— 在噪声范围内：对局太少，分不出 {name} 和微调模型"),
+        (Lang::Zh, _, false) if w.rate > 0.5 => format!(" —— {name} 更好，超出噪声"),
+        (Lang::Zh, _, false) => format!(" —— {name} 更差，超出噪声"),
     };
     match l {
         Lang::En => format!(
-            "{who_en}: PPO wins {:.0}% ± {half:.0}% ({} wins, {} ties, {} losses of {n}){verdict}",
+            "{who_en}: {name} wins {:.0}% ± {half:.0}% ({} wins, {} ties, {} losses of {n}){verdict}",
             w.rate * 100.0,
             w.wins,
             w.ties,
             w.losses
         ),
         Lang::Zh => format!(
-            "{who_zh}：PPO 胜率 {:.0}% ± {half:.0}%（{} 胜 {} 平 {} 负，共 {n}）{verdict}",
+            "{who_zh}：{name} 胜率 {:.0}% ± {half:.0}%（{} 胜 {} 平 {} 负，共 {n}）{verdict}",
             w.rate * 100.0,
             w.wins,
             w.ties,
@@ -70,7 +70,10 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
         ev.busy.set(true);
         ev.requests.update(|n| *n += 1);
     };
-    let ready = move || ui.ppo.iteration.get() > 0 && !ev.busy.get();
+    let ready =
+        move || ui.ppo.iteration.get() > 0 && !ev.busy.get() && (ev.against.get() != "dpo" || ui.dpo.points.with(|p| !p.is_empty()));
+    // The policy the duels were drawn from.
+    let name = move || if ev.judged.get() == "dpo" { "DPO".to_string() } else { "PPO".to_string() };
     let progress = move || {
         let (judged, n) = ev.duels.with(|d| (d.iter().filter(|x| x.judged.is_some()).count(), d.len()));
         match lang.get() {
@@ -84,6 +87,7 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
             "pretrained" => tr(l, "pretrained", "预训练模型"),
             "sft" => tr(l, "SFT", "微调模型"),
             "ppo" => tr(l, "PPO policy", "PPO 策略"),
+            "dpo" => tr(l, "DPO policy", "DPO 策略"),
             _ => tr(l, "PPO run beside it", "PPO 对照组"),
         }
     };
@@ -94,6 +98,12 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
                 explain=("On prompts about facts no stage but pretraining saw, the SFT model and the PPO policy each answer once. You see the two answers as A and B — which is which is decided by a coin — and pick the better one or call a tie. A win rate of 50% means PPO is no better. The persona and the reward model judge the same pairs; when the reward model likes PPO much more than the persona does, PPO has learned to please the reward model, not you. The alignment tax is how much worse each model predicts held-out pretraining text.",
                     "在只有预训练见过其事实的问题上，微调模型和 PPO 策略各回答一次。你看到的两个回答标为 A 和 B——哪个是哪个由抛硬币决定——选出更好的一个，或判平。胜率 50% 表示 PPO 没有更好。角色和奖励模型也评判同样的回答对；如果奖励模型比角色更偏爱 PPO，说明 PPO 学会的是讨好奖励模型，而不是讨好你。对齐税：各模型预测留出预训练文本变差了多少。") />
             <div class="controls">
+                <label>{move || tr(lang.get(), "SFT against ", "微调模型对阵 ")}
+                    <select data-testid="eval-against" on:change=move |ev_| ev.against.set(if event_target_value(&ev_) == "dpo" { "dpo" } else { "ppo" })>
+                        <option value="ppo" selected=move || ev.against.get() == "ppo">"PPO"</option>
+                        <option value="dpo" selected=move || ev.against.get() == "dpo" disabled=move || ui.dpo.points.with(Vec::is_empty)>{move || tr(lang.get(), "DPO (train it on the PPO tab)", "DPO（在 PPO 页训练）")}</option>
+                    </select>
+                </label>
                 <button data-testid="eval-run" class="primary" disabled=move || !ready() on:click=move |_| run()>{move || tr(lang.get(), "Evaluate the current policy", "评估当前策略")}</button>
                 <Show when=move || ev.busy.get()><span class="muted">{move || tr(lang.get(), "sampling answers and measuring…", "正在采样回答并测量…")}</span></Show>
                 <span class="stat" data-testid="eval-progress">{progress}</span>
@@ -120,18 +130,18 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
             </div>
             <div class="card" data-testid="eval-results">
                 <h3>{move || tr(lang.get(), "Win rates (ties count half; 50% = no better)", "胜率（平局算半场；50% = 没有更好）")}</h3>
-                <p class="stat" data-testid="eval-user-rate">{move || rate_line(lang.get(), "You", "你", ev.duels.with(|d| win_rate(d.iter().filter_map(|x| x.judged))))}</p>
+                <p class="stat" data-testid="eval-user-rate">{move || rate_line(lang.get(), "You", "你", &name(), ev.duels.with(|d| win_rate(d.iter().filter_map(|x| x.judged))))}</p>
                 <Show when=move || show_judges.get()
                     fallback=move || view! { <button data-testid="eval-persona" disabled=move || ev.duels.with(Vec::is_empty) on:click=move |_| show_judges.set(true)>{move || tr(lang.get(), "Let the persona and the reward model judge", "让角色和奖励模型来评判")}</button> }>
-                    <p class="stat" data-testid="eval-persona-rate">{move || rate_line(lang.get(), "Persona", "角色", ev.duels.with(|d| win_rate(d.iter().map(|x| x.persona))))}</p>
-                    <p class="stat" data-testid="eval-rm-rate">{move || rate_line(lang.get(), "Reward model", "奖励模型", ev.duels.with(|d| win_rate(d.iter().map(|x| verdict(x.ppo_score, x.sft_score)))))}</p>
+                    <p class="stat" data-testid="eval-persona-rate">{move || rate_line(lang.get(), "Persona", "角色", &name(), ev.duels.with(|d| win_rate(d.iter().map(|x| x.persona))))}</p>
+                    <p class="stat" data-testid="eval-rm-rate">{move || rate_line(lang.get(), "Reward model", "奖励模型", &name(), ev.duels.with(|d| win_rate(d.iter().map(|x| verdict(x.ppo_score, x.sft_score)))))}</p>
                 </Show>
                 <details>
                     <summary>{move || tr(lang.get(), "Judged pairs, unblinded", "已评判的回答对（揭晓）")}</summary>
                     <table class="compare" data-testid="eval-judged">
                         <thead><tr>
-                            <th>{move || tr(lang.get(), "prompt", "问题")}</th><th>"SFT"</th><th>"PPO"</th>
-                            <th>{move || tr(lang.get(), "your verdict for PPO", "你对 PPO 的判定")}</th><th>{move || tr(lang.get(), "reward SFT / PPO", "奖励 SFT / PPO")}</th>
+                            <th>{move || tr(lang.get(), "prompt", "问题")}</th><th>"SFT"</th><th>{name}</th>
+                            <th>{move || format!("{} {}", tr(lang.get(), "your verdict for", "你的判定："), name())}</th><th>{move || format!("{} SFT / {}", tr(lang.get(), "reward", "奖励"), name())}</th>
                         </tr></thead>
                         <tbody>
                             {move || ev.duels.get().into_iter().filter(|d| d.judged.is_some()).map(|d| {

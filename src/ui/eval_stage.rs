@@ -55,6 +55,10 @@ pub struct EvalUi {
     pub three_way: RwSignal<Vec<ThreeWay>>,
     /// The PPO iteration the evaluation was made at.
     pub at_iteration: RwSignal<usize>,
+    /// The policy the next evaluation sets against SFT ("ppo" or "dpo"), and the
+    /// one the duels on screen were drawn from.
+    pub against: RwSignal<&'static str>,
+    pub judged: RwSignal<&'static str>,
 }
 
 impl EvalUi {
@@ -66,6 +70,8 @@ impl EvalUi {
             tax: RwSignal::new(vec![]),
             three_way: RwSignal::new(vec![]),
             at_iteration: RwSignal::new(0),
+            against: RwSignal::new("ppo"),
+            judged: RwSignal::new("ppo"),
         }
     }
 
@@ -95,12 +101,14 @@ impl EvalUi {
                     "pretrained" => "tax_pretrained",
                     "sft" => "tax_sft",
                     "ppo" => "tax_ppo",
+                    "dpo" => "tax_dpo",
                     _ => "tax_beside",
                 };
                 m.insert(key, r.loss as f64);
             }
         });
         m.insert("eval_three_way", self.three_way.with_untracked(Vec::len) as f64);
+        m.insert("eval_dpo", f64::from(self.judged.get_untracked() == "dpo"));
     }
 }
 
@@ -122,13 +130,14 @@ impl EvalStage {
         base: Option<&Gpt>,
         sft: Option<&SftTrainer>,
         ppo: &super::ppo_stage::PpoStage,
+        dpo: &super::dpo_stage::DpoStage,
     ) -> bool {
         let r = ui.eval.requests.get_untracked();
         if r == self.seen {
             return false;
         }
         self.seen = r;
-        if let Err(e) = self.evaluate(ui, lab, base, sft, ppo).await {
+        if let Err(e) = self.evaluate(ui, lab, base, sft, ppo, dpo.policy()).await {
             ui.error.set(Some(e));
         }
         ui.eval.busy.set(false);
@@ -142,17 +151,24 @@ impl EvalStage {
         base: Option<&Gpt>,
         sft: Option<&SftTrainer>,
         ppo: &super::ppo_stage::PpoStage,
+        dpo: Option<Gpt>,
     ) -> Result<(), String> {
         let (Some(base), Some(sft), Some(main)) = (base, sft, ppo.main()) else {
             return Err("run PPO first (stage 5): the evaluation compares its policy with SFT".into());
         };
         let err = |e: crate::TrainError| e.to_string();
         let (sft_model, policy) = (sft.model(), main.policy());
+        let against = ui.eval.against.get_untracked();
+        let contestant = match (against, &dpo) {
+            ("dpo", Some(d)) => d.clone(),
+            ("dpo", None) => return Err("train DPO first (the PPO tab): the evaluation sets it against SFT".into()),
+            _ => policy.clone(),
+        };
         let prompts: Vec<String> = sft::prompts(lab.lang).eval.into_iter().take(self.prompts).collect();
         let persona = Persona::new(lab.lang, Weights::default(), 0.0);
         // A new seed each time: "evaluate again" draws new answers.
         let seed = self.seed + 4 + self.seen;
-        let e = compare(&sft_model, &policy, main.reward_model(), &persona, &lab.tokenizer, &prompts, 1, seed, &lab.device)
+        let e = compare(&sft_model, &contestant, main.reward_model(), &persona, &lab.tokenizer, &prompts, 1, seed, &lab.device)
             .await
             .map_err(err)?;
         let mut rng = StdRng::seed_from_u64(seed);
@@ -177,6 +193,9 @@ impl EvalStage {
             TaxRow { model: "sft", beta: None, gamma_ptx: None, loss: loss(sft_model.clone()).await.map_err(err)? },
             TaxRow { model: "ppo", beta: main_cfg.0, gamma_ptx: main_cfg.1, loss: loss(policy.clone()).await.map_err(err)? },
         ];
+        if let Some(d) = dpo {
+            tax.push(TaxRow { model: "dpo", beta: None, gamma_ptx: None, loss: loss(d).await.map_err(err)? });
+        }
         if let Some((_, b)) = ppo.beside() {
             tax.push(TaxRow {
                 model: "beside",
@@ -199,6 +218,7 @@ impl EvalStage {
         }
         ui.eval.three_way.set(rows);
         ui.eval.at_iteration.set(main.iteration());
+        ui.eval.judged.set(against);
         Ok(())
     }
 }

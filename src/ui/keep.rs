@@ -62,6 +62,9 @@ pub struct KeptPpo {
     pub beside_gamma_ptx: f32,
     pub points: Vec<KeptPoint>,
     pub beside_points: Vec<KeptPoint>,
+    /// The over-optimisation chart's points (absent in files from before it).
+    #[serde(default)]
+    pub overopt: Vec<crate::overopt::GoldProxy>,
 }
 
 /// One PPO iteration's metrics, by TRL's names.

@@ -3,6 +3,7 @@
 
 mod chart;
 mod controls;
+mod dpo_stage;
 mod engine;
 mod eval_panel;
 mod eval_stage;
@@ -12,6 +13,7 @@ mod inside_panel;
 mod keep;
 mod keep_panel;
 mod keep_stage;
+mod overopt_panel;
 mod ppo_panel;
 mod ppo_stage;
 mod pretrain_panel;
@@ -60,6 +62,15 @@ pub struct Params {
     pub watch_every: usize,
     /// `beside`: the PPO run trained beside the main one (`none`, `beta0`, `ptx`).
     pub beside: ppo_stage::Beside,
+    /// `overopt_every`, `probe_prompts`, `probe_pool`: PPO iterations between the
+    /// over-optimisation chart's probes (0: none), the held-out questions each probe
+    /// asks (4 answers each), and the SFT answers per question best-of-n picks from.
+    pub overopt_every: usize,
+    pub probe_prompts: usize,
+    pub probe_pool: usize,
+    /// `dpo_beta`, `dpo_lr`: DPO's β and learning rate (the panel starts from them).
+    pub dpo_beta: f32,
+    pub dpo_lr: f64,
     /// `eval_prompts`: unseen prompts in the blind evaluation.
     pub eval_prompts: usize,
     /// `bench=1`: run the benchmarks of src/bench.rs on this device once the page
@@ -105,6 +116,11 @@ impl Params {
             ppo_tokens: num("ppo_tokens", 4.0, 64.0, ppo.recipe.max_new_tokens as f64) as usize,
             watch_every: num("watch_every", 1.0, 100.0, 5.0) as usize,
             beside: get("beside").map_or(ppo_stage::Beside::None, |b| ppo_stage::Beside::parse(&b)),
+            overopt_every: num("overopt_every", 0.0, 100.0, 5.0) as usize,
+            probe_prompts: num("probe_prompts", 1.0, 42.0, 8.0) as usize,
+            probe_pool: num("probe_pool", 1.0, 64.0, 16.0) as usize,
+            dpo_beta: num("dpo_beta", 0.001, 10.0, crate::stages::dpo::DpoSettings::default().beta as f64) as f32,
+            dpo_lr: num("dpo_lr", 1e-6, 1e-1, crate::stages::dpo::DpoSettings::default().lr),
             eval_prompts: num("eval_prompts", 1.0, 40.0, 10.0) as usize,
             bench: get("bench").is_some_and(|b| b == "1"),
             resume: get("resume").is_some_and(|r| r == "1"),

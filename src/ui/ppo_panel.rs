@@ -97,6 +97,14 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
             ),
             Some("rollout") => tr(l, "sampling answers, scoring them, updating the policy…", "采样回答、打分、更新策略…"),
             Some("rollout-both") => tr(l, "both runs sample, score and update, one after the other…", "两个运行依次采样、打分、更新…"),
+            Some("best-of-n") => {
+                tr(l, "sampling SFT's answers to the held-out questions for best-of-n…", "为 n 选 1 采样微调模型对留出问题的回答…")
+            }
+            Some("probing") => tr(
+                l,
+                "answering the held-out questions: gold and proxy scores, KL to SFT…",
+                "回答留出问题：金标准与代理得分、与微调模型的 KL…",
+            ),
             Some(_) => tr(l, "re-answering the watched prompts…", "重新回答观察中的问题…"),
             None => "",
         }
@@ -193,6 +201,8 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
                     <Answers answers=ppo.beside_answers testid="ppo-beside-answers" ui=ui />
                 </Show>
             </div>
+            <super::overopt_panel::OverOptCard lang=lang overopt=ppo.overopt answers=ppo.answers beside_answers=ppo.beside_answers />
+            <super::overopt_panel::DpoCard ui=ui />
             <div class="card">
                 <h3>{move || tr(lang.get(), "The policy's attention over the first watched prompt and its answer", "策略对第一个观察问题及其回答的注意力")}</h3>
                 <div class="controls">

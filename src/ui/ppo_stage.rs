@@ -11,10 +11,14 @@ use super::keep::{KeptPoint, KeptPpo};
 use crate::inspect::{AttentionMaps, attention_maps_for};
 use crate::lab::Lab;
 use crate::model::Gpt;
+use crate::overopt::{Detectors, GoldProxy};
+use crate::persona::{Persona, Weights};
 use crate::ppo::{METRICS, PpoTrainer, Rollout};
 use crate::sample::{SampleConfig, answer_texts};
 use crate::sft::{self, SftTrainer};
+use crate::stages::evaluate::{best_of_n_points, probe, probe_prompts};
 use crate::stages::ppo::{PpoRecipe, PpoSettings};
+use burn::module::Module;
 use leptos::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -75,6 +79,63 @@ pub struct RunLabel {
     pub gamma_ptx: f32,
 }
 
+/// The over-optimisation chart: gold (the persona) and proxy (the reward model)
+/// against √KL to SFT, for best-of-n, each PPO run every few iterations, and DPO;
+/// beside it the latest signs of reward hacking of each.
+#[derive(Clone, Copy)]
+pub struct OverOptUi {
+    pub points: RwSignal<Vec<GoldProxy>>,
+    pub signs: RwSignal<Vec<(String, Detectors)>>,
+    /// Iterations between probes (0: never), held-out questions a probe asks, and
+    /// SFT answers per question best-of-n picks from.
+    pub every: usize,
+    pub prompts: usize,
+    pub pool: usize,
+}
+
+impl OverOptUi {
+    pub fn new(p: &Params) -> Self {
+        Self {
+            points: RwSignal::new(vec![]),
+            signs: RwSignal::new(vec![]),
+            every: p.overopt_every,
+            prompts: p.probe_prompts,
+            pool: p.probe_pool,
+        }
+    }
+
+    /// A probe's point and signs; a method's signs are its latest.
+    pub fn add(&self, point: GoldProxy, signs: Detectors) {
+        let method = point.method.clone();
+        self.points.update(|v| v.push(point));
+        self.signs.update(|v| {
+            v.retain(|(m, _)| *m != method);
+            v.push((method, signs));
+        });
+    }
+
+    pub fn clear(&self) {
+        self.points.set(vec![]);
+        self.signs.set(vec![]);
+    }
+
+    pub fn publish(&self, m: &mut BTreeMap<&'static str, f64>) {
+        self.points.with_untracked(|pts| {
+            for (name, method) in
+                [("overopt_main", "main"), ("overopt_beside", "beside"), ("overopt_best_of_n", "best_of_n"), ("overopt_dpo", "dpo")]
+            {
+                m.insert(name, pts.iter().filter(|p| p.method == method).count() as f64);
+            }
+        });
+    }
+}
+
+/// The gold judge of the over-optimisation chart and of the evaluation: the
+/// persona with its default weights, no noise.
+pub fn gold_judge(lab: &Lab) -> Persona {
+    Persona::new(lab.lang, Weights::default(), 0.0)
+}
+
 #[derive(Clone, Copy)]
 pub struct PpoUi {
     // settings: β and γ_ptx act on the next iteration; the others on (re)start
@@ -97,6 +158,7 @@ pub struct PpoUi {
     pub watched: RwSignal<Vec<Watched>>,
     pub attention: RwSignal<Option<AttentionMaps>>,
     pub busy: RwSignal<Option<&'static str>>,
+    pub overopt: OverOptUi,
 }
 
 impl PpoUi {
@@ -119,6 +181,7 @@ impl PpoUi {
             watched: RwSignal::new(vec![]),
             attention: RwSignal::new(None),
             busy: RwSignal::new(None),
+            overopt: OverOptUi::new(p),
         }
     }
 
@@ -158,6 +221,7 @@ impl PpoUi {
         }
         m.insert("ppo_kl_tokens", self.answers.with_untracked(|v| v.iter().map(|a| a.tokens.len()).sum::<usize>()) as f64);
         m.insert("ppo_watched", self.watched.with_untracked(|v| v.iter().filter(|w| !w.policy.is_empty()).count()) as f64);
+        self.overopt.publish(m);
     }
 }
 
@@ -236,6 +300,7 @@ impl PpoStage {
         ui.ppo.beside_answers.set(vec![]);
         ui.ppo.watched.set(vec![]);
         ui.ppo.attention.set(None);
+        ui.ppo.overopt.clear();
     }
 
     pub async fn tick(&mut self, ui: &Ui, lab: &Lab, sft: Option<&SftTrainer>, rm: &mut super::reward_stage::RewardStage) -> bool {
@@ -276,7 +341,36 @@ impl PpoStage {
     async fn start(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, rm: &mut super::reward_stage::RewardStage) -> Result<(), String> {
         self.build(ui, lab, sft, rm).await?;
         ui.ppo.busy.set(Some("watching"));
-        self.watch(ui, lab, sft, 0).await.map_err(|e| e.to_string())
+        self.watch(ui, lab, sft, 0).await.map_err(|e| e.to_string())?;
+        if ui.ppo.overopt.every > 0 {
+            ui.ppo.busy.set(Some("best-of-n"));
+            let Some(main) = self.main() else { return Ok(()) };
+            let (judge, rm) = (gold_judge(lab), main.reward_model().valid());
+            let prompts = probe_prompts(lab, &judge, Some(ui.ppo.overopt.prompts));
+            let curve = best_of_n_points(&sft.model(), &rm, &judge, lab, &prompts, ui.ppo.overopt.pool, self.seed)
+                .await
+                .map_err(|e| e.to_string())?;
+            ui.ppo.overopt.points.update(|v| v.extend(curve));
+            self.probe(ui, lab, sft, 0).await?;
+        }
+        Ok(())
+    }
+
+    /// Each run's point on the over-optimisation chart now, by the reward it
+    /// optimised (proxy) and the persona (gold).
+    async fn probe(&self, ui: &Ui, lab: &Lab, sft: &SftTrainer, iteration: usize) -> Result<(), String> {
+        ui.ppo.busy.set(Some("probing"));
+        let judge = gold_judge(lab);
+        let prompts = probe_prompts(lab, &judge, Some(ui.ppo.overopt.prompts));
+        let runs = self.main().map(|m| ("main", m)).into_iter().chain(self.beside().map(|(_, b)| ("beside", b)));
+        for (name, run) in runs {
+            let (point, signs) =
+                probe(name, iteration, &run.policy(), &sft.model(), &run.reward_model().valid(), &judge, lab, &prompts, self.seed)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            ui.ppo.overopt.add(point, signs);
+        }
+        Ok(())
     }
 
     /// Goes on from kept runs (after a reload): the runs are built from SFT and the
@@ -325,6 +419,7 @@ impl PpoStage {
         };
         ui.ppo.points.set(points(&kept.points));
         ui.ppo.beside_points.set(points(&kept.beside_points));
+        ui.ppo.overopt.points.set(kept.overopt.clone());
         ui.ppo.iteration.set(kept.iteration);
         self.watch(ui, lab, sft, kept.iteration).await.map_err(|e| e.to_string())
     }
@@ -349,6 +444,8 @@ impl PpoStage {
             beside_gamma_ptx: beside.map_or(0.0, |(_, b)| b.cfg.gamma_ptx),
             points: points(ui.ppo.points.get_untracked()),
             beside_points: points(ui.ppo.beside_points.get_untracked()),
+            // DPO's model is not kept: nor are its points.
+            overopt: ui.ppo.overopt.points.get_untracked().into_iter().filter(|p| p.method != "dpo").collect(),
         })
     }
 
@@ -405,6 +502,10 @@ impl PpoStage {
         if iteration % self.watch_every == 0 {
             ui.ppo.busy.set(Some("watching"));
             self.watch(ui, lab, sft, iteration).await.map_err(|e| e.to_string())?;
+        }
+        let every = ui.ppo.overopt.every;
+        if every > 0 && iteration % every == 0 {
+            self.probe(ui, lab, sft, iteration).await?;
         }
         Ok(())
     }

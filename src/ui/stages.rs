@@ -29,6 +29,7 @@ pub struct Stages {
     sft: Option<SftStage>,
     reward: super::reward_stage::RewardStage,
     ppo: super::ppo_stage::PpoStage,
+    dpo: super::dpo_stage::DpoStage,
     eval: super::eval_stage::EvalStage,
     rng: StdRng,
     seen_sft_steps: u64,
@@ -50,6 +51,7 @@ impl Stages {
             sft: None,
             reward: super::reward_stage::RewardStage::new(p.seed, p.rm_lr, p.rm_heldout),
             ppo: super::ppo_stage::PpoStage::new(p),
+            dpo: super::dpo_stage::DpoStage::new(p),
             eval: super::eval_stage::EvalStage::new(p.seed, p.eval_prompts),
             rng: StdRng::seed_from_u64(p.seed ^ 0x5f7),
             seen_sft_steps: 0,
@@ -68,6 +70,7 @@ impl Stages {
         ui.rank_answers.set(vec![]);
         self.reward.reset(ui);
         self.ppo.reset(ui);
+        self.dpo.reset(ui);
         ui.eval.clear();
     }
 
@@ -165,7 +168,8 @@ impl Stages {
         let (base, sft) = (self.sft.as_ref().map(|s| &s.base), self.sft.as_ref().map(|s| &s.trainer));
         busy |= self.reward.tick(ui, lab, sft).await;
         busy |= self.ppo.tick(ui, lab, sft, &mut self.reward).await;
-        busy |= self.eval.tick(ui, lab, base, sft, &self.ppo).await;
+        busy |= self.dpo.tick(ui, lab, sft, &mut self.reward).await;
+        busy |= self.eval.tick(ui, lab, base, sft, &self.ppo, &self.dpo).await;
         busy
     }
 

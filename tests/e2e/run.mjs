@@ -41,7 +41,7 @@ page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
 const status = () => statusOf(page);
 // preset=micro, and each later stage made small enough for a software GPU: the
 // native tests carry the quality claims; these prove the page works.
-const APP = 'preset=micro&seed=1&lang=en&rm_lr=0.003&rm_heldout=2&ppo_rollout=4&ppo_epochs=1&ppo_tokens=12&ppo_lr=0.001&beta=0.05&ptx=0&watch_every=2&eval_prompts=4';
+const APP = 'preset=micro&seed=1&lang=en&rm_lr=0.003&rm_heldout=2&ppo_rollout=4&ppo_epochs=1&ppo_tokens=12&ppo_lr=0.001&beta=0.05&ptx=0&watch_every=2&eval_prompts=4&overopt_every=0';
 
 let initial;
 await test('page loads on WebGPU with preset=micro and exposes rlhfStatus()', async () => {
@@ -427,7 +427,7 @@ await test('without WebGPU (backend=cpu) it trains on the CPU and says so', asyn
 // natively through the same stage drivers (seeds 1-20: the score rose on all 20
 // and the answers got shorter on 19; the faster settings used before, lr 1e-3, 2
 // answers a prompt, 4 epochs, rose on 4 of 6 and drifted to babble on the others).
-const CPU_APP = 'preset=micro&seed=1&lang=en&backend=cpu&k=4&rm_lr=0.003&rm_heldout=1&ppo_rollout=16&watch_every=100';
+const CPU_APP = 'preset=micro&seed=1&lang=en&backend=cpu&k=4&rm_lr=0.003&rm_heldout=1&ppo_rollout=16&watch_every=100&overopt_every=8&probe_prompts=4&probe_pool=8';
 await test('on the CPU backend the same page walks to PPO fast enough to check that the mean score rises', async () => {
   // A new context: its own storage, so it starts with no labels. The CPU backend in
   // wasm is several times quicker than a software GPU for the micro model, which
@@ -545,7 +545,34 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   console.log(`     answer length (tokens): first third ${m.ppo_answer_tokens_first_third.toFixed(2)} -> last third ${m.ppo_answer_tokens_last_third.toFixed(2)}`);
   assert(m.ppo_answer_tokens_last_third < m.ppo_answer_tokens_first_third,
     `PPO did not move toward the labels (shorter first): ${m.ppo_answer_tokens_first_third} -> ${m.ppo_answer_tokens_last_third} tokens`);
+  // Over-optimisation: SFT's best-of-n (n = 1, 2, 4, 8 from a pool of 8) and the
+  // policy probed at iterations 0, 8, 16 and 24, gold and proxy against √KL.
+  assert(m.overopt_best_of_n === 4 && m.overopt_main === 4, `over-optimisation points: ${m.overopt_best_of_n} best-of-n, ${m.overopt_main} PPO`);
+  for (const chart of ['overopt-gold', 'overopt-proxy']) {
+    assert((await cpu.locator(`[data-testid=${chart}] polyline`).count()) === 2, `${chart}: not one line for best-of-n and one for PPO`);
+  }
+  assert((await cpu.locator('[data-testid=overopt-length-score] circle').count()) === 16, 'the latest rollout\'s 16 answers are not on the length-score scatter');
+  assert((await cpu.getByTestId('overopt-sign').count()) === 1 && (await cpu.getByTestId('overopt-peaks').locator('li').count()) === 2, 'the signs and the peaks are not shown');
+  // DPO on the same four ranked prompts (one batch: every step is a pass, and looked at).
+  await stepTo('dpo', (s) => s.metrics.dpo_step ?? 0, 4, 120_000);
+  const d = (await st()).metrics;
+  console.log(`     DPO: loss ${d.dpo_first_loss.toFixed(3)} -> ${d.dpo_loss.toFixed(3)}, pairs ordered right ${d.dpo_accuracy}, margin ${d.dpo_margin.toFixed(3)}`);
+  assert(Math.abs(d.dpo_first_loss - Math.LN2) < 1e-4 && d.dpo_loss < d.dpo_first_loss && d.dpo_margin > 0, JSON.stringify(d));
+  assert(d.overopt_dpo === 4 && d.dpo_answer_tokens > 0 && (await cpu.getByTestId('dpo-token').count()) === d.dpo_answer_tokens, `DPO: ${d.overopt_dpo} points, ${d.dpo_answer_tokens} tokens`);
+  assert((await cpu.locator('[data-testid=overopt-gold] polyline').count()) === 3, 'DPO is not on the over-optimisation chart');
   await cpu.screenshot({ path: join(shots, '13-cpu-ppo.png'), fullPage: true });
+  await cpu.getByTestId('overopt').screenshot({ path: join(shots, '13-overopt.png') });
+  await cpu.getByTestId('dpo').screenshot({ path: join(shots, '13-dpo.png') });
+  // The blind A/B sets DPO against SFT when asked; the tax has a DPO row.
+  await cpu.getByTestId('tab-evaluate').click();
+  await cpu.getByTestId('eval-against').selectOption('dpo');
+  await cpu.getByTestId('eval-run').click();
+  const ab = await until('the DPO duels', async () => { const s = await st(); return s.metrics.eval_duels > 0 && s.metrics.eval_dpo === 1 && s.metrics.tax_dpo !== undefined && s; }, 120_000, 300);
+  await cpu.getByTestId('eval-persona').click();
+  const persona = await cpu.getByTestId('eval-persona-rate').innerText();
+  assert(persona.includes('DPO wins') && (await cpu.getByTestId('eval-tax-row').count()) === 4, persona);
+  console.log(`     blind A/B, DPO against SFT: ${ab.metrics.eval_duels} duels; ${persona}; tax DPO ${ab.metrics.tax_dpo.toFixed(3)}`);
+  await cpu.getByTestId('tab-ppo').click();
   const kept = await until('the PPO run kept', async () => { const s = await st(); return s.kept.policy === m.ppo_iteration && !s.keep_busy && s; }, 120_000, 300);
   console.log(`     kept: last write ${kept.keep_ms.toFixed(0)} ms for ${(kept.keep_bytes / 1e6).toFixed(2)} MB (policy, value, progress)`);
   const policyBytes = async () => {
@@ -563,7 +590,8 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   await cpu.getByTestId('resume').click();
   const resumed = await until('resumed', async () => { const s = await st(); return !s.resume_offered && s.metrics.ppo_iteration === m.ppo_iteration && s.resume_ms && s; }, 120_000, 200);
   assert(!resumed.keep_error && resumed.stage === 'ppo' && resumed.step === trained.step && resumed.metrics.sft_step === trained.metrics.sft_step &&
-         resumed.metrics.rm_step === trained.metrics.rm_step && resumed.metrics.ppo_score === m.ppo_score,
+         resumed.metrics.rm_step === trained.metrics.rm_step && resumed.metrics.ppo_score === m.ppo_score &&
+         resumed.metrics.overopt_main === m.overopt_main && resumed.metrics.overopt_best_of_n === m.overopt_best_of_n && resumed.metrics.overopt_dpo === 0,
     `resumed ${JSON.stringify({ stage: resumed.stage, step: resumed.step, sft: resumed.metrics.sft_step, ppo: resumed.metrics.ppo_iteration, error: resumed.keep_error })}`);
   console.log(`     resumed in ${resumed.resume_ms.toFixed(0)} ms (pretrained, SFT, reward model, policy, value; PPO's watched answers)`);
   assert(Buffer.compare(await policyBytes(), policyBefore) === 0, 'the resumed policy\'s weights differ from the kept ones');
