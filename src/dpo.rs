@@ -80,6 +80,14 @@ impl DpoTrainer {
         }
     }
 
+    /// Goes on from a kept policy (on the autodiff device) that had trained `steps`
+    /// steps, with a fresh optimiser (a checkpoint keeps weights, not AdamW's moments).
+    pub fn resumed(policy: Gpt, reference: Gpt, beta: f32, steps: usize, cfg: OptimConfig, device: &Device) -> Self {
+        let mut t = Self::new(policy, reference, beta, cfg, device);
+        t.fitter.restart_from(t.fitter.model.clone(), steps);
+        t
+    }
+
     pub fn policy(&self) -> Gpt {
         self.fitter.model.valid()
     }

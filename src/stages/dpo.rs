@@ -55,6 +55,13 @@ impl DpoStage {
         Self { trainer, passes: Passes::new(settings.batch, rng), settings }
     }
 
+    /// Goes on from a kept DPO policy (on the autodiff device) after `steps` steps;
+    /// its reference is SFT as it is now.
+    pub fn resumed(lab: &Lab, sft: &SftTrainer, policy: crate::model::Gpt, steps: usize, settings: DpoSettings, rng: StdRng) -> Self {
+        let trainer = DpoTrainer::resumed(policy, sft.model(), settings.beta, steps, settings.optim(), &lab.device);
+        Self { trainer, passes: Passes::new(settings.batch, rng), settings }
+    }
+
     pub fn passes(&self) -> usize {
         self.passes.done()
     }

@@ -88,6 +88,32 @@ impl DpoStage {
         Self { stage: None, seen_steps: 0, seen_restarts: 0, seed: p.seed }
     }
 
+    /// Steps trained, once DPO has started.
+    pub fn steps(&self) -> Option<usize> {
+        self.stage.as_ref().map(|s| s.trainer.step_count())
+    }
+
+    /// What a reload needs to go on with DPO (its weights are kept apart).
+    pub fn kept(&self, ui: &Ui) -> Option<super::keep::KeptDpo> {
+        let stage = self.stage.as_ref()?;
+        Some(super::keep::KeptDpo {
+            steps: stage.trainer.step_count(),
+            beta: stage.settings.beta,
+            lr: stage.settings.lr,
+            points: ui.dpo.points.get_untracked().iter().map(|p| (p.step, p.loss, p.accuracy, p.margin)).collect(),
+        })
+    }
+
+    /// Goes on from a kept DPO policy (on the autodiff device), SFT in place.
+    pub fn resume(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, policy: crate::model::Gpt, kept: &super::keep::KeptDpo) {
+        ui.dpo.beta.set(kept.beta);
+        ui.dpo.lr.set(kept.lr);
+        let settings = DpoSettings { beta: kept.beta, lr: kept.lr, ..DpoSettings::default() };
+        let rng = StdRng::seed_from_u64(self.seed + 12);
+        self.stage = Some(Driver::resumed(lab, sft, policy, kept.steps, settings, rng));
+        ui.dpo.points.set(kept.points.iter().map(|&(step, loss, accuracy, margin)| DpoPoint { step, loss, accuracy, margin }).collect());
+    }
+
     /// The DPO policy, once it has trained.
     pub fn policy(&self) -> Option<crate::model::Gpt> {
         self.stage.as_ref().map(|s| s.trainer.policy())

@@ -44,6 +44,22 @@ pub struct Progress {
     /// PPO's runs, when a policy is kept (absent in files from before PPO was kept).
     #[serde(default)]
     pub ppo: Option<KeptPpo>,
+    /// DPO, when its policy is kept ([`DPO_FILE`]).
+    #[serde(default)]
+    pub dpo: Option<KeptDpo>,
+}
+
+/// The DPO policy's file beside the other models.
+pub const DPO_FILE: &str = "dpo-policy.safetensors";
+
+/// DPO as it was kept: its settings, steps and chart (the weights are [`DPO_FILE`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeptDpo {
+    pub steps: usize,
+    pub beta: f32,
+    pub lr: f64,
+    /// (step, loss, pairs ordered right, margin) of each step.
+    pub points: Vec<(usize, f32, f32, f32)>,
 }
 
 /// PPO as it was kept: the settings the runs were started with, where they got

@@ -26,6 +26,7 @@ pub fn KeepBar(keep: KeepUi, lang: RwSignal<Lang>, made: Signal<Vec<Role>>) -> i
         Role::ALL
             .iter()
             .filter_map(|&r| models.get(r.name()).map(|s| format!("{} ({s} {})", role_name(l, r), tr(l, "steps", "步"))))
+            .chain(models.get("dpo").map(|s| format!("{} ({s} {})", tr(l, "DPO policy", "DPO 策略"), tr(l, "steps", "步"))))
             .collect::<Vec<_>>()
             .join(", ")
     };

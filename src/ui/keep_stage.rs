@@ -30,6 +30,8 @@ pub struct KeepStage {
     retry_at: Option<Instant>,
     /// The PPO run (`Stages::ppo_kept`'s number) whose policy is kept.
     kept_run: Option<usize>,
+    /// DPO as its policy was last kept.
+    kept_dpo: Option<keep::KeptDpo>,
     seen_resume: u64,
     seen_forget: u64,
 }
@@ -44,6 +46,7 @@ impl KeepStage {
             last_write: None,
             retry_at: None,
             kept_run: None,
+            kept_dpo: None,
             seen_resume: 0,
             seen_forget: 0,
         }
@@ -106,6 +109,7 @@ impl KeepStage {
             match keep::forget(&self.key).await {
                 Ok(()) => {
                     self.kept.clear();
+                    self.kept_dpo = None;
                     k.kept.set(BTreeMap::new());
                     k.offer.set(None);
                     k.error.set(None);
@@ -150,6 +154,7 @@ impl KeepStage {
     /// Pretraining started over: nothing kept belongs to the new models.
     pub fn forget_kept(&mut self) {
         self.kept.clear();
+        self.kept_dpo = None;
     }
 
     /// Steps of every role that exists now.
@@ -191,12 +196,17 @@ impl KeepStage {
                 steps > 0 && (new_run || self.kept.get(&role) != Some(&steps)) && (due || !Self::running(ui, role))
             })
             .collect();
-        if changed.is_empty() {
+        // DPO as it is now, when it differs from what is kept (a restarted run at the
+        // same step differs by its chart).
+        let dpo = stages
+            .dpo_kept(ui)
+            .filter(|now| now.steps > 0 && Some(now) != self.kept_dpo.as_ref() && (due || !ui.dpo.running.get_untracked()));
+        if changed.is_empty() && dpo.is_none() {
             return false;
         }
         ui.keep.busy.set(Some("keeping"));
         let started = Instant::now();
-        let result = self.write(ui, lab, stages, &changed).await;
+        let result = self.write(ui, lab, stages, &changed, dpo).await;
         ui.keep.busy.set(None);
         if let Ok(bytes) = result {
             ui.keep.last_keep.set(Some((started.elapsed().as_secs_f64() * 1e3, bytes)));
@@ -216,8 +226,22 @@ impl KeepStage {
     }
 
     /// Writes the changed models, then progress.json; returns the bytes written.
-    async fn write(&mut self, ui: &Ui, lab: &Lab, stages: &Stages, changed: &[(Role, usize)]) -> Result<usize, String> {
+    async fn write(
+        &mut self,
+        ui: &Ui,
+        lab: &Lab,
+        stages: &Stages,
+        changed: &[(Role, usize)],
+        dpo: Option<keep::KeptDpo>,
+    ) -> Result<usize, String> {
         let mut written = 0;
+        if let (Some(dpo), Some(policy)) = (dpo, stages.dpo_policy()) {
+            // A policy's card: DPO's steps are optimiser steps on the pairs.
+            let bytes = self.model_bytes(lab, &policy, Role::Policy, dpo.steps).await?;
+            keep::put(&self.key, keep::DPO_FILE, &bytes).await?;
+            written += bytes.len();
+            self.kept_dpo = Some(dpo);
+        }
         for &(role, steps) in changed {
             if role == Role::Policy {
                 // The policy with its value network and the run beside, at the same iteration.
@@ -239,7 +263,7 @@ impl KeepStage {
             }
             self.kept.insert(role, steps);
         }
-        let progress = Progress {
+        let mut progress = Progress {
             tab: ui.tab.get_untracked().name().into(),
             saved_at_ms: js_sys::Date::now(),
             // Only models that exist now (a stage started over drops its own).
@@ -254,8 +278,13 @@ impl KeepStage {
             rm_epoch: ui.rm.epoch.get_untracked(),
             rm_held_out_set: stages.reward_held_out().to_vec(),
             ppo: stages.ppo_kept(ui).filter(|&(run, _)| Some(run) == self.kept_run).map(|(_, k)| k),
+            // Only while DPO exists now (an earlier stage started over drops it).
+            dpo: self.kept_dpo.clone().filter(|_| stages.dpo_steps().is_some()),
             ..Progress::new()
         };
+        if let Some(d) = &progress.dpo {
+            progress.models.insert("dpo".into(), d.steps);
+        }
         let json = serde_json::to_vec(&progress).map_err(|e| e.to_string())?;
         keep::put(&self.key, keep::PROGRESS, &json).await?;
         written += json.len();
@@ -354,6 +383,16 @@ impl KeepStage {
         if beside {
             wanted.extend([(Role::Policy, true), (Role::Value, true)]);
         }
+        let dpo = match &p.dpo {
+            Some(kept) => {
+                let bytes = keep::get(&self.key, keep::DPO_FILE).await?.ok_or("the kept DPO policy is missing")?;
+                let header = checkpoint::read_header(&bytes).map_err(|e| e.0)?;
+                checkpoint::check_tokenizer(&header, &lab.tokenizer).map_err(|e| e.0)?;
+                let (model, _) = checkpoint::load_gpt(&bytes, &[Role::Policy], &arch, &device).map_err(|e| e.0)?;
+                Some((model, kept.clone()))
+            }
+            None => None,
+        };
         let mut files = BTreeMap::new();
         for (role, beside) in wanted {
             let bytes = keep::get(&self.key, &keep::file_of(role, beside))
@@ -410,6 +449,10 @@ impl KeepStage {
             stages.resume_ppo(ui, lab, kept, (main, beside_run)).await?;
             self.kept.insert(Role::Policy, kept.iteration);
             self.kept_run = stages.policy_iteration().map(|(_, run)| run);
+        }
+        if let Some((policy, kept)) = dpo {
+            stages.resume_dpo(ui, lab, policy, &kept)?;
+            self.kept_dpo = Some(kept);
         }
         if let Some(tab) = super::engine::Tab::parse(&p.tab) {
             ui.tab.set(tab);

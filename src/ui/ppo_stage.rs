@@ -444,8 +444,7 @@ impl PpoStage {
             beside_gamma_ptx: beside.map_or(0.0, |(_, b)| b.cfg.gamma_ptx),
             points: points(ui.ppo.points.get_untracked()),
             beside_points: points(ui.ppo.beside_points.get_untracked()),
-            // DPO's model is not kept: nor are its points.
-            overopt: ui.ppo.overopt.points.get_untracked().into_iter().filter(|p| p.method != "dpo").collect(),
+            overopt: ui.ppo.overopt.points.get_untracked(),
         })
     }
 

@@ -108,6 +108,28 @@ impl Stages {
         self.ppo.kept(ui).map(|k| (self.ppo.runs, k))
     }
 
+    /// DPO's steps, once it has started, and what a reload needs of it.
+    pub fn dpo_steps(&self) -> Option<usize> {
+        self.dpo.steps()
+    }
+
+    pub fn dpo_kept(&self, ui: &Ui) -> Option<super::keep::KeptDpo> {
+        self.dpo.kept(ui)
+    }
+
+    pub fn dpo_policy(&self) -> Option<Gpt> {
+        self.dpo.policy()
+    }
+
+    /// DPO goes on from a kept policy, on the SFT model in place.
+    pub fn resume_dpo(&mut self, ui: &Ui, lab: &Lab, policy: Gpt, kept: &super::keep::KeptDpo) -> Result<(), String> {
+        let Some(sft) = self.sft.as_ref().map(|s| &s.trainer) else {
+            return Err("the kept DPO policy needs its SFT model, which was not kept".into());
+        };
+        self.dpo.resume(ui, lab, sft, policy, kept);
+        Ok(())
+    }
+
     /// PPO goes on from kept runs, on the SFT model and reward model in place.
     pub async fn resume_ppo(
         &mut self,

@@ -573,8 +573,8 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   assert(persona.includes('DPO wins') && (await cpu.getByTestId('eval-tax-row').count()) === 4, persona);
   console.log(`     blind A/B, DPO against SFT: ${ab.metrics.eval_duels} duels; ${persona}; tax DPO ${ab.metrics.tax_dpo.toFixed(3)}`);
   await cpu.getByTestId('tab-ppo').click();
-  const kept = await until('the PPO run kept', async () => { const s = await st(); return s.kept.policy === m.ppo_iteration && !s.keep_busy && s; }, 120_000, 300);
-  console.log(`     kept: last write ${kept.keep_ms.toFixed(0)} ms for ${(kept.keep_bytes / 1e6).toFixed(2)} MB (policy, value, progress)`);
+  const kept = await until('the PPO run and DPO kept', async () => { const s = await st(); return s.kept.policy === m.ppo_iteration && s.kept.dpo === 4 && !s.keep_busy && s; }, 120_000, 300);
+  console.log(`     kept: last write ${kept.keep_ms.toFixed(0)} ms for ${(kept.keep_bytes / 1e6).toFixed(2)} MB`);
   const policyBytes = async () => {
     const [d] = await Promise.all([cpu.waitForEvent('download'), cpu.getByTestId('export-policy').click()]);
     const b = await readFile(await d.path());
@@ -591,7 +591,8 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   const resumed = await until('resumed', async () => { const s = await st(); return !s.resume_offered && s.metrics.ppo_iteration === m.ppo_iteration && s.resume_ms && s; }, 120_000, 200);
   assert(!resumed.keep_error && resumed.stage === 'ppo' && resumed.step === trained.step && resumed.metrics.sft_step === trained.metrics.sft_step &&
          resumed.metrics.rm_step === trained.metrics.rm_step && resumed.metrics.ppo_score === m.ppo_score &&
-         resumed.metrics.overopt_main === m.overopt_main && resumed.metrics.overopt_best_of_n === m.overopt_best_of_n && resumed.metrics.overopt_dpo === 0,
+         resumed.metrics.overopt_main === m.overopt_main && resumed.metrics.overopt_best_of_n === m.overopt_best_of_n && resumed.metrics.overopt_dpo === 4 &&
+         resumed.metrics.dpo_step === 4 && resumed.metrics.dpo_loss === d.dpo_loss,
     `resumed ${JSON.stringify({ stage: resumed.stage, step: resumed.step, sft: resumed.metrics.sft_step, ppo: resumed.metrics.ppo_iteration, error: resumed.keep_error })}`);
   console.log(`     resumed in ${resumed.resume_ms.toFixed(0)} ms (pretrained, SFT, reward model, policy, value; PPO's watched answers)`);
   assert(Buffer.compare(await policyBytes(), policyBefore) === 0, 'the resumed policy\'s weights differ from the kept ones');
