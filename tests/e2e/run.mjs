@@ -594,7 +594,7 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
          resumed.metrics.overopt_main === m.overopt_main && resumed.metrics.overopt_best_of_n === m.overopt_best_of_n && resumed.metrics.overopt_dpo === 4 &&
          resumed.metrics.dpo_step === 4 && resumed.metrics.dpo_loss === d.dpo_loss,
     `resumed ${JSON.stringify({ stage: resumed.stage, step: resumed.step, sft: resumed.metrics.sft_step, ppo: resumed.metrics.ppo_iteration, error: resumed.keep_error })}`);
-  console.log(`     resumed in ${resumed.resume_ms.toFixed(0)} ms (pretrained, SFT, reward model, policy, value; PPO's watched answers)`);
+  console.log(`     resumed in ${resumed.resume_ms.toFixed(0)} ms (pretrained, SFT, reward model, policy, value, DPO; PPO's watched answers)`);
   assert(Buffer.compare(await policyBytes(), policyBefore) === 0, 'the resumed policy\'s weights differ from the kept ones');
   assert((await cpu.locator('[data-testid=ppo-chart-scores] polyline').count()) >= 1, 'PPO\'s chart history did not come back');
   await cpu.getByTestId('tab-reward').click();
