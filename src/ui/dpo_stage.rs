@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 /// One DPO step as charted.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DpoPoint {
     pub step: usize,
     pub loss: f32,
@@ -100,7 +100,7 @@ impl DpoStage {
             steps: stage.trainer.step_count(),
             beta: stage.settings.beta,
             lr: stage.settings.lr,
-            points: ui.dpo.points.get_untracked().iter().map(|p| (p.step, p.loss, p.accuracy, p.margin)).collect(),
+            points: ui.dpo.points.get_untracked(),
         })
     }
 
@@ -111,7 +111,7 @@ impl DpoStage {
         let settings = DpoSettings { beta: kept.beta, lr: kept.lr, ..DpoSettings::default() };
         let rng = StdRng::seed_from_u64(self.seed + 12);
         self.stage = Some(Driver::resumed(lab, sft, policy, kept.steps, settings, rng));
-        ui.dpo.points.set(kept.points.iter().map(|&(step, loss, accuracy, margin)| DpoPoint { step, loss, accuracy, margin }).collect());
+        ui.dpo.points.set(kept.points.clone());
     }
 
     /// The DPO policy, once it has trained.

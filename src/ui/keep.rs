@@ -8,6 +8,7 @@
 //! few MB, OPFS stores exactly that, and its writable stream commits on close, so a
 //! write that fails (storage full) leaves the last good file in place.
 
+use super::dpo_stage::DpoPoint;
 use super::engine::{LossPoint, SftPoint};
 use super::reward_stage::RmPoint;
 use crate::checkpoint::Role;
@@ -58,8 +59,7 @@ pub struct KeptDpo {
     pub steps: usize,
     pub beta: f32,
     pub lr: f64,
-    /// (step, loss, pairs ordered right, margin) of each step.
-    pub points: Vec<(usize, f32, f32, f32)>,
+    pub points: Vec<DpoPoint>,
 }
 
 /// PPO as it was kept: the settings the runs were started with, where they got

@@ -368,6 +368,15 @@ impl KeepStage {
         Ok(role)
     }
 
+    /// A kept model's file, its header read and its tokenizer checked against the
+    /// one in use (`what` names it in the message when it is missing).
+    async fn kept_file(&self, file: &str, what: &str, lab: &Lab) -> Result<Vec<u8>, String> {
+        let bytes = keep::get(&self.key, file).await?.ok_or_else(|| format!("the kept {what} model is missing"))?;
+        let header = checkpoint::read_header(&bytes).map_err(|e| e.0)?;
+        checkpoint::check_tokenizer(&header, &lab.tokenizer).map_err(|e| e.0)?;
+        Ok(bytes)
+    }
+
     /// Loads every kept model first, then puts them in place, so a missing or
     /// damaged file changes nothing.
     async fn resume(&mut self, ui: &Ui, lab: &mut Lab, stages: &mut Stages, p: &Progress) -> Result<(), String> {
@@ -385,9 +394,7 @@ impl KeepStage {
         }
         let dpo = match &p.dpo {
             Some(kept) => {
-                let bytes = keep::get(&self.key, keep::DPO_FILE).await?.ok_or("the kept DPO policy is missing")?;
-                let header = checkpoint::read_header(&bytes).map_err(|e| e.0)?;
-                checkpoint::check_tokenizer(&header, &lab.tokenizer).map_err(|e| e.0)?;
+                let bytes = self.kept_file(keep::DPO_FILE, "DPO", lab).await?;
                 let (model, _) = checkpoint::load_gpt(&bytes, &[Role::Policy], &arch, &device).map_err(|e| e.0)?;
                 Some((model, kept.clone()))
             }
@@ -395,12 +402,7 @@ impl KeepStage {
         };
         let mut files = BTreeMap::new();
         for (role, beside) in wanted {
-            let bytes = keep::get(&self.key, &keep::file_of(role, beside))
-                .await?
-                .ok_or_else(|| format!("the kept {} model is missing", role.name()))?;
-            let header = checkpoint::read_header(&bytes).map_err(|e| e.0)?;
-            checkpoint::check_tokenizer(&header, &lab.tokenizer).map_err(|e| e.0)?;
-            files.insert((role, beside), bytes);
+            files.insert((role, beside), self.kept_file(&keep::file_of(role, beside), role.name(), lab).await?);
         }
         let gpt = |role: Role, beside: bool| {
             files.get(&(role, beside)).map(|b| checkpoint::load_gpt(b, &[role], &arch, &device).map(|(m, h)| (m, h.card.steps)))
