@@ -10,8 +10,8 @@
 //! for half of every (B, nh, T, T) score tensor. Here the masked scores are never
 //! read and their probabilities are written as 0. And every `exp` / `erf` in flex
 //! is a call to libm's scalar function, one value at a time; ours ([`exp`],
-//! [`erf`]) are branch-free polynomials the compiler turns into SIMD code (4 lanes
-//! on x86-64's baseline SSE2).
+//! [`erf`]) are branch-free polynomials, run 8 lanes at a time (SSE natively,
+//! wasm SIMD in the page), as are the row sums and maxima.
 //!
 //! Each is checked against the burn ops it replaces, values and gradients
 //! (`tests/cpu_kernels.rs`), and the math is the textbook one:
@@ -36,6 +36,8 @@ use burn::backend::{
     tensor::{FloatTensor, IntTensor},
 };
 use burn::tensor::{DType, Shape, TensorData};
+use wide::bytemuck::cast;
+use wide::{f32x8, u32x8};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuKernels: Backend {
@@ -63,24 +65,26 @@ pub trait CpuKernels: Backend {
 /// series to r⁷ is within 4e−9 relative.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    // ln 2 in two parts (the first exact in 9 bits), so r = x − n·ln 2 loses nothing.
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // Adding and subtracting 1.5·2²³ rounds to the nearest integer (SSE2 has no round).
-    const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
     let k = x * LOG2_E + ROUND;
     let n = k - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
-    let p =
-        1.0 + r * (1.0 + r * (1.0 / 2.0 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let p = 1.0 + r * (1.0 + r * (E[2] + r * (E[3] + r * (E[4] + r * (E[5] + r * (E[6] + r * E[7]))))));
     // k's low bits hold n (k = 1.5·2²³ + n exactly), so 2^n's exponent field comes
     // from integer adds on them — not from `n as i32`, whose saturating
     // float-to-int conversion has no SIMD form and kept the loop scalar.
     let n_bits = k.to_bits().wrapping_sub(ROUND.to_bits());
     p * f32::from_bits(n_bits.wrapping_add(127) << 23)
 }
+
+const LOG2_E: f32 = std::f32::consts::LOG2_E;
+// ln 2 in two parts (the first exact in 9 bits), so r = x − n·ln 2 loses nothing.
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+// Adding and subtracting 1.5·2²³ rounds to the nearest integer (SSE2 has no round).
+const ROUND: f32 = 12_582_912.0;
+/// 1/k! for e^r's Taylor series.
+const E: [f32; 8] = [1.0, 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0];
 
 /// erf(x) to within 6e−7 absolute (Abramowitz & Stegun 7.1.26, 1964: 1.5e−7, plus
 /// f32 rounding where the 1 − … below cancels near 0 — enough for GELU, which
@@ -94,77 +98,197 @@ pub fn erf(x: f32) -> f32 {
 /// erf(|x|) from |x| and e^(−x²), which GELU's two steps share with φ.
 #[inline(always)]
 fn erf_abs(ax: f32, exp_minus_x2: f32) -> f32 {
-    const P: f32 = 0.327_591_1;
-    const A: [f32; 5] = [0.254_829_6, -0.284_496_74, 1.421_413_7, -1.453_152_1, 1.061_405_4];
-    let t = 1.0 / (1.0 + P * ax);
-    1.0 - t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4])))) * exp_minus_x2
+    let t = 1.0 / (1.0 + ERF_P * ax);
+    1.0 - t * (ERF_A[0] + t * (ERF_A[1] + t * (ERF_A[2] + t * (ERF_A[3] + t * ERF_A[4])))) * exp_minus_x2
 }
+
+const ERF_P: f32 = 0.327_591_1;
+const ERF_A: [f32; 5] = [0.254_829_6, -0.284_496_74, 1.421_413_7, -1.453_152_1, 1.061_405_4];
+const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
 /// (Φ(x), φ(x)): the standard normal's CDF and density, from one e^(−x²/2).
 #[inline(always)]
 fn normal_cdf_pdf(x: f32) -> (f32, f32) {
-    const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
     let e = exp(-0.5 * x * x);
     let erf = erf_abs(x.abs() * std::f32::consts::FRAC_1_SQRT_2, e).copysign(x);
     (0.5 * (1.0 + erf), FRAC_1_SQRT_2PI * e)
 }
 
+// ---------------------------------------------------------------------------
+// The same arithmetic on 8 lanes at a time (`wide`'s f32x8: two SSE or wasm
+// SIMD registers). Written out because the page's wasm is built for size
+// (opt-level "z"), where LLVM vectorises no loop, so the loops above ran one
+// value at a time in the browser. Each lane does the scalar form's operations in
+// the same order, so the results are the scalar ones bit for bit (tested below).
+// ---------------------------------------------------------------------------
+
+// In the page's size-optimised wasm only one-instruction functions are inlined:
+// so constants are `const` vectors, loads and stores are single unaligned vector
+// accesses, and the loops below count instead of zipping iterators — otherwise a
+// call per splat, per `expect` and per `Zip::next` cost more than the SIMD saved.
+const fn splat(v: f32) -> f32x8 {
+    f32x8::splat(v)
+}
+const ONE: f32x8 = splat(1.0);
+const EXP_MIN: f32x8 = splat(-87.0);
+const EXP_MAX: f32x8 = splat(88.0);
+const LOG2_E8: f32x8 = splat(LOG2_E);
+const ROUND8: f32x8 = splat(ROUND);
+const ROUND_BITS8: u32x8 = u32x8::splat(ROUND.to_bits());
+const BIAS8: u32x8 = u32x8::splat(127);
+const LN2_HI8: f32x8 = splat(LN2_HI);
+const LN2_LO8: f32x8 = splat(LN2_LO);
+const E8: [f32x8; 8] = [ONE, ONE, splat(E[2]), splat(E[3]), splat(E[4]), splat(E[5]), splat(E[6]), splat(E[7])];
+const ERF_P8: f32x8 = splat(ERF_P);
+const ERF_A8: [f32x8; 5] = [splat(ERF_A[0]), splat(ERF_A[1]), splat(ERF_A[2]), splat(ERF_A[3]), splat(ERF_A[4])];
+const HALF: f32x8 = splat(0.5);
+const MINUS_HALF: f32x8 = splat(-0.5);
+const FRAC_1_SQRT_2_8: f32x8 = splat(std::f32::consts::FRAC_1_SQRT_2);
+const FRAC_1_SQRT_2PI8: f32x8 = splat(FRAC_1_SQRT_2PI);
+const SIGN: f32x8 = splat(-0.0);
+
+/// x[8i..8i + 8] as one vector.
+#[inline(always)]
+fn load(x: &[f32], i: usize) -> f32x8 {
+    assert!(8 * i + 8 <= x.len());
+    // SAFETY: the 8 floats are in bounds (checked above); f32x8 is 8 plain f32s
+    // and read_unaligned asks for no alignment.
+    unsafe { x.as_ptr().add(8 * i).cast::<f32x8>().read_unaligned() }
+}
+
+/// x[8i..8i + 8] = v.
+#[inline(always)]
+fn store(x: &mut [f32], i: usize, v: f32x8) {
+    assert!(8 * i + 8 <= x.len());
+    // SAFETY: as in `load`.
+    unsafe { x.as_mut_ptr().add(8 * i).cast::<f32x8>().write_unaligned(v) }
+}
+
+/// [`exp`] on 8 lanes.
+#[inline(always)]
+fn exp8(x: f32x8) -> f32x8 {
+    let x = x.clamp(EXP_MIN, EXP_MAX);
+    let k = x * LOG2_E8 + ROUND8;
+    let n = k - ROUND8;
+    let r = x - n * LN2_HI8 - n * LN2_LO8;
+    let p = ONE + r * (ONE + r * (E8[2] + r * (E8[3] + r * (E8[4] + r * (E8[5] + r * (E8[6] + r * E8[7]))))));
+    let n_bits = cast::<f32x8, u32x8>(k) - ROUND_BITS8;
+    p * cast::<u32x8, f32x8>((n_bits + BIAS8) << 23)
+}
+
+/// [`normal_cdf_pdf`] on 8 lanes.
+#[inline(always)]
+fn normal_cdf_pdf8(x: f32x8) -> (f32x8, f32x8) {
+    let e = exp8(MINUS_HALF * x * x);
+    let t = ONE / (ONE + ERF_P8 * (x.abs() * FRAC_1_SQRT_2_8));
+    let erf_abs = ONE - t * (ERF_A8[0] + t * (ERF_A8[1] + t * (ERF_A8[2] + t * (ERF_A8[3] + t * ERF_A8[4])))) * e;
+    // copysign: |erf| with x's sign bit.
+    let erf = erf_abs.abs() | (x & SIGN);
+    (HALF * (ONE + erf), FRAC_1_SQRT_2PI8 * e)
+}
+
+/// out = f(x), 8 lanes at a time (`f8`), the last few through `f1`.
+#[inline(always)]
+fn map(out: &mut [f32], x: &[f32], f8: impl Fn(f32x8) -> f32x8, f1: impl Fn(f32) -> f32) {
+    let n = out.len().min(x.len());
+    for i in 0..n / 8 {
+        store(out, i, f8(load(x, i)));
+    }
+    for j in n / 8 * 8..n {
+        out[j] = f1(x[j]);
+    }
+}
+
+/// out = f(x, y), as [`map`].
+#[inline(always)]
+fn map2(out: &mut [f32], x: &[f32], y: &[f32], f8: impl Fn(f32x8, f32x8) -> f32x8, f1: impl Fn(f32, f32) -> f32) {
+    let n = out.len().min(x.len()).min(y.len());
+    for i in 0..n / 8 {
+        store(out, i, f8(load(x, i), load(y, i)));
+    }
+    for j in n / 8 * 8..n {
+        out[j] = f1(x[j], y[j]);
+    }
+}
+
+/// x *= s, as [`map`].
+#[inline(always)]
+fn scale(x: &mut [f32], s: f32) {
+    let s8 = f32x8::splat(s);
+    for i in 0..x.len() / 8 {
+        store(x, i, load(x, i) * s8);
+    }
+    for j in x.len() / 8 * 8..x.len() {
+        x[j] *= s;
+    }
+}
+
 /// GELU(x) = x·Φ(x), elementwise.
 pub fn gelu_forward(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|&v| v * normal_cdf_pdf(v).0).collect()
+    let mut y = vec![0.0; x.len()];
+    map(&mut y, x, |v| v * normal_cdf_pdf8(v).0, |v| v * normal_cdf_pdf(v).0);
+    y
 }
 
 /// dx = g·(Φ(x) + x·φ(x)).
 pub fn gelu_backward(x: &[f32], g: &[f32]) -> Vec<f32> {
-    x.iter()
-        .zip(g)
-        .map(|(&v, &g)| {
+    let mut dx = vec![0.0; x.len()];
+    map2(
+        &mut dx,
+        x,
+        g,
+        |v, g| {
+            let (cdf, pdf) = normal_cdf_pdf8(v);
+            g * (cdf + v * pdf)
+        },
+        |v, g| {
             let (cdf, pdf) = normal_cdf_pdf(v);
             g * (cdf + v * pdf)
-        })
-        .collect()
+        },
+    );
+    dx
+}
+
+/// The sum of the 8 lanes in lane order, then the rest.
+#[inline(always)]
+fn lanes_sum(acc: f32x8, tail: f32) -> f32 {
+    let a = acc.to_array();
+    a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + tail
 }
 
 /// Σ x in 8 running sums (strict float order would keep one, and one lane busy).
 #[inline(always)]
 fn sum(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let chunks = x.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a += v;
-        }
+    let mut acc = f32x8::ZERO;
+    for i in 0..x.len() / 8 {
+        acc += load(x, i);
     }
-    acc.iter().sum::<f32>() + tail
+    let tail: f32 = x[x.len() / 8 * 8..].iter().sum();
+    lanes_sum(acc, tail)
 }
 
 /// Σ a ⊙ b, as [`sum`].
 #[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
+    let n = a.len().min(b.len());
+    let mut acc = f32x8::ZERO;
+    for i in 0..n / 8 {
+        acc += load(a, i) * load(b, i);
     }
-    acc.iter().sum::<f32>() + tail
+    let tail: f32 = (n / 8 * 8..n).map(|j| a[j] * b[j]).sum();
+    lanes_sum(acc, tail)
 }
 
 /// max x (−∞ for none), in 8 lanes.
 #[inline(always)]
 fn max(x: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; 8];
-    let chunks = x.chunks_exact(8);
-    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    for c in chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a = if v > *a { v } else { *a };
-        }
+    let mut acc = f32x8::NEG_INFINITY;
+    for i in 0..x.len() / 8 {
+        let v = load(x, i);
+        acc = v.simd_gt(acc).select(v, acc);
     }
-    acc.iter().fold(tail, |m, &v| m.max(v))
+    let tail = x[x.len() / 8 * 8..].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    acc.to_array().iter().fold(tail, |m, &v| m.max(v))
 }
 
 // ---------------------------------------------------------------------------
@@ -183,11 +307,9 @@ pub fn causal_softmax_forward(x: &[f32], tq: usize, tk: usize) -> Vec<f32> {
         let n = visible(r % tq, tq, tk);
         let row = &x[r * tk..r * tk + n];
         let m = max(row);
-        for (o, &v) in out[..n].iter_mut().zip(row) {
-            *o = exp(v - m);
-        }
+        map(&mut out[..n], row, |v| exp8(v - splat(m)), |v| exp(v - m));
         let inv = 1.0 / sum(&out[..n]);
-        out[..n].iter_mut().for_each(|o| *o *= inv);
+        scale(&mut out[..n], inv);
     });
     y
 }
@@ -216,11 +338,9 @@ pub fn layer_norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32) 
     for_rows(&mut x_hat, c, &mut rstd, |r, out, rs| {
         let row = &x[r * c..(r + 1) * c];
         let mean = sum(row) / c as f32;
-        for (o, &v) in out.iter_mut().zip(row) {
-            *o = v - mean;
-        }
+        map(out, row, |v| v - splat(mean), |v| v - mean);
         *rs = 1.0 / (dot(out, out) / c as f32 + epsilon).sqrt();
-        out.iter_mut().for_each(|o| *o *= *rs);
+        scale(out, *rs);
     });
     let mut y = vec![0.0; x.len()];
     for_rows(&mut y, c, &mut [], |r, out, _: &mut ()| {
@@ -266,13 +386,10 @@ pub fn token_log_probs_forward(logits: &[f32], v: usize, targets: &[usize]) -> (
     for_rows(&mut probs, v, &mut lse, |r, p, lse| {
         let row = &logits[r * v..(r + 1) * v];
         let m = max(row);
-        for (o, &x) in p.iter_mut().zip(row) {
-            *o = exp(x - m);
-        }
+        map(p, row, |x| exp8(x - splat(m)), |x| exp(x - m));
         let total = sum(p);
         *lse = m + total.ln();
-        let inv = 1.0 / total;
-        p.iter_mut().for_each(|o| *o *= inv);
+        scale(p, 1.0 / total);
     });
     let lp = targets.iter().enumerate().map(|(r, &t)| logits[r * v + t] - lse[r]).collect();
     (lp, probs)
@@ -507,5 +624,48 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
             OpsKind::Tracked(prep) => prep.finish(x, y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values across GELU's and exp's whole working range, both clamps, ±0 and a
+    /// length that leaves a tail of 5 for the scalar form.
+    fn inputs() -> Vec<f32> {
+        let mut x: Vec<f32> = (0..4_000).map(|i| (i as f32 - 2_000.0) * 0.013).collect();
+        x.extend([0.0, -0.0, 1e-30, -1e-30, 90.0, -90.0, 88.0, -87.0, 1e6, -1e6, f32::MIN_POSITIVE]);
+        x.extend((0..2_000).map(|i| ((i * 7_919) % 1_000) as f32 * 0.2 - 100.0));
+        x.truncate(8 * 750 + 5);
+        x
+    }
+
+    #[test]
+    fn eight_lanes_are_the_scalar_forms_bit_for_bit() {
+        let x = inputs();
+        let g: Vec<f32> = x.iter().map(|v| 0.5 - v * 0.37).collect();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let scalar: Vec<f32> = x.iter().map(|&v| v * normal_cdf_pdf(v).0).collect();
+        assert_eq!(bits(&gelu_forward(&x)), bits(&scalar));
+        let scalar: Vec<f32> = x
+            .iter()
+            .zip(&g)
+            .map(|(&v, &g)| {
+                let (cdf, pdf) = normal_cdf_pdf(v);
+                g * (cdf + v * pdf)
+            })
+            .collect();
+        assert_eq!(bits(&gelu_backward(&x, &g)), bits(&scalar));
+        let mut e = vec![0.0; x.len()];
+        map(&mut e, &x, exp8, exp);
+        assert_eq!(bits(&e), bits(&x.iter().map(|&v| exp(v)).collect::<Vec<_>>()));
+        // The 8 running sums, added up in lane order as before.
+        let mut acc = [0.0f32; 8];
+        x.chunks_exact(8).for_each(|c| acc.iter_mut().zip(c).for_each(|(a, v)| *a += v));
+        let tail: f32 = x.chunks_exact(8).remainder().iter().sum();
+        assert_eq!(sum(&x).to_bits(), (acc.iter().sum::<f32>() + tail).to_bits());
+        assert_eq!(max(&x), x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)));
+        assert!(gelu_forward(&[f32::NAN; 9]).iter().all(|v| v.is_nan()), "NaN stays NaN");
     }
 }

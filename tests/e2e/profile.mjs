@@ -5,7 +5,8 @@
 // and the pretraining bench), then prints how much of the wall time the main
 // thread — all our wasm, burn's and cubecl's included — was busy, and the
 // functions with the most self time. Names need a build without wasm-opt
-// (`data-wasm-opt="0"`); otherwise they read wasm-function[N].
+// (`data-wasm-opt="0"`); otherwise they read wasm-function[N]. PROFILE_QUERY adds
+// to the page's URL (`&backend=cpu` profiles the CPU backend's wasm).
 import { launch, serve, sleep, status } from './lib.mjs';
 
 const secs = Number(process.argv[2] ?? 240);
@@ -18,7 +19,7 @@ await cdp.send('Profiler.enable');
 await cdp.send('Profiler.setSamplingInterval', { interval: 2000 });
 await cdp.send('Profiler.start');
 const t0 = Date.now();
-await page.goto(`${base}?preset=micro&seed=1&bench=1`);
+await page.goto(`${base}?preset=micro&seed=1&bench=1${process.env.PROFILE_QUERY ?? ''}`);
 while ((Date.now() - t0) / 1000 < secs) {
   await sleep(2000);
   const s = await status(page);
