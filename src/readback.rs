@@ -1,6 +1,6 @@
 //! Reading tensors back from the device. Always async: a browser cannot block on
-//! the GPU (a synchronous read panics in wasm), and the await is also where the
-//! page gets to breathe during training.
+//! the GPU (a synchronous read panics in wasm), and each read is also where the
+//! page gets to breathe during training ([`crate::breathe`]).
 
 use crate::TrainError;
 use burn::prelude::*;
@@ -22,6 +22,7 @@ fn counted<T, E: std::fmt::Debug>(data: Result<T, E>) -> Result<T, TrainError> {
 /// Any tensor as a flat row-major `Vec<f32>`.
 pub async fn read_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
     let data = counted(t.into_data_async().await)?;
+    crate::breathe::breathe().await;
     data.try_to_vec::<f32>().map_err(|e| TrainError::Backend(format!("{e:?}")))
 }
 
@@ -33,5 +34,6 @@ pub async fn read_scalar(t: Tensor<1>) -> Result<f32, TrainError> {
 /// An int tensor (token ids) as a flat row-major `Vec<u32>`.
 pub async fn read_ints<const D: usize>(t: Tensor<D, Int>) -> Result<Vec<u32>, TrainError> {
     let data = counted(t.into_data_async().await)?;
+    crate::breathe::breathe().await;
     Ok(data.iter::<i64>().map(|x| x as u32).collect())
 }

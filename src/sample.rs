@@ -164,7 +164,8 @@ pub async fn generate_k(
 /// answer has not ended.
 pub const READBACK_EVERY: usize = 16;
 
-/// Tokens enqueued between two pauses that let the page handle input and paint.
+/// Tokens enqueued between two chances for the page to handle input and paint
+/// (taken once [`crate::breathe::EVERY`] has passed).
 const BREATHE_EVERY: usize = 4;
 
 /// The longest answer (with its end token) of the last batch that had a stop

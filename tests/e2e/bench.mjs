@@ -1,6 +1,7 @@
 // Browser benchmark (not a test), after a release build:
 //   node tests/e2e/bench.mjs [steps] [presets]   (default: 12 steps, micro,small)
-// BENCH_ONLY=cpu keeps the CPU backend's part; NATIVE_JSONL=FILE (the native
+// BENCH_ONLY=cpu keeps the CPU backend's part, BENCH_ONLY=views the first part
+// (BENCH_QUERY=&backend=cpu runs that on the CPU backend); NATIVE_JSONL=FILE (the native
 // `cargo bench --bench pretrain` lines) adds the page/native ratio.
 // Prints JSON lines: the wasm bundle (raw and gzipped); per preset the time from
 // navigation to the first interactive control and to a built model, pretraining
@@ -26,9 +27,10 @@ const q = (xs, p) => { const v = [...xs].sort((a, b) => a - b); return v.length 
 const { server, base } = await serve();
 const browser = await launch();
 for (const preset of only === 'cpu' ? [] : presets) {
+  const query = process.env.BENCH_QUERY ?? '';
   const page = await browser.newPage();
   const t0 = Date.now();
-  await page.goto(`${base}?preset=${preset}&seed=1`);
+  await page.goto(`${base}?preset=${preset}&seed=1${query}`);
   // The first control a person can use: the language selector, mounted with the page.
   await page.getByTestId('lang').waitFor({ state: 'visible', timeout: 60_000 });
   const interactiveS = (Date.now() - t0) / 1000;
@@ -60,7 +62,7 @@ const native = process.env.NATIVE_JSONL
   ? (await readFile(process.env.NATIVE_JSONL, 'utf8')).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
     .filter((b) => b.device === 'flex' && b.bench === 'pretrain' && b.threads === 1 && b.cpu_kernels !== false)
   : [];
-const runs = [...(only === 'cpu' ? [] : [['micro', '']]), ...presets.map((p) => [p, '&backend=cpu'])];
+const runs = only === 'views' ? [] : [...(only === 'cpu' ? [] : [['micro', '']]), ...presets.map((p) => [p, '&backend=cpu'])];
 for (const [preset, backend] of runs) {
   const page = await browser.newPage();
   await page.goto(`${base}?preset=${preset}&seed=1&bench=1${backend}`);

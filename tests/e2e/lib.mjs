@@ -57,3 +57,23 @@ export async function openApp(page, base, query) {
   await page.goto(`${base}?${query}`);
   return until('the model to be built', async () => { const s = await status(page); return s?.ready && s; }, 120_000);
 }
+
+/** Records, from the next navigation on, what the page's main thread lets through:
+ *  animation-frame intervals and long tasks (the browser's > 50 ms ones). */
+export async function watchMainThread(page) {
+  await page.addInitScript(() => {
+    window.__mt = { frames: [], tasks: [] };
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__mt.tasks.push(e.duration); }).observe({ type: 'longtask', buffered: true });
+    let last = performance.now();
+    const tick = (t) => { window.__mt.frames.push(t - last); last = t; requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+}
+
+/** What [`watchMainThread`] saw since the last call (then forgets it): frame
+ *  interval p50/p95/max, the longest task and how many ran over 200 ms. */
+export async function mainThread(page) {
+  const { frames, tasks } = await page.evaluate(() => { const m = window.__mt; window.__mt = { frames: [], tasks: [] }; return m; });
+  const q = (xs, p) => { const v = [...xs].sort((a, b) => a - b); return v.length ? Math.round(v[Math.min(v.length - 1, Math.floor(p * v.length))]) : 0; };
+  return { frame_p50_ms: q(frames, 0.5), frame_p95_ms: q(frames, 0.95), frame_max_ms: q(frames, 1), longest_task_ms: q(tasks, 1), tasks_over_200ms: tasks.filter((d) => d > 200).length };
+}

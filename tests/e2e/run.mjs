@@ -4,7 +4,7 @@
 // Screenshots go to tests/e2e/screenshots/ (git-ignored).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { here, launch, openApp, serve, sleep, status as statusOf, until } from './lib.mjs';
+import { here, launch, mainThread, openApp, serve, sleep, status as statusOf, until, watchMainThread } from './lib.mjs';
 
 const shots = join(here, 'screenshots');
 
@@ -440,8 +440,13 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   const errors = [];
   cpu.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   cpu.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  // What the main thread, which trains, lets through in each stage (measured, not asserted).
+  await watchMainThread(cpu);
+  const stages = [];
+  const measured = async (stage) => stages.push([stage, await mainThread(cpu)]);
   const t0 = Date.now();
   await openApp(cpu, base, CPU_APP);
+  await measured('load');
   const st = () => statusOf(cpu);
   const runUntil = async (prefix, what, done, ms) => {
     await cpu.getByTestId(`${prefix}-start`).click();
@@ -467,11 +472,13 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
     FileSystemWritableFileStream.prototype.write = () => Promise.reject(new DOMException('simulated', 'QuotaExceededError'));
   });
   await stepTo('pretrain', (s) => s.step, 22, 60_000);
+  await measured('pretrain');
   const full = await until('the storage-full message', async () => (await st()).keep_error, 60_000, 200);
   assert(full.includes('storage for this page is full') && (await cpu.getByTestId('keep-error').isVisible()), full);
   await cpu.evaluate(() => { FileSystemWritableFileStream.prototype.write = window.realWrite; });
   await cpu.getByTestId('tab-sft').click();
   await stepTo('sft', (s) => s.metrics.sft_step ?? 0, 11, 60_000);
+  await measured('sft');
   await cpu.getByTestId('tab-rank').click();
   await cpu.getByTestId('rank-sample').click();
   const ROUNDS = 4;
@@ -497,8 +504,10 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
     await cpu.getByTestId('rank-submit').click();
     await until(`ranking ${round + 1}`, async () => (await st()).metrics.labelled_prompts === round + 1, 120_000, 200);
   }
+  await measured('rank');
   await cpu.getByTestId('tab-reward').click();
   await stepTo('rm', (s) => s.metrics.rm_step ?? 0, 11, 60_000);
+  await measured('reward model');
   assert(!(await st()).keep_error || (await st()).keep_error.includes('full'), (await st()).keep_error);
 
   // Reload: the kept models come back at the same stage with the same weights.
@@ -534,13 +543,15 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
     await writeFile(join(dir, 'page_probe.json'), JSON.stringify({ prompt: probePrompt, answer: 'A: The fox eats berries.', reward: scoreBefore }));
   }
   await cpu.getByTestId('tab-ppo').click();
+  await mainThread(cpu);
   const t1 = Date.now();
   const m = (await stepTo('ppo', (s) => s.metrics.ppo_iteration ?? 0, 24, 120_000)).metrics;
+  await measured('ppo');
   console.log(`     CPU walk: ${((Date.now() - t0) / 1000).toFixed(0)} s in all, PPO ${((Date.now() - t1) / 1000).toFixed(0)} s; ` +
               `score first third ${m.ppo_score_first_third.toFixed(3)} -> last third ${m.ppo_score_last_third.toFixed(3)}, KL ${m.ppo_kl.toFixed(3)}`);
   assert(m.ppo_score_last_third > m.ppo_score_first_third, `the mean score did not rise: ${m.ppo_score_first_third} -> ${m.ppo_score_last_third}`);
   // What the labels asked for: shorter answers. Stepped, the walk is the same on
-  // every machine (score -1.89 -> -1.25, 30.17 -> 22.20 tokens); benches/walk.rs
+  // every machine (score -2.05 -> -1.30, 31.32 -> 21.74 tokens); benches/walk.rs
   // runs walks of its sizes natively: shorter on 19 of seeds 1-20.
   console.log(`     answer length (tokens): first third ${m.ppo_answer_tokens_first_third.toFixed(2)} -> last third ${m.ppo_answer_tokens_last_third.toFixed(2)}`);
   assert(m.ppo_answer_tokens_last_third < m.ppo_answer_tokens_first_third,
@@ -555,6 +566,8 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   assert((await cpu.getByTestId('overopt-sign').count()) === 1 && (await cpu.getByTestId('overopt-peaks').locator('li').count()) === 2, 'the signs and the peaks are not shown');
   // DPO on the same four ranked prompts (one batch: every step is a pass, and looked at).
   await stepTo('dpo', (s) => s.metrics.dpo_step ?? 0, 4, 120_000);
+  await measured('dpo');
+  console.log(`     main thread, longest task / frame p95 (ms): ${stages.map(([n, t]) => `${n} ${t.longest_task_ms}/${t.frame_p95_ms}`).join(', ')}`);
   const d = (await st()).metrics;
   console.log(`     DPO: loss ${d.dpo_first_loss.toFixed(3)} -> ${d.dpo_loss.toFixed(3)}, pairs ordered right ${d.dpo_accuracy}, margin ${d.dpo_margin.toFixed(3)}`);
   assert(Math.abs(d.dpo_first_loss - Math.LN2) < 1e-4 && d.dpo_loss < d.dpo_first_loss && d.dpo_margin > 0, JSON.stringify(d));
