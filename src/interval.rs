@@ -50,7 +50,7 @@ pub fn t975(df: usize) -> f64 {
 /// Mean of all samples with a 95 % interval that treats each cluster (each inner
 /// slice: the samples of one prompt) as one independent unit. Empty clusters are
 /// skipped; with fewer than two clusters the interval is the whole real line
-/// clamped to `bounds`.
+/// clamped to `bounds`; where all clusters agree, within finite bounds, Wilson's.
 pub fn clustered_mean(clusters: &[Vec<f32>], bounds: (f32, f32)) -> Interval {
     let groups: Vec<&Vec<f32>> = clusters.iter().filter(|c| !c.is_empty()).collect();
     let n: usize = groups.iter().map(|c| c.len()).sum();
@@ -68,5 +68,22 @@ pub fn clustered_mean(clusters: &[Vec<f32>], bounds: (f32, f32)) -> Interval {
         t975(g - 1) * var.sqrt()
     };
     let clamp = |x: f64| (x as f32).clamp(bounds.0, bounds.1);
+    let (a, b) = (bounds.0 as f64, bounds.1 as f64);
+    if g >= 2 && a.is_finite() && b.is_finite() && half < 1e-6 * (b - a) {
+        // Every prompt agreed (all ties, say): the plug-in variance is 0 and would
+        // claim certainty from a few duels. A sample in [a, b] with mean m has a
+        // variance of at most (m − a)(b − m) (Bhatia–Davis); with it, one unit per
+        // prompt, the interval is Wilson's score interval.
+        let (lo, hi) = wilson((mean - a) / (b - a), g as f64);
+        return Interval { mean: mean as f32, low: clamp(a + lo * (b - a)), high: clamp(a + hi * (b - a)), n, clusters: g };
+    }
     Interval { mean: mean as f32, low: clamp(mean - half), high: clamp(mean + half), n, clusters: g }
+}
+
+/// Wilson's 95 % score interval for a proportion `p` of `n` units.
+fn wilson(p: f64, n: f64) -> (f64, f64) {
+    let z2 = 1.959_964f64.powi(2);
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z2.sqrt() / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    (centre - half, centre + half)
 }

@@ -66,6 +66,20 @@ fn the_win_rate_interval_holds_half_until_the_duels_can_tell() {
 }
 
 #[test]
+fn duels_that_all_agree_do_not_claim_certainty() {
+    // 10 ties: the plug-in variance is 0; Wilson's interval for ½ of 10 units is
+    // ½ ± 1.96 / (1 + 1.96²/10) · √(¼/10 + 1.96²/400) = ½ ± 0.2634.
+    let ties = win_rate(std::iter::repeat_n(0.5, 10));
+    assert!((ties.low - 0.2366).abs() < 1e-3 && (ties.high - 0.7634).abs() < 1e-3 && ties.within_noise(), "[{}, {}]", ties.low, ties.high);
+    // 10 wins of 10: Wilson's well-known [0.722, 1].
+    let wins = win_rate(std::iter::repeat_n(1.0, 10));
+    assert!((wins.low - 0.7225).abs() < 1e-3 && wins.high == 1.0, "[{}, {}]", wins.low, wins.high);
+    // Unbounded values keep the plug-in interval.
+    let same = clustered_mean(&[vec![2.0], vec![2.0]], (f32::NEG_INFINITY, f32::INFINITY));
+    assert_eq!((same.low, same.high), (2.0, 2.0));
+}
+
+#[test]
 fn t_quantiles_match_the_table() {
     for (df, t) in [(1, 12.706), (2, 4.303), (4, 2.776), (6, 2.447), (10, 2.228), (30, 2.042), (100, 1.984)] {
         assert!((t975(df) - t).abs() < 3e-3, "df {df}: {} vs {t}", t975(df));
