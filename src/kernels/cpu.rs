@@ -307,7 +307,8 @@ pub fn causal_softmax_forward(x: &[f32], tq: usize, tk: usize) -> Vec<f32> {
         let n = visible(r % tq, tq, tk);
         let row = &x[r * tk..r * tk + n];
         let m = max(row);
-        map(&mut out[..n], row, |v| exp8(v - splat(m)), |v| exp(v - m));
+        let m8 = f32x8::splat(m);
+        map(&mut out[..n], row, |v| exp8(v - m8), |v| exp(v - m));
         let inv = 1.0 / sum(&out[..n]);
         scale(&mut out[..n], inv);
     });
@@ -338,7 +339,8 @@ pub fn layer_norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f32) 
     for_rows(&mut x_hat, c, &mut rstd, |r, out, rs| {
         let row = &x[r * c..(r + 1) * c];
         let mean = sum(row) / c as f32;
-        map(out, row, |v| v - splat(mean), |v| v - mean);
+        let mean8 = f32x8::splat(mean);
+        map(out, row, |v| v - mean8, |v| v - mean);
         *rs = 1.0 / (dot(out, out) / c as f32 + epsilon).sqrt();
         scale(out, *rs);
     });
@@ -386,7 +388,8 @@ pub fn token_log_probs_forward(logits: &[f32], v: usize, targets: &[usize]) -> (
     for_rows(&mut probs, v, &mut lse, |r, p, lse| {
         let row = &logits[r * v..(r + 1) * v];
         let m = max(row);
-        map(p, row, |x| exp8(x - splat(m)), |x| exp(x - m));
+        let m8 = f32x8::splat(m);
+        map(p, row, |x| exp8(x - m8), |x| exp(x - m));
         let total = sum(p);
         *lse = m + total.ln();
         scale(p, 1.0 / total);

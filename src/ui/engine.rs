@@ -292,16 +292,10 @@ pub async fn yield_to_browser(ms: i32) {
 /// nested one) costs no wait, so breathing every few milliseconds does not slow
 /// training; a timeout where MessageChannel is missing.
 async fn yield_for_breath() {
-    let promise = js_sys::Promise::new(&mut |resolve, _| match web_sys::MessageChannel::new() {
-        Ok(channel) => {
-            channel.port1().set_onmessage(Some(resolve.unchecked_ref()));
-            let _ = channel.port2().post_message(&JsValue::NULL);
-        }
-        Err(_) => {
-            if let Some(w) = web_sys::window() {
-                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
-            }
-        }
+    let Ok(channel) = web_sys::MessageChannel::new() else { return yield_to_browser(0).await };
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        channel.port1().set_onmessage(Some(resolve.unchecked_ref()));
+        let _ = channel.port2().post_message(&JsValue::NULL);
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }

@@ -12,7 +12,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { here, launch, serve, status, until } from './lib.mjs';
+import { here, launch, mainThread, serve, status, until, watchMainThread } from './lib.mjs';
 
 const steps = Number(process.argv[2] ?? 12);
 const presets = (process.argv[3] ?? 'micro,small').split(',');
@@ -23,12 +23,12 @@ const wasm = (await readdir(dist)).find((f) => f.endsWith('.wasm'));
 const bytes = await readFile(join(dist, wasm));
 console.log(JSON.stringify({ bench: 'bundle', wasm_mb: +(bytes.length / 1e6).toFixed(2), wasm_gzip_mb: +(gzipSync(bytes, { level: 9 }).length / 1e6).toFixed(2) }));
 
-const q = (xs, p) => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : 0; };
 const { server, base } = await serve();
 const browser = await launch();
 for (const preset of only === 'cpu' ? [] : presets) {
   const query = process.env.BENCH_QUERY ?? '';
   const page = await browser.newPage();
+  await watchMainThread(page);
   const t0 = Date.now();
   await page.goto(`${base}?preset=${preset}&seed=1${query}`);
   // The first control a person can use: the language selector, mounted with the page.
@@ -38,21 +38,17 @@ for (const preset of only === 'cpu' ? [] : presets) {
   const loadS = (Date.now() - t0) / 1000;
   await page.getByTestId('pretrain-step').click(); // first step compiles the kernels
   await until('first step', async () => (await status(page)).step === 1, 300_000, 200);
-  await page.evaluate(() => {
-    window.__frames = []; let last = performance.now();
-    const tick = (t) => { window.__frames.push(t - last); last = t; if (!window.__stop) requestAnimationFrame(tick); };
-    requestAnimationFrame(tick);
-  });
+  await mainThread(page); // from here on: the frames while it trains
   const t1 = Date.now();
   await page.getByTestId('pretrain-start').click();
   const s = await until(`${steps} steps`, async () => { const s = await status(page); return s.step > steps && s; }, 600_000, 250);
   const secs = (Date.now() - t1) / 1000;
   await page.getByTestId('pretrain-pause').click();
-  const frames = await page.evaluate(() => { window.__stop = true; return window.__frames; });
+  const frames = await mainThread(page);
   console.log(JSON.stringify({ bench: 'browser-pretrain', preset, adapter: ready.adapter, backend: ready.backend,
     first_interactive_s: +interactiveS.toFixed(2), load_to_ready_s: +loadS.toFixed(1),
     steps: s.step - 1, steps_per_sec_with_views: +((s.step - 1) / secs).toFixed(3), train_tokens_per_sec: Math.round(s.metrics.tokens_per_sec),
-    frame_p50_ms: +q(frames, 0.5).toFixed(1), frame_p95_ms: +q(frames, 0.95).toFixed(1), frame_max_ms: +q(frames, 1).toFixed(0) }));
+    ...frames }));
   await page.close();
 }
 // The page's own benchmark (src/bench.rs in the browser): WebGPU on micro, then the

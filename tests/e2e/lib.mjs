@@ -74,6 +74,6 @@ export async function watchMainThread(page) {
  *  interval p50/p95/max, the longest task and how many ran over 200 ms. */
 export async function mainThread(page) {
   const { frames, tasks } = await page.evaluate(() => { const m = window.__mt; window.__mt = { frames: [], tasks: [] }; return m; });
-  const q = (xs, p) => { const v = [...xs].sort((a, b) => a - b); return v.length ? Math.round(v[Math.min(v.length - 1, Math.floor(p * v.length))]) : 0; };
+  const q = (xs, p) => { const v = [...xs].sort((a, b) => a - b); return v.length ? +v[Math.min(v.length - 1, Math.floor(p * v.length))].toFixed(1) : 0; };
   return { frame_p50_ms: q(frames, 0.5), frame_p95_ms: q(frames, 0.95), frame_max_ms: q(frames, 1), longest_task_ms: q(tasks, 1), tasks_over_200ms: tasks.filter((d) => d > 200).length };
 }
