@@ -7,7 +7,9 @@
 #     BENCH_PIPELINE=1), with readbacks and kernel dispatches counted;
 #  3. the release web app in headless Chromium's WebGPU: bundle size, time to
 #     the first control, pretraining speed, frame times, our kernels' check; and
-#     its CPU backend's ?bench=1 per preset beside 1.'s native flex (ratio).
+#     its CPU backend's ?bench=1 per preset beside 1.'s native flex (ratio);
+#  4. the whole micro lesson on the page's CPU backend, stage by stage, as a
+#     learner walks it with the defaults (tests/e2e/walk.mjs, ≈ 5 min).
 # Usage: scripts/bench.sh [browser-steps]
 # PyTorch: uses $TORCH_PYTHON, else python3 if it imports torch, else
 # ~/.cache/rlhf-playground/torch (created with `pip install torch` on first use;
@@ -39,3 +41,4 @@ python3 benches/compare.py "$out/burn.jsonl" "$out/torch1.jsonl" "$out/torch.jso
 cargo bench --locked $features --bench rlhf
 trunk build --release
 NATIVE_JSONL="$out/burn.jsonl" node tests/e2e/bench.mjs "${1:-12}"
+node tests/e2e/walk.mjs
