@@ -77,30 +77,55 @@ impl CausalSelfAttention {
         let (y, att) = crate::kernels::attention(qkv, self.n_head);
         (self.c_proj.forward(y), att)
     }
+
+    /// The output for the n new positions x (B, n, C) after the `past` keys and
+    /// values, and the keys and values of all of them.
+    fn forward_cached(&self, x: Tensor<3>, past: Option<KeysValues>) -> (Tensor<3>, KeysValues) {
+        let [b, n, c] = x.dims();
+        let (q, k, v) = heads(self.c_attn.forward(x), self.n_head);
+        let (k, v) = match past {
+            Some((past_k, past_v)) => (Tensor::cat(vec![past_k, k], 2), Tensor::cat(vec![past_v, v], 2)),
+            None => (k, v),
+        };
+        let (y, _) = attend(q, k.clone(), v.clone()); // (B, nh, n, hs)
+        (self.c_proj.forward(y.swap_dims(1, 2).reshape([b, n, c])), (k, v))
+    }
+}
+
+/// One layer's keys and values, each (B, nh, T, hs).
+type KeysValues = (Tensor<4>, Tensor<4>);
+
+/// The fused projection qkv (B, T, 3C) as per-head (q / √hs, k, v), each (B, nh, T, hs).
+fn heads(qkv: Tensor<3>, n_head: usize) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+    let [b, t, c3] = qkv.dims();
+    let hs = c3 / 3 / n_head;
+    let mut qkv = qkv.chunk(3, 2); // 3 × (B, T, C)
+    let heads = |x: Tensor<3>| x.reshape([b, t, n_head, hs]).swap_dims(1, 2); // (B, nh, T, hs)
+    let v = heads(qkv.pop().unwrap());
+    let k = heads(qkv.pop().unwrap());
+    // 1/√hs scales q (B, nh, T, hs) rather than the scores (B, nh, T, T): the same
+    // product, but the pass and its gradient run over a T/hs times smaller tensor.
+    let q = heads(qkv.pop().unwrap()) / (hs as f64).sqrt();
+    (q, k, v)
+}
+
+/// Each of the Tq queries, the last Tq positions, over the keys up to its own:
+/// (y (B, nh, Tq, hs), the probabilities (B, nh, Tq, Tk)).
+fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    let att = q.matmul(k.swap_dims(2, 3)); // (B, nh, Tq, Tk)
+    // Position i may only look at positions j ≤ i: softmax over those, probability
+    // 0 for the future (our CPU kernel on flex, a masked burn softmax elsewhere).
+    let att = crate::kernels::causal_softmax(att);
+    (att.clone().matmul(v), att)
 }
 
 /// Causal self-attention of the fused projection qkv (B, T, 3C): the heads'
 /// outputs side by side (B, T, C) and the probabilities (B, nh, T, T).
 pub fn causal_attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
     let [b, t, c3] = qkv.dims();
-    let c = c3 / 3;
-    let (nh, hs) = (n_head, c / n_head);
-    let mut qkv = qkv.chunk(3, 2); // 3 × (B, T, C)
-    let heads = |x: Tensor<3>| x.reshape([b, t, nh, hs]).swap_dims(1, 2); // (B, nh, T, hs)
-    let v = heads(qkv.pop().unwrap());
-    let k = heads(qkv.pop().unwrap());
-    // 1/√hs scales q (B, nh, T, hs) rather than the scores (B, nh, T, T): the same
-    // product, but the pass and its gradient run over a T/hs times smaller tensor.
-    let q = heads(qkv.pop().unwrap()) / (hs as f64).sqrt();
-
-    let att = q.matmul(k.swap_dims(2, 3)); // (B, nh, T, T)
-    // Position i may only look at positions j ≤ i: softmax over those, probability
-    // 0 for the future (our CPU kernel on flex, a masked burn softmax elsewhere).
-    let att = crate::kernels::causal_softmax(att);
-
-    let y = att.clone().matmul(v); // (B, nh, T, hs)
-    let y = y.swap_dims(1, 2).reshape([b, t, c]); // re-assemble heads side by side
-    (y, att)
+    let (q, k, v) = heads(qkv, n_head);
+    let (y, att) = attend(q, k, v); // (B, nh, T, hs)
+    (y.swap_dims(1, 2).reshape([b, t, c3 / 3]), att) // re-assemble heads side by side
 }
 
 #[derive(Module, Debug)]
@@ -130,6 +155,34 @@ impl Block {
         let x = x + a;
         let x = x.clone() + self.mlp.forward(layer_norm(&self.ln_2, x));
         (x, att)
+    }
+
+    fn forward_cached(&self, x: Tensor<3>, past: Option<KeysValues>) -> (Tensor<3>, KeysValues) {
+        let (a, kv) = self.attn.forward_cached(layer_norm(&self.ln_1, x.clone()), past);
+        let x = x + a;
+        (x.clone() + self.mlp.forward(layer_norm(&self.ln_2, x)), kv)
+    }
+}
+
+/// The keys and values of every position a generation has run so far, per layer:
+/// each new token then runs one position through the model instead of the whole
+/// context again (nanochat's engine does the same). Positions are absolute, so the
+/// cache holds at most `block_size` of them; past that the context slides and
+/// every position moves.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<KeysValues>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -226,6 +279,26 @@ impl Gpt {
             atts.push(att);
         }
         (layer_norm(&self.ln_f, x), atts)
+    }
+
+    /// Logits (B, n, V) of the n tokens `idx` (B, n) that follow the positions in
+    /// `cache`, whose keys and values it then also holds: the last of them are
+    /// [`forward`](Self::forward)'s last logits for the whole context, for one
+    /// position's work per token. `cache.len() + n` must fit the block.
+    pub fn forward_cached(&self, idx: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let [_, n] = idx.dims();
+        let start = cache.len;
+        assert!(start + n <= self.block_size, "{start} cached + {n} new positions exceed block size {}", self.block_size);
+        let pos = Tensor::<1, Int>::arange(start as i64..(start + n) as i64, &idx.device()).unsqueeze::<2>(); // (1, n)
+        let mut x = self.wte.forward(idx) + self.wpe.forward(pos); // (B, n, C)
+        let mut past = std::mem::take(&mut cache.layers).into_iter();
+        for block in &self.blocks {
+            let (y, kv) = block.forward_cached(x, past.next());
+            x = y;
+            cache.layers.push(kv);
+        }
+        cache.len = start + n;
+        self.lm_head(layer_norm(&self.ln_f, x))
     }
 
     /// Tied LM head: logits = h · Wteᵀ, (B, T, C) → (B, T, V).

@@ -9,7 +9,7 @@
 use crate::TrainError;
 use crate::data::ids_row;
 use crate::kernels::{self, Draw};
-use crate::model::Gpt;
+use crate::model::{Gpt, KvCache};
 use crate::readback::{read_ints, read_vec};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
@@ -96,28 +96,19 @@ pub async fn generate(
     rng: &mut impl Rng,
     device: &Device,
 ) -> Result<Vec<u32>, TrainError> {
-    if kernels::gpu_sampling(device) {
-        return Ok(generate_on_gpu(model, bos, prompt, 1, cfg, stop, rng, device).await?.remove(0));
-    }
-    let mut all = prompt.to_vec();
-    let mut new = Vec::with_capacity(cfg.max_new_tokens);
-    for _ in 0..cfg.max_new_tokens {
-        let ctx = context(bos, &all, model.block_size());
-        let logits = next_logits(model, &ctx, device).await?;
-        let next = pick(&logits, cfg.temperature, cfg.top_k, rng);
-        all.push(next);
-        new.push(next);
-        if Some(next) == stop {
-            break;
-        }
-    }
-    Ok(new)
+    Ok(generate_k(model, bos, prompt, 1, cfg, stop, rng, device).await?.remove(0))
 }
 
 /// `k` continuations of the same `prompt`, sampled side by side: one forward pass
 /// and one readback per token for all `k` (the rows share the prompt, so they stay
 /// the same length and need no padding). Each stops after `stop` if given; returns
 /// only the new tokens of each.
+///
+/// On the CPU backend each new token runs alone through a [`KvCache`]: a CPU is
+/// short of arithmetic, and the whole context again costs ≈ T times more. On a
+/// GPU each token runs the whole context with the fused attention kernel: at these
+/// sizes a GPU waits on dispatches, and the cache would add some to every layer
+/// (two concatenations, an unfused softmax) — a guess, not yet measured on a real GPU.
 #[allow(clippy::too_many_arguments)]
 pub async fn generate_k(
     model: &Gpt,
@@ -132,18 +123,25 @@ pub async fn generate_k(
     if kernels::gpu_sampling(device) {
         return generate_on_gpu(model, bos, prompt, k, cfg, stop, rng, device).await;
     }
+    let block = model.block_size();
     let mut rows: Vec<Vec<u32>> = vec![prompt.to_vec(); k];
     let mut new: Vec<Vec<u32>> = vec![vec![]; k];
     let mut done = vec![false; k];
+    // The context's keys and values while end-of-text + prompt + answer fit the
+    // block; past that the context slides, and each token runs all of it again.
+    let mut cache = KvCache::default();
     for _ in 0..cfg.max_new_tokens {
         if done.iter().all(|&d| d) {
             break;
         }
-        let ctx: Vec<Vec<u32>> = rows.iter().map(|r| context(bos, r, model.block_size())).collect();
-        let t = ctx[0].len();
-        let flat: Vec<i32> = ctx.iter().flatten().map(|&x| x as i32).collect();
+        let ctx: Vec<Vec<u32>> = rows.iter().map(|r| context(bos, r, block)).collect();
+        let sliding = rows[0].len() + 1 > block;
+        let from = if sliding { 0 } else { cache.len() };
+        let t = ctx[0].len() - from;
+        let flat: Vec<i32> = ctx.iter().flat_map(|c| &c[from..]).map(|&x| x as i32).collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [k, t]), device);
-        let logits = read_vec(model.forward(ids).narrow(1, t - 1, 1).flatten::<2>(1, 2)).await?; // (k, V)
+        let logits = if sliding { model.forward(ids) } else { model.forward_cached(ids, &mut cache) };
+        let logits = read_vec(logits.narrow(1, t - 1, 1).flatten::<2>(1, 2)).await?; // (k, V)
         let v = logits.len() / k;
         for i in 0..k {
             if done[i] {

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rlhf_playground::corpus::{self, Lang};
 use rlhf_playground::data::ids_row;
 use rlhf_playground::inspect::{attention_maps, top_next_tokens};
-use rlhf_playground::model::{Preset, cross_entropy};
+use rlhf_playground::model::{KvCache, Preset, cross_entropy};
 use rlhf_playground::pretrain::{PretrainConfig, Pretrainer};
 use rlhf_playground::readback::read_vec;
 use rlhf_playground::sample::{SampleConfig, first_readback_after, generate, pick};
@@ -97,6 +97,24 @@ fn changing_a_future_token_never_changes_past_logits() {
             assert!(diff > 1e-4, "position {pos} ignored its own context (diff {diff})");
         }
     }
+}
+
+/// A KV cache changes how much runs per token, not what comes out: a prompt run at
+/// once and then one token at a time gives the logits of the whole context.
+#[test]
+fn a_kv_cache_gives_the_whole_contexts_logits() {
+    let device = Device::flex();
+    let model = micro_model(&device);
+    let ids: Vec<u32> = (0..20).map(|i| (i * 53 % VOCAB) as u32).collect();
+    let whole = block_on(read_vec(model.forward(ids_row(&ids, &device)))).unwrap();
+    let mut cache = KvCache::default();
+    let mut cached = block_on(read_vec(model.forward_cached(ids_row(&ids[..12], &device), &mut cache))).unwrap();
+    for i in 12..20 {
+        cached.extend(block_on(read_vec(model.forward_cached(ids_row(&ids[i..=i], &device), &mut cache))).unwrap());
+    }
+    assert_eq!(cache.len(), 20);
+    let diff = whole.iter().zip(&cached).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(whole.len() == cached.len() && diff < 1e-5, "cached logits differ by {diff}");
 }
 
 #[test]

@@ -175,8 +175,9 @@ fn ours<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == burn::tensor::DType::F32 && cpu_kernels(&x.device())
 }
 
-/// Softmax of attention scores (B, nh, T, T) over the keys each query may see
-/// (j ≤ i): [`cpu::CpuKernels::causal_softmax`] on the CPU, the masked burn softmax
+/// Softmax of attention scores (B, nh, Tq, Tk) over the keys each query may see,
+/// the queries being the last Tq positions (j ≤ i; Tq < Tk after a KV cache):
+/// [`cpu::CpuKernels::causal_softmax`] on the CPU, the masked burn softmax
 /// ([`reference::causal_softmax`]) elsewhere.
 pub fn causal_softmax(scores: Tensor<4>) -> Tensor<4> {
     if ours(&scores) {

@@ -84,15 +84,17 @@ pub fn token_stats(policy: Tensor<2>, reference: Tensor<2>, targets: Tensor<1, I
     Tensor::cat(vec![log_pi, log_ref, entropy], 1)
 }
 
-/// Softmax of scores (B, nh, T, T) over the keys each query may see, j ≤ i: what
+/// Softmax of scores (B, nh, Tq, Tk) over the keys each query may see, j ≤ i, the
+/// queries being the last Tq positions: what
 /// `cpu::CpuKernels::causal_softmax` replaces, and what every non-CPU device runs.
 pub fn causal_softmax(scores: Tensor<4>) -> Tensor<4> {
-    let [.., t, _] = scores.dims();
-    // −1e9 added above the diagonal (one (1, 1, T, T) tensor, broadcast) makes those
+    let [.., tq, tk] = scores.dims();
+    // −1e9 added above the diagonal (one (1, 1, Tq, Tk) tensor, broadcast) makes those
     // probabilities exactly 0. An addition passes its gradient through untouched; a
-    // mask_fill costs one more (B, nh, T, T) pass in the backward step.
-    let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &scores.device());
-    let future = Tensor::<2>::zeros([t, t], &scores.device()).mask_fill(future, -1.0e9);
+    // mask_fill costs one more (B, nh, T, T) pass in the backward step. The queries
+    // are the last Tq positions (a KV cache's new ones).
+    let future = Tensor::<2, Bool>::tril_mask([tq, tk], tk as i64 - tq as i64, &scores.device());
+    let future = Tensor::<2>::zeros([tq, tk], &scores.device()).mask_fill(future, -1.0e9);
     softmax(scores + future.unsqueeze::<4>(), 3)
 }
 
