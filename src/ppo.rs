@@ -342,9 +342,13 @@ impl PpoTrainer {
         let refs: Vec<&Rollout> = rollouts.iter().collect();
         let p = pad(&refs, tok.eot(), &plain);
         let (b, w) = (rollouts.len(), p.width);
+        // On the CPU each forward runs as it is called: the page gets a turn between
+        // them (three forwards of the whole rollout were one 200+ ms task).
         let logits = policy.forward(p.inputs.clone()); // (B, T, V)
+        crate::breathe::breathe().await;
         let v = logits.dims()[2];
         let ref_logits = self.reference.forward(p.inputs.clone()).reshape([b * w, v]);
+        crate::breathe::breathe().await;
         let stats = kernels::token_stats(logits.reshape([b * w, v]), ref_logits, p.targets.clone().reshape([b * w])); // (B·T, 3)
         let stats = stats.swap_dims(0, 1).reshape([3 * b, w]); // log π | log π_ref | H, each (B, T)
         let values = self.value.model.valid().per_position(p.inputs.clone());

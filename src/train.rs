@@ -72,6 +72,8 @@ impl<M: Module> Fitter<M> {
             return Err(self.roll_back(value));
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        // The backward pass and the next forward were one task on the CPU backend.
+        crate::breathe::breathe().await;
         Ok((value, self.apply(grads)))
     }
 
