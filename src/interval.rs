@@ -33,6 +33,9 @@ impl Interval {
     }
 }
 
+/// The standard normal's 0.975 quantile.
+const Z975: f64 = 1.959_964;
+
 /// The 0.975 quantile of Student's t with `df` degrees of freedom: the table for
 /// df ≤ 5, beyond it the Cornish–Fisher expansion around the normal's 1.96 (within
 /// 0.003 of the table from df = 6 on).
@@ -41,7 +44,7 @@ pub fn t975(df: usize) -> f64 {
     if df < TABLE.len() {
         return TABLE[df];
     }
-    let (z, d) = (1.959_964f64, df as f64);
+    let (z, d) = (Z975, df as f64);
     z + (z.powi(3) + z) / (4.0 * d)
         + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
         + (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / (384.0 * d.powi(3))
@@ -82,7 +85,7 @@ pub fn clustered_mean(clusters: &[Vec<f32>], bounds: (f32, f32)) -> Interval {
 
 /// Wilson's 95 % score interval for a proportion `p` of `n` units.
 fn wilson(p: f64, n: f64) -> (f64, f64) {
-    let z2 = 1.959_964f64.powi(2);
+    let z2 = Z975.powi(2);
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half = z2.sqrt() / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
     (centre - half, centre + half)

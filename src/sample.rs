@@ -70,19 +70,12 @@ pub fn context(bos: u32, tokens: &[u32], block_size: usize) -> Vec<u32> {
     ctx.split_off(skip)
 }
 
-fn last_logits(model: &Gpt, ctx: &[u32], device: &Device) -> Tensor<1> {
-    let t = ctx.len();
-    model.forward(ids_row(ctx, device)).narrow(1, t - 1, 1).flatten::<1>(0, 2) // (V)
-}
-
-/// Logits of the next token after `ctx` (already cropped to the block size).
-pub async fn next_logits(model: &Gpt, ctx: &[u32], device: &Device) -> Result<Vec<f32>, TrainError> {
-    read_vec(last_logits(model, ctx, device)).await
-}
-
-/// Next-token probabilities (softmax at temperature 1) after `ctx`.
+/// Next-token probabilities (softmax at temperature 1) after `ctx` (already
+/// cropped to the block size).
 pub async fn next_probs(model: &Gpt, ctx: &[u32], device: &Device) -> Result<Vec<f32>, TrainError> {
-    read_vec(softmax(last_logits(model, ctx, device), 0)).await
+    let t = ctx.len();
+    let logits = model.forward(ids_row(ctx, device)).narrow(1, t - 1, 1).flatten::<1>(0, 2); // (V)
+    read_vec(softmax(logits, 0)).await
 }
 
 /// Continues `prompt` by up to `max_new_tokens`, stopping after `stop` if given.
