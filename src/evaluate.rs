@@ -10,12 +10,12 @@ use crate::model::Gpt;
 use crate::persona::Persona;
 use crate::pretrain::held_out_loss;
 use crate::reward::{RewardModel, encode_answers, score};
-use crate::sample::{SampleConfig, answer_texts, generate};
+use crate::sample::{SampleConfig, generate, generate_k, generate_many};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 /// One blind match: the same prompt answered by both models.
@@ -128,7 +128,9 @@ pub fn win_rate(verdicts: impl IntoIterator<Item = f32>) -> WinRate {
 }
 
 /// `n` answers per prompt from `model`, sampled with a fixed seed (so SFT and PPO
-/// are sampled the same way), end-of-text removed.
+/// are sampled the same way), end-of-text removed. All prompts are sampled together
+/// ([`generate_many`]), each from its own stream seeded from `seed`, so a prompt's
+/// answers do not depend on the others.
 pub async fn answers(
     model: &Gpt,
     tok: &Tokenizer,
@@ -139,11 +141,17 @@ pub async fn answers(
     device: &Device,
 ) -> Result<Vec<Vec<String>>, TrainError> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut out = Vec::with_capacity(prompts.len());
-    for p in prompts {
-        out.push(answer_texts(model, tok, p, n, cfg, &mut rng, device).await?);
+    let mut rngs: Vec<StdRng> = prompts.iter().map(|_| StdRng::seed_from_u64(rng.random())).collect();
+    let ids: Vec<Vec<u32>> = prompts.iter().map(|p| tok.encode(p)).collect();
+    let mut out = generate_many(model, tok.eot(), &ids, n, cfg, Some(tok.eot()), &mut rngs, device).await?;
+    for (i, p) in ids.iter().enumerate() {
+        // A prompt that fills the block still gets one token, after its last ones.
+        if p.len() + 1 >= model.block_size() {
+            let one = SampleConfig { max_new_tokens: cfg.max_new_tokens.min(1), ..*cfg };
+            out[i] = generate_k(model, tok.eot(), p, n, &one, Some(tok.eot()), &mut rngs[i], device).await?;
+        }
     }
-    Ok(out)
+    Ok(out.iter().map(|group| group.iter().map(|a| tok.decode_answer(a)).collect()).collect())
 }
 
 /// PPO (`policy`) against SFT on `prompts`, `n` answers each.

@@ -80,14 +80,15 @@ impl CausalSelfAttention {
 
     /// The output for the n new positions x (B, n, C) after the `past` keys and
     /// values, and the keys and values of all of them.
-    fn forward_cached(&self, x: Tensor<3>, past: Option<KeysValues>) -> (Tensor<3>, KeysValues) {
+    /// `mask` (B, 1, 1, Tk), added to the scores, hides each row's left padding.
+    fn forward_cached(&self, x: Tensor<3>, past: Option<KeysValues>, mask: Option<&Tensor<4>>) -> (Tensor<3>, KeysValues) {
         let [b, n, c] = x.dims();
         let (q, k, v) = heads(self.c_attn.forward(x), self.n_head);
         let (k, v) = match past {
             Some((past_k, past_v)) => (Tensor::cat(vec![past_k, k], 2), Tensor::cat(vec![past_v, v], 2)),
             None => (k, v),
         };
-        let (y, _) = attend(q, k.clone(), v.clone()); // (B, nh, n, hs)
+        let (y, _) = attend(q, k.clone(), v.clone(), mask); // (B, nh, n, hs)
         (self.c_proj.forward(y.swap_dims(1, 2).reshape([b, n, c])), (k, v))
     }
 }
@@ -111,8 +112,11 @@ fn heads(qkv: Tensor<3>, n_head: usize) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
 
 /// Each of the Tq queries, the last Tq positions, over the keys up to its own:
 /// (y (B, nh, Tq, hs), the probabilities (B, nh, Tq, Tk)).
-fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-    let att = q.matmul(k.swap_dims(2, 3)); // (B, nh, Tq, Tk)
+fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Option<&Tensor<4>>) -> (Tensor<4>, Tensor<4>) {
+    let mut att = q.matmul(k.swap_dims(2, 3)); // (B, nh, Tq, Tk)
+    if let Some(mask) = mask {
+        att = att + mask.clone(); // (B, 1, 1, Tk): 0, or PAD_SCORE for a padding key
+    }
     // Position i may only look at positions j ≤ i: softmax over those, probability
     // 0 for the future (our CPU kernel on flex, a masked burn softmax elsewhere).
     let att = crate::kernels::causal_softmax(att);
@@ -124,7 +128,7 @@ fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
 pub fn causal_attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
     let [b, t, c3] = qkv.dims();
     let (q, k, v) = heads(qkv, n_head);
-    let (y, att) = attend(q, k, v); // (B, nh, T, hs)
+    let (y, att) = attend(q, k, v, None); // (B, nh, T, hs)
     (y.swap_dims(1, 2).reshape([b, t, c3 / 3]), att) // re-assemble heads side by side
 }
 
@@ -157,8 +161,8 @@ impl Block {
         (x, att)
     }
 
-    fn forward_cached(&self, x: Tensor<3>, past: Option<KeysValues>) -> (Tensor<3>, KeysValues) {
-        let (a, kv) = self.attn.forward_cached(layer_norm(&self.ln_1, x.clone()), past);
+    fn forward_cached(&self, x: Tensor<3>, past: Option<KeysValues>, mask: Option<&Tensor<4>>) -> (Tensor<3>, KeysValues) {
+        let (a, kv) = self.attn.forward_cached(layer_norm(&self.ln_1, x.clone()), past, mask);
         let x = x + a;
         (x.clone() + self.mlp.forward(layer_norm(&self.ln_2, x)), kv)
     }
@@ -169,14 +173,28 @@ impl Block {
 /// context again (nanochat's engine does the same). Positions are absolute, so the
 /// cache holds at most `block_size` of them; past that the context slides and
 /// every position moves.
+///
+/// Rows of different lengths run together *left-padded*: row r's first `pads[r]`
+/// columns are padding, hidden from every query, and its positions count from its
+/// first real token, so each row computes what it would alone.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
     layers: Vec<KeysValues>,
     len: usize,
+    pads: Vec<usize>,
 }
 
+/// What a padding key's score becomes: its probability is exactly 0 after the
+/// softmax, and finite (not −∞), so a row of padding alone stays a number.
+const PAD_SCORE: f32 = -1e9;
+
 impl KvCache {
-    /// Positions held.
+    /// An empty cache for rows whose first `pads[r]` columns will be padding.
+    pub fn left_padded(pads: Vec<usize>) -> Self {
+        Self { pads, ..Self::default() }
+    }
+
+    /// Columns held (padding included).
     pub fn len(&self) -> usize {
         self.len
     }
@@ -285,15 +303,32 @@ impl Gpt {
     /// `cache`, whose keys and values it then also holds: the last of them are
     /// [`forward`](Self::forward)'s last logits for the whole context, for one
     /// position's work per token. `cache.len() + n` must fit the block.
+    ///
+    /// In a [`KvCache::left_padded`] cache a row's position is its column less its
+    /// padding, capped at the block's last: a row that has ended may be fed
+    /// filler past it, whose outputs nobody reads.
     pub fn forward_cached(&self, idx: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
-        let [_, n] = idx.dims();
+        let [b, n] = idx.dims();
         let start = cache.len;
-        assert!(start + n <= self.block_size, "{start} cached + {n} new positions exceed block size {}", self.block_size);
-        let pos = Tensor::<1, Int>::arange(start as i64..(start + n) as i64, &idx.device()).unsqueeze::<2>(); // (1, n)
+        let device = idx.device();
+        let padded = cache.pads.iter().any(|&p| p > 0);
+        let (pos, mask) = if padded {
+            assert_eq!(cache.pads.len(), b, "one padding per row");
+            let last = self.block_size - 1;
+            let pos: Vec<i32> =
+                cache.pads.iter().flat_map(|&p| (start..start + n).map(move |col| col.saturating_sub(p).min(last) as i32)).collect();
+            let tk = start + n;
+            let mask: Vec<f32> = cache.pads.iter().flat_map(|&p| (0..tk).map(move |col| if col < p { PAD_SCORE } else { 0.0 })).collect();
+            let pos = Tensor::<2, Int>::from_data(TensorData::new(pos, [b, n]), &device); // (B, n)
+            (pos, Some(Tensor::<4>::from_data(TensorData::new(mask, [b, 1, 1, tk]), &device)))
+        } else {
+            assert!(start + n <= self.block_size, "{start} cached + {n} new positions exceed block size {}", self.block_size);
+            (Tensor::<1, Int>::arange(start as i64..(start + n) as i64, &device).unsqueeze::<2>(), None) // (1, n)
+        };
         let mut x = self.wte.forward(idx) + self.wpe.forward(pos); // (B, n, C)
         let mut past = std::mem::take(&mut cache.layers).into_iter();
         for block in &self.blocks {
-            let (y, kv) = block.forward_cached(x, past.next());
+            let (y, kv) = block.forward_cached(x, past.next(), mask.as_ref());
             x = y;
             cache.layers.push(kv);
         }

@@ -10,8 +10,8 @@ use crate::kernels;
 use crate::losses::{clipped_surrogate, clipped_value_loss, gae, whiten};
 use crate::model::{Gpt, cross_entropy, token_log_probs};
 use crate::readback::read_vec;
-use crate::reward::{RewardModel, score};
-use crate::sample::{SampleConfig, generate, generate_k};
+use crate::reward::{RewardModel, score_pairs};
+use crate::sample::{SampleConfig, generate_many};
 use crate::tokenizer::Tokenizer;
 use crate::train::{Fitter, OptimConfig};
 use burn::prelude::*;
@@ -295,42 +295,51 @@ impl PpoTrainer {
         let plain = self.device.clone().inner();
         let policy = self.policy.model.valid();
         let sample = SampleConfig { temperature: self.cfg.temperature, top_k: 0, max_new_tokens: self.cfg.max_new_tokens };
-        // The answers to one prompt are sampled side by side: one forward per token
-        // for the group (on a GPU, read back once).
-        let mut rollouts = Vec::with_capacity(prompts.len());
-        let mut i = 0;
-        while i < prompts.len() {
-            let prompt = &prompts[i];
-            let group = prompts[i..].iter().take_while(|p| *p == prompt).count();
-            let mut prefix = vec![tok.eot()];
-            prefix.extend(tok.encode(prompt));
-            let room = policy.block_size().saturating_sub(prefix.len());
-            let cfg = SampleConfig { max_new_tokens: sample.max_new_tokens.min(room), ..sample };
-            let answers = if group == 1 {
-                vec![generate(&policy, tok.eot(), &prefix[1..], &cfg, Some(tok.eot()), &mut self.rng.sampling, &plain).await?]
-            } else {
-                generate_k(&policy, tok.eot(), &prefix[1..], group, &cfg, Some(tok.eot()), &mut self.rng.sampling, &plain).await?
-            };
-            for answer_ids in answers {
-                let ended = answer_ids.last() == Some(&tok.eot());
-                rollouts.push(Rollout {
-                    prompt: prompt.clone(),
-                    answer: tok.decode_answer(&answer_ids),
-                    prefix: prefix.clone(),
-                    answer_ids,
-                    ended,
-                    score: 0.0,
-                    reward: 0.0,
-                    log_probs: vec![],
-                    ref_log_probs: vec![],
-                    entropies: vec![],
-                    values: vec![],
-                    rewards: vec![],
-                    advantages: vec![],
-                    returns: vec![],
-                });
+        // All answers are sampled together: one forward per token for the whole
+        // rollout (on a GPU, one group of a prompt's answers at a time). Each group of
+        // equal prompts draws from its own stream, seeded from the sampling stream.
+        let mut groups: Vec<(&String, usize)> = vec![];
+        for prompt in prompts {
+            match groups.last_mut() {
+                Some((p, n)) if *p == prompt => *n += 1,
+                _ => groups.push((prompt, 1)),
             }
-            i += group;
+        }
+        let mut rollouts = Vec::with_capacity(prompts.len());
+        // Groups of one size sample together; a rollout's groups are all one size
+        // unless its size is not a multiple of the samples per prompt.
+        let mut i = 0;
+        while i < groups.len() {
+            let k = groups[i].1;
+            let same = groups[i..].iter().take_while(|g| g.1 == k).count();
+            let batch = &groups[i..i + same];
+            let ids: Vec<Vec<u32>> = batch.iter().map(|(p, _)| tok.encode(p)).collect();
+            let mut rngs: Vec<StdRng> = batch.iter().map(|_| StdRng::seed_from_u64(self.rng.sampling.random())).collect();
+            let answers = generate_many(&policy, tok.eot(), &ids, k, &sample, Some(tok.eot()), &mut rngs, &plain).await?;
+            for (((prompt, _), ids), answers) in batch.iter().zip(ids).zip(answers) {
+                let mut prefix = vec![tok.eot()];
+                prefix.extend(ids);
+                for answer_ids in answers {
+                    let ended = answer_ids.last() == Some(&tok.eot());
+                    rollouts.push(Rollout {
+                        prompt: (*prompt).clone(),
+                        answer: tok.decode_answer(&answer_ids),
+                        prefix: prefix.clone(),
+                        answer_ids,
+                        ended,
+                        score: 0.0,
+                        reward: 0.0,
+                        log_probs: vec![],
+                        ref_log_probs: vec![],
+                        entropies: vec![],
+                        values: vec![],
+                        rewards: vec![],
+                        advantages: vec![],
+                        returns: vec![],
+                    });
+                }
+            }
+            i += same;
         }
         rollouts.retain(|r| !r.answer_ids.is_empty());
         if rollouts.is_empty() {
@@ -360,9 +369,10 @@ impl PpoTrainer {
             r.entropies = slice(2);
             r.values = slice(3);
         }
-        let answers: Vec<Vec<String>> = rollouts.iter().map(|r| vec![r.answer.clone()]).collect();
-        for (r, a) in rollouts.iter_mut().zip(&answers) {
-            let s = score(&self.reward_model, tok, &r.prompt, a, &plain).await?[0];
+        // The reward model scores every answer in one forward.
+        let pairs: Vec<(&str, &str)> = rollouts.iter().map(|r| (r.prompt.as_str(), r.answer.as_str())).collect();
+        let scores = score_pairs(&self.reward_model, tok, &pairs, &plain).await?;
+        for (r, s) in rollouts.iter_mut().zip(scores) {
             r.score = if r.ended { s } else { s - self.cfg.missing_end_penalty };
             let c = self.cfg.score_clip;
             r.reward = ((r.score - self.cfg.score_mean) / self.cfg.score_std.max(1e-6)).clamp(-c, c);

@@ -117,6 +117,10 @@ pub async fn generate_k(
         return generate_on_gpu(model, bos, prompt, k, cfg, stop, rng, device).await;
     }
     let block = model.block_size();
+    if prompt.len() + 1 + cfg.max_new_tokens <= block {
+        let prompts = [prompt.to_vec()];
+        return Ok(generate_many(model, bos, &prompts, k, cfg, stop, std::slice::from_mut(rng), device).await?.remove(0));
+    }
     let mut rows: Vec<Vec<u32>> = vec![prompt.to_vec(); k];
     let mut new: Vec<Vec<u32>> = vec![vec![]; k];
     let mut done = vec![false; k];
@@ -149,6 +153,72 @@ pub async fn generate_k(
         }
     }
     Ok(new)
+}
+
+/// `k` continuations of each of `prompts` (each with its own random stream in
+/// `rngs`), sampled together: on the CPU backend one forward pass per token for
+/// every row, the prompts left-padded to one width in a [`KvCache`]. Each answer
+/// is cut so that end-of-text + prompt + answer fits the block (a prompt that
+/// leaves no room gets empty answers), and stops after `stop` if given. A row
+/// draws from its prompt's stream in the order [`generate_k`] would, so one
+/// prompt's answers do not depend on which others share the batch (the sums in
+/// a wider batch may round differently).
+///
+/// On a GPU the prompts run one after the other through [`generate_k`]'s GPU path.
+#[allow(clippy::too_many_arguments)]
+pub async fn generate_many<R: Rng>(
+    model: &Gpt,
+    bos: u32,
+    prompts: &[Vec<u32>],
+    k: usize,
+    cfg: &SampleConfig,
+    stop: Option<u32>,
+    rngs: &mut [R],
+    device: &Device,
+) -> Result<Vec<Vec<Vec<u32>>>, TrainError> {
+    assert_eq!(prompts.len(), rngs.len(), "one random stream per prompt");
+    let block = model.block_size();
+    let room: Vec<usize> = prompts.iter().map(|p| cfg.max_new_tokens.min(block.saturating_sub(p.len() + 1))).collect();
+    if kernels::gpu_sampling(device) {
+        let mut out = Vec::with_capacity(prompts.len());
+        for ((prompt, rng), &room) in prompts.iter().zip(rngs.iter_mut()).zip(&room) {
+            let cfg = SampleConfig { max_new_tokens: room, ..*cfg };
+            out.push(generate_on_gpu(model, bos, prompt, k, &cfg, stop, rng, device).await?);
+        }
+        return Ok(out);
+    }
+    let rows = prompts.len() * k;
+    let mut new: Vec<Vec<u32>> = vec![vec![]; rows];
+    let mut done: Vec<bool> = (0..rows).map(|r| room[r / k] == 0).collect();
+    let width = prompts.iter().map(|p| p.len() + 1).max().unwrap_or(1);
+    let pads: Vec<usize> = (0..rows).map(|r| width - (prompts[r / k].len() + 1)).collect();
+    let mut ids: Vec<i32> = Vec::with_capacity(rows * width);
+    for (r, &pad) in pads.iter().enumerate() {
+        ids.extend(std::iter::repeat_n(bos as i32, pad + 1));
+        ids.extend(prompts[r / k].iter().map(|&x| x as i32));
+    }
+    let mut cache = KvCache::left_padded(pads);
+    let mut t = width;
+    while !done.iter().all(|&d| d) {
+        let input = Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(&mut ids), [rows, t]), device);
+        let logits = model.forward_cached(input, &mut cache).narrow(1, t - 1, 1).flatten::<2>(1, 2); // (rows, V)
+        let logits = read_vec(logits).await?;
+        let v = logits.len() / rows;
+        for r in 0..rows {
+            if done[r] {
+                // Filler that keeps the rows one width; never returned.
+                ids.push(bos as i32);
+                continue;
+            }
+            let next = pick(&logits[r * v..(r + 1) * v], cfg.temperature, cfg.top_k, &mut rngs[r / k]);
+            ids.push(next as i32);
+            new[r].push(next);
+            done[r] = Some(next) == stop || new[r].len() == room[r / k];
+        }
+        t = 1;
+    }
+    let mut groups = new.into_iter();
+    Ok(prompts.iter().map(|_| groups.by_ref().take(k).collect()).collect())
 }
 
 /// Tokens generated on the GPU between two readbacks after the first, while some

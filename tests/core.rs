@@ -10,7 +10,7 @@ use rlhf_playground::inspect::{attention_maps, top_next_tokens};
 use rlhf_playground::model::{KvCache, Preset, cross_entropy};
 use rlhf_playground::pretrain::{PretrainConfig, Pretrainer};
 use rlhf_playground::readback::read_vec;
-use rlhf_playground::sample::{SampleConfig, first_readback_after, generate, pick};
+use rlhf_playground::sample::{SampleConfig, first_readback_after, generate, generate_k, generate_many, pick};
 use rlhf_playground::tokenizer::Tokenizer;
 
 const VOCAB: usize = 512;
@@ -115,6 +115,58 @@ fn a_kv_cache_gives_the_whole_contexts_logits() {
     assert_eq!(cache.len(), 20);
     let diff = whole.iter().zip(&cached).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(whole.len() == cached.len() && diff < 1e-5, "cached logits differ by {diff}");
+}
+
+/// Rows of different lengths run together, left-padded, compute what each computes
+/// alone: the padding is hidden and each row's positions start at its own first token.
+#[test]
+fn left_padded_rows_give_each_rows_own_logits() {
+    let device = Device::flex();
+    let model = micro_model(&device);
+    let short: Vec<u32> = (0..5).map(|i| (i * 37 % VOCAB) as u32).collect();
+    let long: Vec<u32> = (0..12).map(|i| (i * 53 % VOCAB) as u32).collect();
+    let (a, b) = ((101u32, 202u32), (303u32, 404u32)); // two more tokens for each row, one at a time
+    let mut cache = KvCache::left_padded(vec![7, 0]);
+    let mut padded: Vec<i32> = vec![0; 7];
+    padded.extend(short.iter().chain(&long).map(|&x| x as i32));
+    let first = model.forward_cached(Tensor::<2, Int>::from_data(TensorData::new(padded, [2, 12]), &device), &mut cache);
+    let mut last = vec![block_on(read_vec(first.narrow(1, 11, 1))).unwrap()];
+    for (x, y) in [(a.0, b.0), (a.1, b.1)] {
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![x as i32, y as i32], [2, 1]), &device);
+        last.push(block_on(read_vec(model.forward_cached(ids, &mut cache))).unwrap());
+    }
+    let alone = |ids: &[u32]| block_on(read_vec(model.forward(ids_row(ids, &device)).narrow(1, ids.len() - 1, 1))).unwrap();
+    for (step, row_last) in last.iter().enumerate() {
+        let (s, l): (Vec<u32>, Vec<u32>) = match step {
+            0 => (short.clone(), long.clone()),
+            1 => ([&short[..], &[a.0]].concat(), [&long[..], &[b.0]].concat()),
+            _ => ([&short[..], &[a.0, a.1]].concat(), [&long[..], &[b.0, b.1]].concat()),
+        };
+        let want = [alone(&s), alone(&l)].concat();
+        let diff = want.iter().zip(row_last).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(want.len() == row_last.len() && diff < 1e-5, "step {step}: padded logits differ by {diff}");
+    }
+}
+
+/// Prompts sampled together give the answers each gives alone from the same stream,
+/// each cut where its prompt leaves the block no more room.
+#[test]
+fn prompts_sampled_together_answer_as_they_would_alone() {
+    let device = Device::flex();
+    let model = micro_model(&device);
+    let prompts: Vec<Vec<u32>> = [3usize, 9, 50].iter().map(|&n| (0..n).map(|i| ((i * 29 + n) % VOCAB) as u32).collect()).collect();
+    let cfg = SampleConfig { temperature: 1.0, top_k: 0, max_new_tokens: 20 };
+    let seeds = [11u64, 12, 13];
+    let mut rngs: Vec<StdRng> = seeds.iter().map(|&s| StdRng::seed_from_u64(s)).collect();
+    let together = block_on(generate_many(&model, 0, &prompts, 3, &cfg, None, &mut rngs, &device)).unwrap();
+    for ((prompt, &seed), answers) in prompts.iter().zip(&seeds).zip(&together) {
+        let room = cfg.max_new_tokens.min(model.block_size() - prompt.len() - 1);
+        let alone_cfg = SampleConfig { max_new_tokens: room, ..cfg };
+        let alone = block_on(generate_k(&model, 0, prompt, 3, &alone_cfg, None, &mut StdRng::seed_from_u64(seed), &device)).unwrap();
+        assert_eq!(answers, &alone, "prompt of {} tokens", prompt.len());
+        assert!(answers.iter().all(|a| a.len() == room), "each answer runs to its room ({room})");
+    }
+    assert_eq!(together[2][0].len(), 13, "a 50-token prompt leaves 64 − 51 = 13");
 }
 
 #[test]
