@@ -5,8 +5,9 @@
 //! drivers. One JSON line per seed: PPO's mean score and answer length over the
 //! first and last third of its iterations, and its KL. Tells whether the walk's
 //! "the mean score rises" holds for the recipe or for one seed.
-//! Run: `cargo bench --bench walk`; WALK_SEEDS=1-8, WALK_PPO="lr=0.001,k=2,rollout=8,
-//! epochs=4,beta=0.05,ptx=0,iterations=24", WALK_STEPS="pretrain=22,sft=11,rm=11".
+//! Run: `cargo bench --bench walk`; WALK_SEEDS=1-8, WALK_PPO="lr=0.0003,k=4,rollout=16,
+//! epochs=2,beta=0.1,ptx=0.3,iterations=24" (the walk's: the page's recipe, 16 answers
+//! an iteration), WALK_STEPS="pretrain=22,sft=11,rm=11".
 
 use pollster::block_on;
 use rand::SeedableRng;
@@ -58,12 +59,12 @@ fn main() {
     let p = settings(
         "WALK_PPO",
         &[
-            ("lr", 1e-3),
-            ("k", 2.0),
-            ("rollout", 8.0),
-            ("epochs", 4.0),
-            ("beta", 0.05),
-            ("ptx", 0.0),
+            ("lr", 3e-4),
+            ("k", 4.0),
+            ("rollout", 16.0),
+            ("epochs", 2.0),
+            ("beta", 0.1),
+            ("ptx", 0.3),
             ("iterations", 24.0),
             ("tokens", 40.0),
         ],

@@ -551,7 +551,7 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
               `score first third ${m.ppo_score_first_third.toFixed(3)} -> last third ${m.ppo_score_last_third.toFixed(3)}, KL ${m.ppo_kl.toFixed(3)}`);
   assert(m.ppo_score_last_third > m.ppo_score_first_third, `the mean score did not rise: ${m.ppo_score_first_third} -> ${m.ppo_score_last_third}`);
   // What the labels asked for: shorter answers. Stepped, the walk is the same on
-  // every machine (score -2.05 -> -1.30, 31.32 -> 21.74 tokens); benches/walk.rs
+  // every machine (score -1.80 -> -1.07, 29.20 -> 21.07 tokens); benches/walk.rs
   // runs walks of its sizes natively: shorter on 19 of seeds 1-20.
   console.log(`     answer length (tokens): first third ${m.ppo_answer_tokens_first_third.toFixed(2)} -> last third ${m.ppo_answer_tokens_last_third.toFixed(2)}`);
   assert(m.ppo_answer_tokens_last_third < m.ppo_answer_tokens_first_third,
