@@ -138,6 +138,12 @@ impl std::fmt::Display for CheckpointError {
 
 impl std::error::Error for CheckpointError {}
 
+impl From<crate::tokenizer::TokenizerError> for CheckpointError {
+    fn from(e: crate::tokenizer::TokenizerError) -> Self {
+        Self(e.0)
+    }
+}
+
 fn err(msg: impl Into<String>) -> CheckpointError {
     CheckpointError(msg.into())
 }

@@ -7,8 +7,9 @@
 use crate::TrainError;
 use crate::losses::dpo_loss;
 use crate::model::{Gpt, token_log_probs};
+use crate::rank::Comparison;
 use crate::readback::read_vec;
-use crate::reward::{Comparison, Scored, encode_answers};
+use crate::reward::{Scored, encode_answers};
 use crate::tokenizer::Tokenizer;
 use crate::train::{Fitter, OptimConfig};
 use burn::prelude::*;

@@ -20,6 +20,7 @@ pub mod dpo;
 pub mod evaluate;
 pub mod inspect;
 pub mod interval;
+pub mod kernel_check;
 pub mod kernels;
 pub mod lab;
 pub mod losses;

@@ -71,10 +71,7 @@ pub struct CausalSelfAttention {
 impl CausalSelfAttention {
     /// Returns the output and the attention probabilities (B, nh, T, T).
     pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
-        let qkv = self.c_attn.forward(x); // (B, T, 3C)
-        // Without gradients on a GPU, our fused kernel (shaders/attention.wgsl)
-        // computes exactly `causal_attention` in one dispatch.
-        let (y, att) = crate::kernels::attention(qkv, self.n_head);
+        let (y, att) = attention(self.c_attn.forward(x), self.n_head); // qkv (B, T, 3C)
         (self.c_proj.forward(y), att)
     }
 
@@ -121,6 +118,12 @@ fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Option<&Tensor<4>>) ->
     // 0 for the future (our CPU kernel on flex, a masked burn softmax elsewhere).
     let att = crate::kernels::causal_softmax(att);
     (att.clone().matmul(v), att)
+}
+
+/// [`causal_attention`]: without gradients on a GPU, our fused kernel
+/// (shaders/attention.wgsl) computes exactly it in one dispatch.
+pub fn attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
+    if crate::kernels::fused_attention(&qkv, n_head) { crate::kernels::attention(qkv, n_head) } else { causal_attention(qkv, n_head) }
 }
 
 /// Causal self-attention of the fused projection qkv (B, T, 3C): the heads'

@@ -12,6 +12,15 @@ use burn::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+/// One prompt's comparisons: its K answers and the pairs a ranking gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub prompt: String,
+    pub answers: Vec<String>,
+    pub pairs: Vec<Pair>,
+    pub labeler: Labeler,
+}
+
 /// How many answers a prompt may be ranked over.
 pub const K_MIN: usize = 4;
 pub const K_MAX: usize = 9;
@@ -84,14 +93,9 @@ pub async fn sample_answers(
 
 /// The persona ranks `answers` to `prompt`: the places it gave, and the comparison
 /// (ties dropped).
-pub fn persona_comparison(
-    persona: &Persona,
-    prompt: &str,
-    answers: Vec<String>,
-    rng: &mut impl Rng,
-) -> (Vec<u32>, crate::reward::Comparison) {
+pub fn persona_comparison(persona: &Persona, prompt: &str, answers: Vec<String>, rng: &mut impl Rng) -> (Vec<u32>, Comparison) {
     let ranks = persona.rank(prompt, &answers, rng);
-    let c = crate::reward::Comparison { prompt: prompt.to_string(), pairs: pairs_from_ranking(&ranks), answers, labeler: Labeler::Persona };
+    let c = Comparison { prompt: prompt.to_string(), pairs: pairs_from_ranking(&ranks), answers, labeler: Labeler::Persona };
     (ranks, c)
 }
 

@@ -13,7 +13,7 @@ use crate::TrainError;
 use crate::data::padded;
 use crate::losses::pairwise_loss;
 use crate::model::Gpt;
-use crate::rank::{Labeler, Pair};
+use crate::rank::{Comparison, Pair};
 use crate::readback::read_vec;
 use crate::sft::Demonstration;
 use crate::tokenizer::Tokenizer;
@@ -21,7 +21,7 @@ use crate::train::{Fitter, OptimConfig};
 use burn::module::{Initializer, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 #[derive(Module, Debug)]
 pub struct RewardModel {
@@ -139,15 +139,6 @@ pub fn encode_pairs(tok: &Tokenizer, pairs: &[(&str, &str)], block: usize, devic
         last: Tensor::from_data(TensorData::new(last, [rows.len()]), device),
         answer: Tensor::from_data(TensorData::new(mask, [rows.len(), width - 1]), device),
     }
-}
-
-/// One prompt's comparisons: its K answers and the pairs a ranking gave.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    pub prompt: String,
-    pub answers: Vec<String>,
-    pub pairs: Vec<Pair>,
-    pub labeler: Labeler,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

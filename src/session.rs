@@ -6,8 +6,8 @@
 use crate::corpus::Lang;
 use crate::model::Preset;
 use crate::persona::Weights;
+use crate::rank::Comparison;
 use crate::rank::{K_MAX, K_MIN, Labeler};
-use crate::reward::Comparison;
 use crate::sft::Demonstration;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;

@@ -4,7 +4,6 @@
 //! Chinese, emoji, odd Unicode — encodes and decodes back exactly; BPE merges then
 //! glue frequent byte pairs into the few hundred tokens the tiny GPT predicts.
 
-use crate::checkpoint::CheckpointError;
 use serde::Serialize;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
 use tokenizers::normalizers::NormalizerWrapper;
@@ -87,15 +86,15 @@ impl Tokenizer {
 
     /// The tokenizer as Hugging Face's `tokenizer.json` (what `tokenizers.Tokenizer.from_str`
     /// and `transformers`' fast tokenizers load).
-    pub fn to_json(&self) -> Result<String, CheckpointError> {
-        self.inner.to_string(false).map_err(|e| CheckpointError(format!("could not write the tokenizer: {e}")))
+    pub fn to_json(&self) -> Result<String, TokenizerError> {
+        self.inner.to_string(false).map_err(|e| TokenizerError(format!("could not write the tokenizer: {e}")))
     }
 
     /// A tokenizer from `tokenizer.json` of the kind [`to_json`](Self::to_json) writes.
-    pub fn from_json(json: &str) -> Result<Self, CheckpointError> {
-        let inner: Inner = json.parse().map_err(|e| CheckpointError(format!("the tokenizer in the file is unreadable ({e})")))?;
+    pub fn from_json(json: &str) -> Result<Self, TokenizerError> {
+        let inner: Inner = json.parse().map_err(|e| TokenizerError(format!("the tokenizer in the file is unreadable ({e})")))?;
         let eot =
-            inner.token_to_id(END_OF_TEXT).ok_or_else(|| CheckpointError("the tokenizer in the file has no end-of-text token".into()))?;
+            inner.token_to_id(END_OF_TEXT).ok_or_else(|| TokenizerError("the tokenizer in the file has no end-of-text token".into()))?;
         Ok(Self { inner, eot })
     }
 
@@ -121,3 +120,16 @@ impl Tokenizer {
         self.inner.token_to_id(piece).map(|id| self.token_text(id)).unwrap_or_else(|| piece.to_string())
     }
 }
+
+/// Why a `tokenizer.json` could not be written or read (a checkpoint's error
+/// when the tokenizer came from one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenizerError(pub String);
+
+impl std::fmt::Display for TokenizerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TokenizerError {}

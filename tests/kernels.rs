@@ -91,7 +91,7 @@ fn token_stats_reference_is_log_softmax_and_entropy() {
 
 #[test]
 fn kernel_check_on_the_cpu_compares_the_reference_with_itself() {
-    let checks = block_on(kernels::check(&Device::flex(), 5)).unwrap();
+    let checks = block_on(rlhf_playground::kernel_check::check(&Device::flex(), 5)).unwrap();
     assert_eq!(checks.len(), 6);
     for c in &checks {
         assert!(!c.on_gpu);

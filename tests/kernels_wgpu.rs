@@ -22,7 +22,7 @@ fn kernels_match_their_references_on_a_native_wgpu_adapter() {
         Err(e) => return eprintln!("skipped: no wgpu adapter ({e})"),
     };
     eprintln!("adapter: {:?}", gpu.adapter);
-    let checks = block_on(kernels::check(&gpu.device, 3)).expect("check runs");
+    let checks = block_on(rlhf_playground::kernel_check::check(&gpu.device, 3)).expect("check runs");
     for c in &checks {
         eprintln!("{c:?}");
         assert!(c.on_gpu && c.within_top_k, "{c:?}");

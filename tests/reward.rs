@@ -8,8 +8,9 @@ use pollster::block_on;
 use rlhf_playground::corpus::Lang;
 use rlhf_playground::lab::Lab;
 use rlhf_playground::model::Preset;
+use rlhf_playground::rank::Comparison;
 use rlhf_playground::rank::{Labeler, pairs_from_ranking};
-use rlhf_playground::reward::{Comparison, RewardModel, RewardTrainer, demonstration_mean, pair_accuracy, score};
+use rlhf_playground::reward::{RewardModel, RewardTrainer, demonstration_mean, pair_accuracy, score};
 use rlhf_playground::sft;
 use rlhf_playground::train::OptimConfig;
 

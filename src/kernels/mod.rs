@@ -14,8 +14,9 @@
 //!   needs no gradients (generation runs the whole model once per token).
 //!
 //! They run on wgpu devices (WebGPU in the browser; `--features wgpu` natively).
-//! On burn's CPU backend the same functions fall back to [`reference`], which is
-//! also what the kernels are tested against ([`check`]).
+//! On burn's CPU backend `sample` and `token_stats` fall back to [`reference`] and
+//! the model runs its own attention ([`crate::model::attention`] decides); those
+//! are also what the kernels are tested against ([`crate::kernel_check::check`]).
 //!
 //! On burn's CPU backend (`flex`: natively, and in a browser without WebGPU) the
 //! training step's row-wise operations run our [`cpu`] kernels instead of burn's
@@ -143,17 +144,19 @@ pub fn fused_attention(qkv: &Tensor<3>, n_head: usize) -> bool {
     GPU_ATTENTION.load(Ordering::Relaxed) && !device.is_autodiff() && on_gpu(&device) && attention_fits(t, c3 / 3, n_head) && rows_fit
 }
 
-/// Causal self-attention of the projection qkv (B, T, 3C) → (y (B, T, C), the
-/// probabilities (B, nh, T, T)): `attention.wgsl` on a GPU, the model's own burn
-/// ops ([`crate::model::causal_attention`]) otherwise.
+/// `attention.wgsl`: causal self-attention of the projection qkv (B, T, 3C) →
+/// (y (B, T, C), the probabilities (B, nh, T, T)). Only where [`fused_attention`]
+/// says so; the model runs its own burn ops everywhere else.
 pub fn attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
+    assert!(fused_attention(&qkv, n_head), "attention.wgsl runs on a wgpu device, without autodiff, within its limits");
     #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
-    if fused_attention(&qkv, n_head) {
+    {
         use burn::backend::Dispatch;
         let (y, att) = <Dispatch as gpu::RlhfKernels>::causal_attention(qkv.into_dispatch(), n_head as u32);
-        return (Tensor::from_dispatch(y), Tensor::from_dispatch(att));
+        (Tensor::from_dispatch(y), Tensor::from_dispatch(att))
     }
-    crate::model::causal_attention(qkv, n_head)
+    #[cfg(not(any(target_arch = "wasm32", feature = "wgpu")))]
+    unreachable!("no wgpu device in this build")
 }
 
 static CPU_KERNELS: AtomicBool = AtomicBool::new(true);
@@ -244,7 +247,7 @@ pub async fn sample(logits: Tensor<2>, draw: &Draw) -> Result<Tensor<1, Int>, Tr
 }
 
 /// The `sample` kernel's dispatch, on a wgpu device.
-fn sample_now(logits: Tensor<2>, draw: &Draw) -> Tensor<1, Int> {
+pub(crate) fn sample_now(logits: Tensor<2>, draw: &Draw) -> Tensor<1, Int> {
     #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
     {
         use burn::backend::Dispatch;
@@ -277,28 +280,6 @@ pub fn token_stats(policy: Tensor<2>, reference: Tensor<2>, targets: Tensor<1, I
     reference::token_stats(policy, reference, targets)
 }
 
-/// How far one kernel's output was from its reference on this device.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Check {
-    pub kernel: &'static str,
-    /// Rows compared.
-    pub rows: usize,
-    /// sample: share of rows whose token equals the reference's; token_stats: 1 − share over tolerance.
-    pub agreement: f32,
-    /// token_stats: the largest absolute difference; sample: 0.
-    pub max_abs_error: f32,
-    /// sample: every token inside its row's top-k set.
-    pub within_top_k: bool,
-    /// Ran our WGSL (false: the CPU reference compared with itself).
-    pub on_gpu: bool,
-    /// GPU time of one call of our kernel on the check's inputs, in µs, from the
-    /// device's timestamp queries (None where the adapter has no `timestamp-query`).
-    pub gpu_us: Option<f32>,
-    /// The same for the burn operations the kernel replaces (None for `sample`,
-    /// which replaces a readback and a choice on the CPU).
-    pub burn_gpu_us: Option<f32>,
-}
-
 static TIMESTAMPS: AtomicBool = AtomicBool::new(false);
 
 /// Set by the GPU backend's set-up: whether the adapter has `timestamp-query`, so
@@ -310,128 +291,4 @@ pub fn set_timestamps(available: bool) {
 
 pub fn timestamps() -> bool {
     TIMESTAMPS.load(Ordering::Relaxed)
-}
-
-/// (share of values within 1e-4 of the reference — NaN counts as outside —, the
-/// largest absolute difference).
-fn closeness(got: &[f32], want: &[f32]) -> (f32, f32) {
-    let err: Vec<f32> = got.iter().zip(want).map(|(a, b)| (a - b).abs()).collect();
-    let max = err.iter().cloned().fold(0.0f32, f32::max);
-    let over = err.iter().filter(|&&e| e.is_nan() || e > 1e-4).count();
-    (1.0 - over as f32 / err.len().max(1) as f32, max)
-}
-
-/// Device time of one call of `f` in µs: `reps` calls inside one profiling window
-/// (their outputs kept alive so nothing is skipped), divided by `reps`.
-async fn gpu_time<O: Send + 'static>(device: &Device, reps: usize, f: impl Fn() -> O + Send) -> Option<f32> {
-    if !(on_gpu(device) && timestamps()) {
-        return None;
-    }
-    let options = burn::tensor::ProfileOptions::default().flush();
-    let (outs, window) = device.profile_with(options, move || (0..reps).map(|_| f()).collect::<Vec<O>>()).ok()?;
-    let ticks = window.resolve().await;
-    drop(outs);
-    ticks.map(|t| (t.duration().as_secs_f64() * 1e6 / reps as f64) as f32)
-}
-
-/// Runs each kernel on `device` over random logits and compares it with the
-/// reference computation it replaces: the CPU sampler (same RNG) for `sample`, and
-/// burn's log-softmax/gather/softmax for `token_stats`, the model's burn ops for
-/// `attention`. The page runs this from
-/// the "look inside" view's compare button (and under `?bench=1`); the e2e test
-/// asserts on it.
-pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError> {
-    let (rows, vocab) = (48, 300);
-    let device = device.clone().inner();
-    let normal = burn::tensor::Distribution::Normal(0.0, 2.0);
-    // attention's input: a (3, 40, 3·48) projection with 4 heads (head size 12).
-    let (nh, b, t, c) = (4, 3, 40, 48);
-    // Every input drawn at once, under the seed lock (same draws, same order as one by one).
-    let (logits, reference_logits, targets, qkv) = crate::backend::seeded(&device, seed, || {
-        (
-            Tensor::<2>::random([rows, vocab], normal, &device),
-            Tensor::<2>::random([rows, vocab], normal, &device),
-            Tensor::<1, Int>::random([rows], burn::tensor::Distribution::Uniform(0.0, vocab as f64), &device),
-            Tensor::<3>::random([b, t, 3 * c], normal, &device),
-        )
-    });
-    let host = read_vec(logits.clone()).await?;
-    let mut out = vec![];
-    for (i, (temperature, top_k)) in [(1.0f32, 0usize), (0.8, 20), (0.0, 0), (1.3, 1)].into_iter().enumerate() {
-        let draw = Draw { seed: seed as u32 ^ 0x9e37, counter: i as u32, temperature, top_k };
-        let got = read_vec(sample(logits.clone(), &draw).await?.float()).await?;
-        let want = reference::sample_rows(&host, vocab, &draw);
-        let same = got.iter().zip(&want).filter(|(g, w)| **g as u32 == **w).count();
-        let within = got.iter().enumerate().all(|(r, &g)| {
-            let row = &host[r * vocab..(r + 1) * vocab];
-            let g = g as usize;
-            g < vocab && reference::order_key(row[g]) >= reference::top_k_threshold(row, if temperature > 0.0 { top_k } else { 1 })
-        });
-        let gpu_us = gpu_time(&device, 8, {
-            let (l, d) = (logits.clone(), draw);
-            move || sample_now(l.clone(), &d)
-        })
-        .await;
-        out.push(Check {
-            kernel: "sample",
-            rows,
-            agreement: same as f32 / rows as f32,
-            max_abs_error: 0.0,
-            within_top_k: within,
-            on_gpu: on_gpu(&device),
-            gpu_us,
-            burn_gpu_us: None,
-        });
-    }
-    let got = read_vec(token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
-    let want = read_vec(reference::token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
-    let (agreement, max) = closeness(&got, &want);
-    let gpu_us = gpu_time(&device, 8, {
-        let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone());
-        move || token_stats(p.clone(), r.clone(), t.clone())
-    })
-    .await;
-    let burn_gpu_us = gpu_time(&device, 8, {
-        let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone());
-        move || reference::token_stats(p.clone(), r.clone(), t.clone())
-    })
-    .await;
-    out.push(Check {
-        kernel: "token_stats",
-        rows,
-        agreement,
-        max_abs_error: max,
-        within_top_k: true,
-        on_gpu: on_gpu(&device),
-        gpu_us,
-        burn_gpu_us,
-    });
-
-    // attention against the model's burn ops; both outputs compared.
-    let (y, att) = attention(qkv.clone(), nh);
-    let (want_y, want_att) = crate::model::causal_attention(qkv.clone(), nh);
-    let got = [read_vec(y).await?, read_vec(att).await?].concat();
-    let want = [read_vec(want_y).await?, read_vec(want_att).await?].concat();
-    let (agreement, max) = closeness(&got, &want);
-    let gpu_us = gpu_time(&device, 8, {
-        let x = qkv.clone();
-        move || attention(x.clone(), nh)
-    })
-    .await;
-    let burn_gpu_us = gpu_time(&device, 8, {
-        let x = qkv.clone();
-        move || crate::model::causal_attention(x.clone(), nh)
-    })
-    .await;
-    out.push(Check {
-        kernel: "attention",
-        rows: b * nh * t,
-        agreement,
-        max_abs_error: max,
-        within_top_k: true,
-        on_gpu: on_gpu(&device) && GPU_ATTENTION.load(Ordering::Relaxed),
-        gpu_us,
-        burn_gpu_us,
-    });
-    Ok(out)
 }

@@ -6,7 +6,7 @@ use super::passes::Passes;
 use crate::TrainError;
 use crate::dpo::{DpoStep, DpoTrainer};
 use crate::lab::Lab;
-use crate::reward::Comparison;
+use crate::rank::Comparison;
 use crate::sft::SftTrainer;
 use crate::train::OptimConfig;
 use rand::rngs::StdRng;

@@ -1,7 +1,7 @@
 //! Shuffled passes over the ranked prompts, a batch of prompts a step: how the
 //! reward model and DPO walk the same labels.
 
-use crate::reward::Comparison;
+use crate::rank::Comparison;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 

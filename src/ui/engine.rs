@@ -88,7 +88,7 @@ pub struct InsideView {
     pub total: [u64; crate::kernels::N],
     /// Tensors read back from the device by the last step.
     pub last_readbacks: u64,
-    pub checks: Vec<crate::kernels::Check>,
+    pub checks: Vec<crate::kernel_check::Check>,
     pub checking: bool,
 }
 
@@ -361,7 +361,7 @@ async fn run_bench(params: &Params, backend: &Backend, ui: &Ui) {
     yield_to_browser(0).await;
     let cfg = crate::ppo::PpoConfig { rollout_size: 4, ppo_epochs: 1, max_new_tokens: 16, ..bench::ppo_config() };
     push(bench::ppo(params.preset, device, cfg, 1).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
-    match crate::kernels::check(device, params.seed).await {
+    match crate::kernel_check::check(device, params.seed).await {
         Ok(c) => ui.inside.update(|v| v.checks = c),
         Err(e) => push(Err(e)),
     }
@@ -492,7 +492,7 @@ async fn run(params: Params, ui: Ui) {
             seen_checks = checks;
             ui.inside.update(|v| v.checking = true);
             yield_to_browser(0).await;
-            match crate::kernels::check(&lab.device, params.seed).await {
+            match crate::kernel_check::check(&lab.device, params.seed).await {
                 Ok(c) => ui.inside.update(|v| v.checks = c),
                 Err(e) => ui.error.set(Some(e.to_string())),
             }

@@ -12,7 +12,7 @@ use super::dpo_stage::DpoPoint;
 use super::engine::{LossPoint, SftPoint};
 use super::reward_stage::RmPoint;
 use crate::checkpoint::Role;
-use crate::reward::Comparison;
+use crate::rank::Comparison;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

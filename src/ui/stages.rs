@@ -83,7 +83,7 @@ impl Stages {
     }
 
     /// The reward model's held-out rankings (kept beside it).
-    pub fn reward_held_out(&self) -> &[crate::reward::Comparison] {
+    pub fn reward_held_out(&self) -> &[crate::rank::Comparison] {
         self.reward.held_out()
     }
 
@@ -159,7 +159,7 @@ impl Stages {
         lab: &Lab,
         model: crate::reward::RewardModel,
         steps: usize,
-        held_out: Vec<crate::reward::Comparison>,
+        held_out: Vec<crate::rank::Comparison>,
     ) {
         self.reward.resume(ui, lab, model, steps, held_out);
         self.ppo.reset(ui);

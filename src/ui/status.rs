@@ -23,7 +23,7 @@ pub struct Status {
     /// True once the tokenizer is trained and the model built.
     pub ready: bool,
     /// Our WGSL kernels compared with burn on this device (after "look inside" → compare).
-    pub kernel_checks: Vec<crate::kernels::Check>,
+    pub kernel_checks: Vec<crate::kernel_check::Check>,
     /// `?bench=1`: the same measurements as the native benches (src/bench.rs), one
     /// object each, and whether they are all done.
     pub bench: Vec<serde_json::Value>,
