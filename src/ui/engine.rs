@@ -352,7 +352,7 @@ async fn run_bench(params: &Params, backend: &Backend, ui: &Ui) {
         status::update(|s| s.bench.push(v));
     };
     yield_to_browser(0).await;
-    push(bench::pretrain(params.preset, device, 10).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
+    push(bench::pretrain(params.preset, device, params.bench_steps).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
     yield_to_browser(0).await;
     match bench::sampling_both(params.preset, device, 2).await {
         Ok(v) => v.into_iter().for_each(|b| push(Ok(serde_json::to_value(b).unwrap_or_default()))),

@@ -76,6 +76,9 @@ pub struct Params {
     /// `bench=1`: run the benchmarks of src/bench.rs on this device once the page
     /// is ready and report them in `rlhfStatus().bench`.
     pub bench: bool,
+    /// `bench_steps`: the pretraining steps `bench=1` times (10: a software GPU
+    /// takes seconds a step; the CPU backend's figure steadies over more).
+    pub bench_steps: usize,
     /// Teacher links: `resume=1` resumes the work this browser kept without asking;
     /// `models=URL,…` imports these safetensors files (a course's checkpoints) in
     /// order; `open=STAGE` opens that panel; `hide=…` hides stage tabs and bars a
@@ -123,6 +126,7 @@ impl Params {
             dpo_lr: num("dpo_lr", 1e-6, 1e-1, crate::stages::dpo::DpoSettings::default().lr),
             eval_prompts: num("eval_prompts", 1.0, 40.0, 10.0) as usize,
             bench: get("bench").is_some_and(|b| b == "1"),
+            bench_steps: num("bench_steps", 1.0, 1000.0, 10.0) as usize,
             resume: get("resume").is_some_and(|r| r == "1"),
             models: get("models")
                 .map(|m| m.split(',').map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect())

@@ -2,7 +2,8 @@
 //   node tests/e2e/bench.mjs [steps] [presets]   (default: 12 steps, micro,small)
 // BENCH_ONLY=cpu keeps the CPU backend's part, BENCH_ONLY=views the first part
 // (BENCH_QUERY=&backend=cpu runs that on the CPU backend); NATIVE_JSONL=FILE (the native
-// `cargo bench --bench pretrain` lines) adds the page/native ratio.
+// `cargo bench --bench pretrain` lines) adds the page/native ratio; the CPU backend's
+// ?bench=1 times BENCH_PAGE_STEPS (else BENCH_STEPS, else 30) steps, as the native bench.
 // Prints JSON lines: the wasm bundle (raw and gzipped); per preset the time from
 // navigation to the first interactive control and to a built model, pretraining
 // speed with the page's views, and animation-frame times while it trains; then the
@@ -61,7 +62,8 @@ const native = process.env.NATIVE_JSONL
 const runs = only === 'views' ? [] : [...(only === 'cpu' ? [] : [['micro', '']]), ...presets.map((p) => [p, '&backend=cpu'])];
 for (const [preset, backend] of runs) {
   const page = await browser.newPage();
-  await page.goto(`${base}?preset=${preset}&seed=1&bench=1${backend}`);
+  const steps = backend ? `&bench_steps=${process.env.BENCH_PAGE_STEPS ?? process.env.BENCH_STEPS ?? 30}` : '';
+  await page.goto(`${base}?preset=${preset}&seed=1&bench=1${backend}${steps}`);
   const s = await until('?bench=1 to finish', async () => { const s = await status(page); return s?.bench_done && s; }, 900_000, 1000);
   for (const b of s.bench) console.log(JSON.stringify({ ...b, device: `browser-${s.backend}` }));
   for (const c of s.kernel_checks) console.log(JSON.stringify({ bench: 'kernel-check', ...c }));
