@@ -10,7 +10,7 @@ use crate::model::Gpt;
 use crate::persona::Persona;
 use crate::pretrain::held_out_loss;
 use crate::reward::{RewardModel, encode_answers, score};
-use crate::sample::{SampleConfig, generate, generate_k, generate_many};
+use crate::sample::{SampleConfig, answer_texts, generate, generate_many};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -143,15 +143,15 @@ pub async fn answers(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut rngs: Vec<StdRng> = prompts.iter().map(|_| StdRng::seed_from_u64(rng.random())).collect();
     let ids: Vec<Vec<u32>> = prompts.iter().map(|p| tok.encode(p)).collect();
-    let mut out = generate_many(model, tok.eot(), &ids, n, cfg, Some(tok.eot()), &mut rngs, device).await?;
+    let together = generate_many(model, tok.eot(), &ids, n, cfg, Some(tok.eot()), &mut rngs, device).await?;
+    let mut out: Vec<Vec<String>> = together.iter().map(|group| group.iter().map(|a| tok.decode_answer(a)).collect()).collect();
     for (i, p) in ids.iter().enumerate() {
-        // A prompt that fills the block still gets one token, after its last ones.
+        // A prompt that leaves no room gets answer_texts's answers instead.
         if p.len() + 1 >= model.block_size() {
-            let one = SampleConfig { max_new_tokens: cfg.max_new_tokens.min(1), ..*cfg };
-            out[i] = generate_k(model, tok.eot(), p, n, &one, Some(tok.eot()), &mut rngs[i], device).await?;
+            out[i] = answer_texts(model, tok, &prompts[i], n, cfg, &mut rngs[i], device).await?;
         }
     }
-    Ok(out.iter().map(|group| group.iter().map(|a| tok.decode_answer(a)).collect()).collect())
+    Ok(out)
 }
 
 /// PPO (`policy`) against SFT on `prompts`, `n` answers each.

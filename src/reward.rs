@@ -111,17 +111,17 @@ pub fn encode_answers(tok: &Tokenizer, prompt: &str, answers: &[String], block: 
 /// [`encode_answers`] for (prompt, answer) pairs with prompts of their own.
 pub fn encode_pairs(tok: &Tokenizer, pairs: &[(&str, &str)], block: usize, device: &Device) -> Scored {
     let mut starts = vec![];
-    let mut heads: Vec<(&str, Vec<u32>)> = vec![];
+    // Pairs that share a prompt come together: its encoding is kept for the next.
+    let mut last_head: Option<(&str, Vec<u32>)> = None;
     let rows: Vec<Vec<u32>> = pairs
         .iter()
         .map(|&(prompt, a)| {
-            // Pairs that share a prompt come together: encode it once.
-            if heads.last().is_none_or(|(p, _)| *p != prompt) {
+            if last_head.as_ref().is_none_or(|(p, _)| *p != prompt) {
                 let mut head = vec![tok.eot()];
                 head.extend(tok.encode(prompt));
-                heads.push((prompt, head));
+                last_head = Some((prompt, head));
             }
-            let head = &heads.last().unwrap().1;
+            let head = &last_head.as_ref().unwrap().1;
             let mut ids = head.clone();
             ids.extend(tok.encode(a));
             ids.push(tok.eot());
@@ -286,15 +286,12 @@ pub async fn score(
     answers: &[String],
     device: &Device,
 ) -> Result<Vec<f32>, TrainError> {
-    let s = encode_answers(tok, prompt, answers, model.block_size(), device);
-    read_vec(model.forward(s.ids, s.last, s.answer)).await
+    let pairs: Vec<(&str, &str)> = answers.iter().map(|a| (prompt, a.as_str())).collect();
+    score_pairs(model, tok, &pairs, device).await
 }
 
 /// [`score`] for (prompt, answer) pairs with prompts of their own, in one forward.
 pub async fn score_pairs(model: &RewardModel, tok: &Tokenizer, pairs: &[(&str, &str)], device: &Device) -> Result<Vec<f32>, TrainError> {
-    if pairs.is_empty() {
-        return Ok(vec![]);
-    }
     let s = encode_pairs(tok, pairs, model.block_size(), device);
     read_vec(model.forward(s.ids, s.last, s.answer)).await
 }

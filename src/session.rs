@@ -6,8 +6,7 @@
 use crate::corpus::Lang;
 use crate::model::Preset;
 use crate::persona::Weights;
-use crate::rank::Comparison;
-use crate::rank::{K_MAX, K_MIN, Labeler};
+use crate::rank::{Comparison, K_MAX, K_MIN, Labeler};
 use crate::sft::Demonstration;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;

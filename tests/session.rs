@@ -2,8 +2,7 @@
 //! refused with a message that says what is wrong — never half-imported. The
 //! preference and demonstration JSONL (TRL's columns) round-trip too.
 
-use rlhf_playground::rank::Comparison;
-use rlhf_playground::rank::{Labeler, Pair, pairs_from_ranking};
+use rlhf_playground::rank::{Comparison, Labeler, Pair, pairs_from_ranking};
 use rlhf_playground::session::{
     Session, SessionError, Settings, demonstrations_from_jsonl, demonstrations_jsonl, preferences_from_jsonl, preferences_jsonl,
 };
