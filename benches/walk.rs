@@ -115,9 +115,10 @@ fn main() {
         let (mut scores, mut lengths, mut kl) = (vec![], vec![], 0.0);
         for _ in 0..p["iterations"] as usize {
             let (it, _) = block_on(ppo.step(&lab)).unwrap();
-            scores.push(it.metrics["objective/scores"]);
-            lengths.push(it.metrics["val/answer_tokens"]);
-            kl = it.metrics["objective/kl"];
+            let stats = it.stats.expect("the walk's prompts leave room to answer");
+            scores.push(stats.scores);
+            lengths.push(stats.answer_tokens);
+            kl = stats.kl;
         }
         let third = (scores.len() / 3).max(1);
         let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;

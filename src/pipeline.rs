@@ -16,7 +16,7 @@ use crate::lab::Lab;
 use crate::model::{Gpt, Preset};
 use crate::overopt::{Detectors, Fit, Form, GoldProxy, detectors, fit};
 use crate::persona::{Persona, Weights};
-use crate::ppo::PpoTrainer;
+use crate::ppo::{PpoStats, PpoTrainer};
 use crate::rank::Comparison;
 use crate::reward::{RewardTrainer, demonstration_mean, pair_accuracy};
 use crate::sft::{self, SftTrainer};
@@ -285,13 +285,15 @@ async fn run_ppo(
             break;
         }
         let step = step + 1;
-        let (m, _) = ppo.step(&lab.tokenizer).await?;
-        scores.push(m.get("objective/scores").copied().unwrap_or(0.0));
-        kls.push(m.get("objective/kl").copied().unwrap_or(0.0));
+        let (stats, _) = ppo.step(&lab.tokenizer).await?;
         let mut v = json!({"stage": "ppo", "run": run, "step": step});
-        for (k, x) in m {
+        for (k, x) in stats.iter().flat_map(PpoStats::named) {
             v[k] = json!(x);
         }
+        // Nothing trained (no prompt left room to answer) counts as 0.
+        let stats = stats.unwrap_or_default();
+        scores.push(stats.scores);
+        kls.push(stats.kl);
         emit(v);
     }
     let n = scores.len().min(10);

@@ -19,7 +19,6 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PpoConfig {
@@ -204,26 +203,87 @@ pub struct PpoTrainer {
     iteration: usize,
 }
 
-/// Every metric [`PpoTrainer::step`] reports, by TRL's names where TRL has one (so
-/// a kept chart's history can be read back into the same keys).
-pub const METRICS: [&str; 16] = [
-    "objective/scores",
-    "objective/entropy",
-    "objective/kl",
-    "objective/kl_k3",
-    "objective/non_score_reward",
-    "objective/rlhf_reward",
-    "eps",
-    "beta",
-    "loss/policy_avg",
-    "loss/ptx_avg",
-    "loss/value_avg",
-    "policy/approxkl_avg",
-    "policy/clipfrac_avg",
-    "val/ratio",
-    "val/clipfrac_avg",
-    "val/answer_tokens",
-];
+/// Declares [`PpoStats`]: one field per metric, each with its name in TRL's
+/// vocabulary (so the runner's JSON, the page's status and a kept chart's history
+/// use the names TRL users know, while code reads typed fields).
+macro_rules! ppo_stats {
+    ($($(#[$doc:meta])* $field:ident => $name:literal,)*) => {
+        /// What one PPO iteration reports.
+        #[derive(Clone, Copy, Debug, Default, PartialEq)]
+        pub struct PpoStats {
+            $($(#[$doc])* pub $field: f32,)*
+        }
+
+        impl PpoStats {
+            /// Every metric's TRL name, in the order of [`PpoStats::named`].
+            pub const NAMES: [&'static str; [$($name),*].len()] = [$($name),*];
+
+            /// Each metric with its TRL name.
+            pub fn named(&self) -> [(&'static str, f32); Self::NAMES.len()] {
+                [$(($name, self.$field)),*]
+            }
+
+            /// From metrics by name (a kept history); a metric missing there (a file
+            /// from before it existed) is NaN, which charts leave out.
+            pub fn from_named(get: impl Fn(&str) -> Option<f32>) -> Self {
+                Self { $($field: get($name).unwrap_or(f32::NAN),)* }
+            }
+        }
+    };
+}
+
+ppo_stats! {
+    /// The reward model's (normalised) score, mean over the rollout.
+    scores => "objective/scores",
+    /// The sampling policy's entropy per answer token.
+    entropy => "objective/entropy",
+    /// Σ over an answer's tokens of log π − log π_ref, mean over answers.
+    kl => "objective/kl",
+    /// The same with Schulman's k3 estimator (never negative).
+    kl_k3 => "objective/kl_k3",
+    /// −β · KL.
+    non_score_reward => "objective/non_score_reward",
+    /// Score − β · KL: what PPO maximises.
+    rlhf_reward => "objective/rlhf_reward",
+    /// The share of answers that ended with end-of-text.
+    eps => "eps",
+    beta => "beta",
+    policy_loss => "loss/policy_avg",
+    ptx_loss => "loss/ptx_avg",
+    value_loss => "loss/value_avg",
+    approx_kl => "policy/approxkl_avg",
+    clip_frac => "policy/clipfrac_avg",
+    /// π / π_old, mean over answer tokens.
+    ratio => "val/ratio",
+    value_clip_frac => "val/clipfrac_avg",
+    /// Not one of TRL's: the mean answer length in tokens (end-of-text not counted),
+    /// the first thing to watch when labels reward brevity or an RM rewards length.
+    answer_tokens => "val/answer_tokens",
+}
+
+/// What one minibatch update reports (averaged over an iteration's updates).
+#[derive(Clone, Copy, Debug, Default)]
+struct UpdateStats {
+    policy_loss: f32,
+    ptx_loss: f32,
+    value_loss: f32,
+    approx_kl: f32,
+    clip_frac: f32,
+    ratio: f32,
+    value_clip_frac: f32,
+}
+
+impl std::ops::AddAssign for UpdateStats {
+    fn add_assign(&mut self, o: Self) {
+        self.policy_loss += o.policy_loss;
+        self.ptx_loss += o.ptx_loss;
+        self.value_loss += o.value_loss;
+        self.approx_kl += o.approx_kl;
+        self.clip_frac += o.clip_frac;
+        self.ratio += o.ratio;
+        self.value_clip_frac += o.value_clip_frac;
+    }
+}
 
 impl PpoTrainer {
     /// `sft` (autodiff) becomes the policy and, frozen, the reference; `reward_model`
@@ -404,8 +464,9 @@ impl PpoTrainer {
     }
 
     /// One PPO iteration: a rollout over random prompts, then `ppo_epochs` epochs of
-    /// minibatch updates. Returns TRL-named metrics and the rollout.
-    pub async fn step(&mut self, tok: &Tokenizer) -> Result<(BTreeMap<&'static str, f32>, Vec<Rollout>), TrainError> {
+    /// minibatch updates. Returns its metrics (`None` when no prompt left room for an
+    /// answer, so nothing was trained) and the rollout.
+    pub async fn step(&mut self, tok: &Tokenizer) -> Result<(Option<PpoStats>, Vec<Rollout>), TrainError> {
         let k = self.cfg.samples_per_prompt.max(1);
         let mut prompts: Vec<String> = vec![];
         for _ in 0..self.cfg.rollout_size.div_ceil(k) {
@@ -413,53 +474,56 @@ impl PpoTrainer {
             prompts.extend(std::iter::repeat_n(p.clone(), k));
         }
         let rollouts = self.rollout(tok, &prompts).await?;
-        let mut m = BTreeMap::new();
         if rollouts.is_empty() {
-            return Ok((m, rollouts));
+            return Ok((None, rollouts));
         }
         let n = rollouts.len() as f32;
         let mean = |f: &dyn Fn(&Rollout) -> f32| rollouts.iter().map(f).sum::<f32>() / n;
-        let kl = mean(&|r| r.kl());
-        m.insert("objective/scores", mean(&|r| r.score));
+        let (scores, kl) = (mean(&|r| r.score), mean(&|r| r.kl()));
         // TRL's objective/entropy: the sampling policy's entropy per answer token.
         let tokens: usize = rollouts.iter().map(|r| r.entropies.len()).sum();
-        m.insert("objective/entropy", rollouts.iter().flat_map(|r| &r.entropies).sum::<f32>() / tokens.max(1) as f32);
-        m.insert("objective/kl", kl);
-        m.insert("objective/kl_k3", mean(&|r| r.kl_k3()));
-        m.insert("objective/non_score_reward", -self.beta * kl);
-        m.insert("objective/rlhf_reward", mean(&|r| r.score) - self.beta * kl);
-        m.insert("eps", mean(&|r| r.ended as u8 as f32));
-        // Not one of TRL's: the mean answer length in tokens (end-of-text not counted),
-        // the first thing to watch when labels reward brevity or an RM rewards length.
-        m.insert("val/answer_tokens", mean(&|r| (r.answer_ids.len() - r.ended as usize) as f32));
-        m.insert("beta", self.beta);
+        let entropy = rollouts.iter().flat_map(|r| &r.entropies).sum::<f32>() / tokens.max(1) as f32;
 
-        let (mut sums, mut count) = (BTreeMap::<&'static str, f32>::new(), 0.0);
+        let (mut sums, mut count) = (UpdateStats::default(), 0.0);
         let mut order: Vec<usize> = (0..rollouts.len()).collect();
         for _ in 0..self.cfg.ppo_epochs {
             order.shuffle(&mut self.rng.minibatches);
             for chunk in order.chunks(self.cfg.minibatch_size) {
                 let mb: Vec<&Rollout> = chunk.iter().map(|&i| &rollouts[i]).collect();
-                let stats = self.update(&mb, tok.eot()).await?;
-                for (k, v) in stats {
-                    *sums.entry(k).or_default() += v;
-                }
-                count += 1.0;
+                sums += self.update(&mb, tok.eot()).await?;
+                count += 1.0_f32;
             }
         }
-        for (k, v) in sums {
-            m.insert(k, v / count);
-        }
+        // No update (0 epochs): the losses were not measured.
+        let avg = |x: f32| if count > 0.0 { x / count } else { f32::NAN };
+        let stats = PpoStats {
+            scores,
+            entropy,
+            kl,
+            kl_k3: mean(&|r| r.kl_k3()),
+            non_score_reward: -self.beta * kl,
+            rlhf_reward: scores - self.beta * kl,
+            eps: mean(&|r| r.ended as u8 as f32),
+            beta: self.beta,
+            policy_loss: avg(sums.policy_loss),
+            ptx_loss: avg(sums.ptx_loss),
+            value_loss: avg(sums.value_loss),
+            approx_kl: avg(sums.approx_kl),
+            clip_frac: avg(sums.clip_frac),
+            ratio: avg(sums.ratio),
+            value_clip_frac: avg(sums.value_clip_frac),
+            answer_tokens: mean(&|r| (r.answer_ids.len() - r.ended as usize) as f32),
+        };
         // Adaptive KL (Ziegler et al. 2019): proportional control of β toward the target.
         if let Some(target) = self.cfg.target_kl {
             let error = ((kl - target) / target).clamp(-0.2, 0.2);
             self.beta *= 1.0 + error * rollouts.len() as f32 / 100.0;
         }
         self.iteration += 1;
-        Ok((m, rollouts))
+        Ok((Some(stats), rollouts))
     }
 
-    async fn update(&mut self, mb: &[&Rollout], pad_id: u32) -> Result<Vec<(&'static str, f32)>, TrainError> {
+    async fn update(&mut self, mb: &[&Rollout], pad_id: u32) -> Result<UpdateStats, TrainError> {
         let d = self.device.clone();
         let p = pad(mb, pad_id, &d);
         let old_lp = per_token(mb, &p, |r| &r.log_probs, &d);
@@ -487,14 +551,14 @@ impl PpoTrainer {
         let value_clip = value_clip.detach();
         let (value_loss, _) = self.value.step(value_loss).await?;
         let dv = read_vec(Tensor::cat(vec![diag, value_clip], 0)).await?;
-        Ok(vec![
-            ("loss/policy_avg", dv[3]),
-            ("loss/ptx_avg", dv[4]),
-            ("loss/value_avg", value_loss),
-            ("policy/approxkl_avg", dv[0]),
-            ("policy/clipfrac_avg", dv[1]),
-            ("val/ratio", dv[2]),
-            ("val/clipfrac_avg", dv[5]),
-        ])
+        Ok(UpdateStats {
+            policy_loss: dv[3],
+            ptx_loss: dv[4],
+            value_loss,
+            approx_kl: dv[0],
+            clip_frac: dv[1],
+            ratio: dv[2],
+            value_clip_frac: dv[5],
+        })
     }
 }

@@ -98,7 +98,7 @@ fn the_run_beside_sees_the_same_prompts_with_its_own_beta_and_reward() {
         let prompts = |it: &rlhf_playground::stages::ppo::Iteration| it.rollouts.iter().map(|r| r.prompt.clone()).collect::<Vec<_>>();
         assert_eq!(prompts(&main), prompts(&beside), "iteration {iteration}");
         assert_eq!(main.rollouts.len(), 4);
-        assert!(main.metrics["objective/kl"].is_finite() && beside.metrics["objective/kl"].is_finite());
+        assert!(main.stats.unwrap().kl.is_finite() && beside.stats.unwrap().kl.is_finite());
     }
 }
 
@@ -110,10 +110,10 @@ fn the_panels_beta_and_ptx_act_on_the_main_run_from_the_next_iteration() {
     block_on(stage.step(&s.lab)).unwrap();
     stage.set(0.05, 0.0);
     let (main, beside) = block_on(stage.step(&s.lab)).unwrap();
-    assert_eq!(main.metrics["beta"], 0.05);
-    assert_eq!(main.metrics["loss/ptx_avg"], 0.0, "γ_ptx 0: no pretraining loss");
-    let beside = beside.unwrap();
-    assert_eq!(beside.metrics["beta"], 0.2, "the run beside keeps its own β");
+    let main = main.stats.unwrap();
+    assert_eq!(main.beta, 0.05);
+    assert_eq!(main.ptx_loss, 0.0, "γ_ptx 0: no pretraining loss");
+    assert_eq!(beside.unwrap().stats.unwrap().beta, 0.2, "the run beside keeps its own β");
 }
 
 #[test]
@@ -136,7 +136,8 @@ fn a_stage_resumed_from_kept_weights_computes_the_same_and_goes_on() {
     assert_eq!((again.main.beta, again.main.cfg.gamma_ptx), (0.3, 0.1));
     let (main, beside) = block_on(again.step(&s.lab)).unwrap();
     assert_eq!((main.iteration, beside.unwrap().iteration), (3, 3));
-    assert!(main.metrics.values().all(|v| v.is_finite()), "{:?}", main.metrics);
+    let stats = main.stats.unwrap();
+    assert!(stats.named().iter().all(|(_, v)| v.is_finite()), "{stats:?}");
 }
 
 #[test]

@@ -6,13 +6,12 @@
 use crate::TrainError;
 use crate::lab::Lab;
 use crate::model::{Gpt, Preset};
-use crate::ppo::{PpoConfig, PpoTrainer, Rollout};
+use crate::ppo::{PpoConfig, PpoStats, PpoTrainer, Rollout};
 use crate::rank::Comparison;
 use crate::reward::{RewardModel, RewardTrainer, score};
 use crate::sft::{self, SftTrainer};
 use crate::train::OptimConfig;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// How every PPO run samples and updates (the main run and the runs beside it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,11 +184,12 @@ impl PpoSettings {
     }
 }
 
-/// One iteration of one run: TRL's metrics and the rollout it trained on.
+/// One iteration of one run: its metrics and the rollout it trained on (no
+/// metrics when no prompt left room to answer, so nothing was trained).
 #[derive(Debug, Clone)]
 pub struct Iteration {
     pub iteration: usize,
-    pub metrics: BTreeMap<&'static str, f32>,
+    pub stats: Option<PpoStats>,
     pub rollouts: Vec<Rollout>,
 }
 
@@ -233,7 +233,7 @@ impl PpoStage {
 
     /// One iteration of the main run, then of the run beside it.
     pub async fn step(&mut self, lab: &Lab) -> Result<(Iteration, Option<Iteration>), TrainError> {
-        let one = |(metrics, rollouts), run: &PpoTrainer| Iteration { iteration: run.iteration(), metrics, rollouts };
+        let one = |(stats, rollouts), run: &PpoTrainer| Iteration { iteration: run.iteration(), stats, rollouts };
         let main = self.main.step(&lab.tokenizer).await?;
         let main = one(main, &self.main);
         let beside = match self.beside.as_mut() {

@@ -9,10 +9,11 @@ use super::engine::Ui;
 use super::heatmap::{Heatmap, kl_colour};
 use super::i18n::tr;
 use super::ppo_stage::{AnswerView, Beside, PpoPoint};
+use crate::ppo::PpoStats;
 use leptos::prelude::*;
 
-fn series_of(points: &[PpoPoint], key: &str, label: String, color: &'static str, dashed: bool) -> Series {
-    Series { label, color, dashed, points: points.iter().filter_map(|p| p.get(key).map(|v| (p.iteration as f64, v as f64))).collect() }
+fn series_of(points: &[PpoPoint], metric: fn(&PpoStats) -> f32, label: String, color: &'static str, dashed: bool) -> Series {
+    Series { label, color, dashed, points: points.iter().filter_map(|p| p.get(metric).map(|v| (p.iteration as f64, v as f64))).collect() }
 }
 
 /// The rollout's answers: prompt, score, KL, and each token coloured by its KL term.
@@ -62,7 +63,7 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
         let beside = ppo.labels.get().and_then(|(_, b)| b).map(|b| format!("β {:.2} γ {:.1}", b.beta, b.gamma_ptx));
         (main, beside)
     };
-    let both = move |key: &'static str, what_en: &'static str, what_zh: &'static str| {
+    let both = move |key: fn(&PpoStats) -> f32, what_en: &'static str, what_zh: &'static str| {
         Signal::derive(move || {
             let (m, b) = names();
             let what = tr(lang.get(), what_en, what_zh);
@@ -73,18 +74,18 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
             v
         })
     };
-    let scores = both("objective/scores", "score", "得分");
-    let kl = both("objective/kl", "KL", "KL");
-    let entropy = both("objective/entropy", "entropy", "熵");
-    let length = both("val/answer_tokens", "answer length (tokens)", "回答长度（词元）");
+    let scores = both(|s| s.scores, "score", "得分");
+    let kl = both(|s| s.kl, "KL", "KL");
+    let entropy = both(|s| s.entropy, "entropy", "熵");
+    let length = both(|s| s.answer_tokens, "answer length (tokens)", "回答长度（词元）");
     let policy_stats = Signal::derive(move || {
         let pts = ppo.points.get();
         vec![
-            series_of(&pts, "policy/clipfrac_avg", "policy/clipfrac_avg".into(), ORANGE, false),
-            series_of(&pts, "policy/approxkl_avg", "policy/approxkl_avg".into(), PURPLE, true),
+            series_of(&pts, |s| s.clip_frac, "policy/clipfrac_avg".into(), ORANGE, false),
+            series_of(&pts, |s| s.approx_kl, "policy/approxkl_avg".into(), PURPLE, true),
         ]
     });
-    let value = Signal::derive(move || vec![series_of(&ppo.points.get(), "loss/value_avg", "loss/value_avg".into(), GREEN, false)]);
+    let value = Signal::derive(move || vec![series_of(&ppo.points.get(), |s| s.value_loss, "loss/value_avg".into(), GREEN, false)]);
     let x = Signal::derive(move || tr(lang.get(), "PPO iteration", "PPO 迭代").to_string());
     let ready = Signal::derive(move || ui.rm.step.get() > 0);
     let busy = move || {

@@ -13,7 +13,7 @@ use crate::lab::Lab;
 use crate::model::Gpt;
 use crate::overopt::{Detectors, GoldProxy};
 use crate::persona::{Persona, Weights};
-use crate::ppo::{METRICS, PpoTrainer, Rollout};
+use crate::ppo::{PpoStats, PpoTrainer, Rollout};
 use crate::sample::{SampleConfig, answer_texts};
 use crate::sft::{self, SftTrainer};
 use crate::stages::evaluate::{best_of_n_points, probe, probe_prompts};
@@ -53,12 +53,18 @@ pub struct AnswerView {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PpoPoint {
     pub iteration: usize,
-    pub metrics: BTreeMap<&'static str, f32>,
+    /// NaN where not measured (nothing trained, or a kept file from before the metric).
+    pub stats: PpoStats,
 }
 
 impl PpoPoint {
-    pub fn get(&self, k: &str) -> Option<f32> {
-        self.metrics.get(k).copied()
+    fn new(iteration: usize, stats: Option<PpoStats>) -> Self {
+        Self { iteration, stats: stats.unwrap_or_else(|| PpoStats::from_named(|_| None)) }
+    }
+
+    /// One metric, if it was measured.
+    pub fn get(&self, metric: impl Fn(&PpoStats) -> f32) -> Option<f32> {
+        Some(metric(&self.stats)).filter(|v| v.is_finite())
     }
 }
 
@@ -189,17 +195,18 @@ impl PpoUi {
         m.insert("ppo_iteration", self.iteration.get_untracked() as f64);
         self.points.with_untracked(|pts| {
             if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
-                m.insert("ppo_first_score", first.get("objective/scores").unwrap_or(0.0) as f64);
-                for (name, key) in [
-                    ("ppo_score", "objective/scores"),
-                    ("ppo_kl", "objective/kl"),
-                    ("ppo_entropy", "objective/entropy"),
-                    ("ppo_clipfrac", "policy/clipfrac_avg"),
-                    ("ppo_approxkl", "policy/approxkl_avg"),
-                    ("ppo_value_loss", "loss/value_avg"),
-                    ("ppo_beta", "beta"),
+                m.insert("ppo_first_score", first.get(|s| s.scores).unwrap_or(0.0) as f64);
+                let s = &last.stats;
+                for (name, v) in [
+                    ("ppo_score", s.scores),
+                    ("ppo_kl", s.kl),
+                    ("ppo_entropy", s.entropy),
+                    ("ppo_clipfrac", s.clip_frac),
+                    ("ppo_approxkl", s.approx_kl),
+                    ("ppo_value_loss", s.value_loss),
+                    ("ppo_beta", s.beta),
                 ] {
-                    if let Some(v) = last.get(key) {
+                    if v.is_finite() {
                         m.insert(name, v as f64);
                     }
                 }
@@ -207,17 +214,18 @@ impl PpoUi {
             // Means over the first and the last third: one iteration's score is noisy.
             let third = pts.len() / 3;
             if third > 0 {
-                let mean = |s: &[PpoPoint], key| s.iter().filter_map(|p| p.get(key)).sum::<f32>() as f64 / s.len() as f64;
-                m.insert("ppo_score_first_third", mean(&pts[..third], "objective/scores"));
-                m.insert("ppo_score_last_third", mean(&pts[pts.len() - third..], "objective/scores"));
-                m.insert("ppo_answer_tokens_first_third", mean(&pts[..third], "val/answer_tokens"));
-                m.insert("ppo_answer_tokens_last_third", mean(&pts[pts.len() - third..], "val/answer_tokens"));
+                let mean = |s: &[PpoPoint], f: fn(&PpoStats) -> f32| s.iter().filter_map(|p| p.get(f)).sum::<f32>() as f64 / s.len() as f64;
+                let last = &pts[pts.len() - third..];
+                m.insert("ppo_score_first_third", mean(&pts[..third], |s| s.scores));
+                m.insert("ppo_score_last_third", mean(last, |s| s.scores));
+                m.insert("ppo_answer_tokens_first_third", mean(&pts[..third], |s| s.answer_tokens));
+                m.insert("ppo_answer_tokens_last_third", mean(last, |s| s.answer_tokens));
             }
         });
         m.insert("ppo_beside_iteration", self.beside_points.with_untracked(Vec::len) as f64);
         if let Some(p) = self.beside_points.with_untracked(|v| v.last().cloned()) {
-            m.insert("ppo_beside_score", p.get("objective/scores").unwrap_or(0.0) as f64);
-            m.insert("ppo_beside_kl", p.get("objective/kl").unwrap_or(0.0) as f64);
+            m.insert("ppo_beside_score", p.get(|s| s.scores).unwrap_or(0.0) as f64);
+            m.insert("ppo_beside_kl", p.get(|s| s.kl).unwrap_or(0.0) as f64);
         }
         m.insert("ppo_kl_tokens", self.answers.with_untracked(|v| v.iter().map(|a| a.tokens.len()).sum::<usize>()) as f64);
         m.insert("ppo_watched", self.watched.with_untracked(|v| v.iter().filter(|w| !w.policy.is_empty()).count()) as f64);
@@ -391,7 +399,8 @@ impl PpoStage {
         ui.ppo.k.set(kept.k);
         ui.ppo.beside.set(if beside.is_some() { kind } else { Beside::None });
         // The main run's β at its start (its current β is set below).
-        let first_beta = kept.points.first().and_then(|p| p.metrics.get("beta").copied()).unwrap_or(kept.beta);
+        let first_beta = kept.points.first().map(|p| PpoStats::from_named(|k| p.metrics.get(k).copied()).beta);
+        let first_beta = first_beta.filter(|b| b.is_finite()).unwrap_or(kept.beta);
         ui.ppo.beta.set(first_beta);
         self.build(ui, lab, sft, rm).await?;
         ui.ppo.beta.set(kept.beta);
@@ -411,10 +420,7 @@ impl PpoStage {
         });
         let points = |v: &[KeptPoint]| {
             v.iter()
-                .map(|p| PpoPoint {
-                    iteration: p.iteration,
-                    metrics: METRICS.iter().filter_map(|&k| p.metrics.get(k).map(|&v| (k, v))).collect(),
-                })
+                .map(|p| PpoPoint { iteration: p.iteration, stats: PpoStats::from_named(|k| p.metrics.get(k).copied()) })
                 .collect::<Vec<_>>()
         };
         ui.ppo.points.set(points(&kept.points));
@@ -430,7 +436,10 @@ impl PpoStage {
         let beside = self.beside();
         let points = |v: Vec<PpoPoint>| {
             v.into_iter()
-                .map(|p| KeptPoint { iteration: p.iteration, metrics: p.metrics.into_iter().map(|(k, v)| (k.to_string(), v)).collect() })
+                .map(|p| KeptPoint {
+                    iteration: p.iteration,
+                    metrics: p.stats.named().into_iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| (k.to_string(), v)).collect(),
+                })
                 .collect()
         };
         Some(KeptPpo {
@@ -492,11 +501,11 @@ impl PpoStage {
         let (main, beside) = stage.step(lab).await.map_err(|e| e.to_string())?;
         let iteration = main.iteration;
         ui.ppo.answers.set(view_of(lab, &main.rollouts));
-        ui.ppo.points.update(|v| v.push(PpoPoint { iteration, metrics: main.metrics }));
+        ui.ppo.points.update(|v| v.push(PpoPoint::new(iteration, main.stats)));
         ui.ppo.iteration.set(iteration);
         if let Some(b) = beside {
             ui.ppo.beside_answers.set(view_of(lab, &b.rollouts));
-            ui.ppo.beside_points.update(|v| v.push(PpoPoint { iteration: b.iteration, metrics: b.metrics }));
+            ui.ppo.beside_points.update(|v| v.push(PpoPoint::new(b.iteration, b.stats)));
         }
         if iteration % self.watch_every == 0 {
             ui.ppo.busy.set(Some("watching"));
