@@ -4,16 +4,28 @@
 //! Chinese, emoji, odd Unicode — encodes and decodes back exactly; BPE merges then
 //! glue frequent byte pairs into the few hundred tokens the tiny GPT predicts.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
-use tokenizers::normalizers::NormalizerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::{AddedToken, TokenizerBuilder, TokenizerImpl};
+use tokenizers::{AddedToken, NormalizedString, Normalizer, TokenizerBuilder, TokenizerImpl};
 
 /// Separates documents in pretraining and ends an answer in SFT/RLHF.
 pub const END_OF_TEXT: &str = "<|endoftext|>";
 
-type Inner = TokenizerImpl<BPE, NormalizerWrapper, ByteLevel, ByteLevel, ByteLevel>;
+type Inner = TokenizerImpl<BPE, Verbatim, ByteLevel, ByteLevel, ByteLevel>;
+
+/// The normalizer slot's type. Ours is always empty (`"normalizer": null`, so text is
+/// never rewritten and decoding gives it back exactly); naming `tokenizers`'
+/// `NormalizerWrapper` there instead would compile every normalizer it has into the
+/// page (Unicode normalisation tables, SentencePiece's precompiled maps).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Verbatim;
+
+impl Normalizer for Verbatim {
+    fn normalize(&self, _: &mut NormalizedString) -> tokenizers::Result<()> {
+        Ok(())
+    }
+}
 
 /// One learned merge, in the order BPE learned it (rank 0 = most frequent pair).
 #[derive(Debug, Clone, Serialize, PartialEq)]

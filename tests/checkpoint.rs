@@ -46,6 +46,13 @@ fn a_gpt_round_trips_exactly_with_its_card_and_tokenizer() {
     let hf: serde_json::Value = serde_json::from_str(header.tokenizer_json.as_deref().unwrap()).unwrap();
     assert_eq!(hf["model"]["type"], "BPE");
     assert_eq!(hf["added_tokens"][0]["content"], "<|endoftext|>");
+    // No normalizer: the text is never rewritten. A tokenizer.json that would
+    // rewrite it (lowercasing here) is another tokenizer, refused with the reason.
+    assert!(hf["normalizer"].is_null());
+    let mut other = hf.clone();
+    other["normalizer"] = serde_json::json!({"type": "Lowercase"});
+    let err = Tokenizer::from_json(&other.to_string()).err().expect("a normalizer is refused");
+    assert!(err.to_string().contains("unreadable"), "{err}");
 }
 
 #[test]
