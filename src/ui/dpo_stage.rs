@@ -45,7 +45,14 @@ pub struct DpoUi {
     pub restart_requests: RwSignal<u64>,
     pub points: RwSignal<Vec<DpoPoint>>,
     pub answer: RwSignal<Option<DpoAnswer>>,
-    pub busy: RwSignal<Option<&'static str>>,
+    pub busy: RwSignal<Option<DpoBusy>>,
+}
+
+/// What the DPO run is doing that takes a while.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DpoBusy {
+    Step,
+    Probing,
 }
 
 impl DpoUi {
@@ -167,7 +174,7 @@ impl DpoStage {
                 self.stage.insert(Driver::new(lab, sft, settings, StdRng::seed_from_u64(self.seed + 12)))
             }
         };
-        ui.dpo.busy.set(Some("step"));
+        ui.dpo.busy.set(Some(DpoBusy::Step));
         let s = stage.step(lab, &ranked).await.map_err(|e| e.to_string())?;
         let step = s.stats.step;
         ui.dpo.points.update(|v| v.push(DpoPoint { step, loss: s.stats.loss, accuracy: s.stats.accuracy, margin: s.stats.margin }));
@@ -190,7 +197,7 @@ impl DpoStage {
     ) -> Result<(), String> {
         let Some(stage) = self.stage.as_ref() else { return Ok(()) };
         let Some(rm) = rm.driver_mut() else { return Ok(()) };
-        ui.dpo.busy.set(Some("probing"));
+        ui.dpo.busy.set(Some(DpoBusy::Probing));
         rm.normalize(lab, &ui.demonstrations()).await.map_err(|e| e.to_string())?;
         let reward_model = rm.trainer.model();
         let (policy, judge) = (stage.trainer.policy(), gold_judge(lab));

@@ -417,7 +417,7 @@ fn publish_status(ui: &Ui, lab: &Lab) {
         s.kept = ui.keep.kept.get_untracked();
         s.resume_offered = ui.keep.offer.with_untracked(Option::is_some);
         s.keep_error = ui.keep.error.get_untracked();
-        s.keep_busy = ui.keep.busy.get_untracked();
+        s.keep_busy = ui.keep.busy.get_untracked().map(super::keep::KeepBusy::code);
         (s.keep_ms, s.keep_bytes) = ui.keep.last_keep.get_untracked().unzip();
         s.resume_ms = ui.keep.resume_ms.get_untracked();
         if let Some(p) = sft_last {

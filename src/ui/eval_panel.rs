@@ -4,6 +4,7 @@
 
 use super::controls::Intro;
 use super::engine::Ui;
+use super::eval_stage::Contestant;
 use super::i18n::tr;
 use crate::corpus::Lang;
 use crate::evaluate::{Judgement, WinRate, verdict, win_rate};
@@ -70,10 +71,11 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
         ev.busy.set(true);
         ev.requests.update(|n| *n += 1);
     };
-    let ready =
-        move || ui.ppo.iteration.get() > 0 && !ev.busy.get() && (ev.against.get() != "dpo" || ui.dpo.points.with(|p| !p.is_empty()));
+    let ready = move || {
+        ui.ppo.iteration.get() > 0 && !ev.busy.get() && (ev.against.get() != Contestant::Dpo || ui.dpo.points.with(|p| !p.is_empty()))
+    };
     // The policy the duels were drawn from.
-    let name = move || if ev.judged.get() == "dpo" { "DPO".to_string() } else { "PPO".to_string() };
+    let name = move || ev.judged.get().name().to_string();
     let progress = move || {
         let (judged, n) = ev.duels.with(|d| (d.iter().filter(|x| x.judged.is_some()).count(), d.len()));
         match lang.get() {
@@ -99,9 +101,9 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
                     "在只有预训练见过其事实的问题上，微调模型和 PPO 策略各回答一次。你看到的两个回答标为 A 和 B——哪个是哪个由抛硬币决定——选出更好的一个，或判平。胜率 50% 表示 PPO 没有更好。角色和奖励模型也评判同样的回答对；如果奖励模型比角色更偏爱 PPO，说明 PPO 学会的是讨好奖励模型，而不是讨好你。对齐税：各模型预测留出预训练文本变差了多少。") />
             <div class="controls">
                 <label>{move || tr(lang.get(), "SFT against ", "微调模型对阵 ")}
-                    <select data-testid="eval-against" on:change=move |ev_| ev.against.set(if event_target_value(&ev_) == "dpo" { "dpo" } else { "ppo" })>
-                        <option value="ppo" selected=move || ev.against.get() == "ppo">"PPO"</option>
-                        <option value="dpo" selected=move || ev.against.get() == "dpo" disabled=move || ui.dpo.points.with(Vec::is_empty)>{move || tr(lang.get(), "DPO (train it on the PPO tab)", "DPO（在 PPO 页训练）")}</option>
+                    <select data-testid="eval-against" on:change=move |ev_| ev.against.set(if event_target_value(&ev_) == "dpo" { Contestant::Dpo } else { Contestant::Ppo })>
+                        <option value="ppo" selected=move || ev.against.get() == Contestant::Ppo>"PPO"</option>
+                        <option value="dpo" selected=move || ev.against.get() == Contestant::Dpo disabled=move || ui.dpo.points.with(Vec::is_empty)>{move || tr(lang.get(), "DPO (train it on the PPO tab)", "DPO（在 PPO 页训练）")}</option>
                     </select>
                 </label>
                 <button data-testid="eval-run" class="primary" disabled=move || !ready() on:click=move |_| run()>{move || tr(lang.get(), "Evaluate the current policy", "评估当前策略")}</button>

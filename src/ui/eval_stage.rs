@@ -55,10 +55,27 @@ pub struct EvalUi {
     pub three_way: RwSignal<Vec<ThreeWay>>,
     /// The PPO iteration the evaluation was made at.
     pub at_iteration: RwSignal<usize>,
-    /// The policy the next evaluation sets against SFT ("ppo" or "dpo"), and the
-    /// one the duels on screen were drawn from.
-    pub against: RwSignal<&'static str>,
-    pub judged: RwSignal<&'static str>,
+    /// The policy the next evaluation sets against SFT, and the one the duels on
+    /// screen were drawn from.
+    pub against: RwSignal<Contestant>,
+    pub judged: RwSignal<Contestant>,
+}
+
+/// The policy an evaluation sets against SFT.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Contestant {
+    #[default]
+    Ppo,
+    Dpo,
+}
+
+impl Contestant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ppo => "PPO",
+            Self::Dpo => "DPO",
+        }
+    }
 }
 
 impl EvalUi {
@@ -70,8 +87,8 @@ impl EvalUi {
             tax: RwSignal::new(vec![]),
             three_way: RwSignal::new(vec![]),
             at_iteration: RwSignal::new(0),
-            against: RwSignal::new("ppo"),
-            judged: RwSignal::new("ppo"),
+            against: RwSignal::new(Contestant::Ppo),
+            judged: RwSignal::new(Contestant::Ppo),
         }
     }
 
@@ -108,7 +125,7 @@ impl EvalUi {
             }
         });
         m.insert("eval_three_way", self.three_way.with_untracked(Vec::len) as f64);
-        m.insert("eval_dpo", f64::from(self.judged.get_untracked() == "dpo"));
+        m.insert("eval_dpo", f64::from(self.judged.get_untracked() == Contestant::Dpo));
     }
 }
 
@@ -160,9 +177,9 @@ impl EvalStage {
         let (sft_model, policy) = (sft.model(), main.policy());
         let against = ui.eval.against.get_untracked();
         let contestant = match (against, &dpo) {
-            ("dpo", Some(d)) => d.clone(),
-            ("dpo", None) => return Err("train DPO first (the PPO tab): the evaluation sets it against SFT".into()),
-            _ => policy.clone(),
+            (Contestant::Dpo, Some(d)) => d.clone(),
+            (Contestant::Dpo, None) => return Err("train DPO first (the PPO tab): the evaluation sets it against SFT".into()),
+            (Contestant::Ppo, _) => policy.clone(),
         };
         let prompts: Vec<String> = sft::prompts(lab.lang).eval.into_iter().take(self.prompts).collect();
         let persona = Persona::new(lab.lang, Weights::default(), 0.0);

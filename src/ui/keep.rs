@@ -101,6 +101,27 @@ impl Progress {
 }
 
 /// What the "your models" bar shows and asks for.
+/// What keeping is doing that takes a while.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepBusy {
+    Keeping,
+    Resuming,
+    ResumingPpo,
+    Exporting,
+}
+
+impl KeepBusy {
+    /// Its name in `rlhfStatus().keep_busy` (docs/automation.md).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Keeping => "keeping",
+            Self::Resuming => "resuming",
+            Self::ResumingPpo => "resuming PPO",
+            Self::Exporting => "exporting",
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct KeepUi {
     /// Models kept in this browser now, with their steps.
@@ -116,7 +137,7 @@ pub struct KeepUi {
     pub note: RwSignal<Option<String>>,
     /// Why the last keep or import failed, in plain words.
     pub error: RwSignal<Option<String>>,
-    pub busy: RwSignal<Option<&'static str>>,
+    pub busy: RwSignal<Option<KeepBusy>>,
     /// The last keep: milliseconds it took and bytes written; the last resume's milliseconds.
     pub last_keep: RwSignal<Option<(f64, usize)>>,
     pub resume_ms: RwSignal<Option<f64>>,

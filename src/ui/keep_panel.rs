@@ -2,7 +2,7 @@
 //! resume after a reload, start over, and each model out (safetensors) or in.
 
 use super::i18n::tr;
-use super::keep::KeepUi;
+use super::keep::{KeepBusy, KeepUi};
 use crate::checkpoint::Role;
 use crate::corpus::Lang;
 use leptos::prelude::*;
@@ -100,7 +100,16 @@ pub fn KeepBar(keep: KeepUi, lang: RwSignal<Lang>, made: Signal<Vec<Role>>) -> i
                     title=move || tr(lang.get(), "forget the kept models and start from an untrained GPT (your labels stay)", "删除保存的模型，从未训练的 GPT 重新开始（标注保留）")>
                     {move || tr(lang.get(), "Start over", "重新开始")}
                 </button>
-                <span class="muted small" data-testid="keep-busy">{move || keep.busy.get().unwrap_or_default()}</span>
+                <span class="muted small" data-testid="keep-busy">{move || {
+                    let l = lang.get();
+                    match keep.busy.get() {
+                        Some(KeepBusy::Keeping) => tr(l, "keeping…", "正在保存…"),
+                        Some(KeepBusy::Resuming) => tr(l, "resuming…", "正在恢复…"),
+                        Some(KeepBusy::ResumingPpo) => tr(l, "resuming PPO…", "正在恢复 PPO…"),
+                        Some(KeepBusy::Exporting) => tr(l, "exporting…", "正在导出…"),
+                        None => "",
+                    }
+                }}</span>
                 <span class="stat" data-testid="keep-note">{move || keep.note.get().unwrap_or_default()}</span>
             </div>
             <Show when=move || keep.error.get().is_some()>

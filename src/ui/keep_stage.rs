@@ -4,7 +4,7 @@
 //! and exports / imports single models as safetensors files.
 
 use super::engine::{LossPoint, Ui};
-use super::keep::{self, Progress};
+use super::keep::{self, KeepBusy, Progress};
 use super::stages::Stages;
 use crate::checkpoint::{self, ModelCard, Role};
 use crate::lab::Lab;
@@ -94,7 +94,7 @@ impl KeepStage {
             self.seen_resume = resume;
             busy = true;
             if let Some(p) = k.offer.get_untracked() {
-                k.busy.set(Some("resuming"));
+                k.busy.set(Some(KeepBusy::Resuming));
                 match self.resume(ui, lab, stages, &p).await {
                     Ok(()) => k.error.set(None),
                     Err(e) => k.error.set(Some(e)),
@@ -123,7 +123,7 @@ impl KeepStage {
         if let Some(role) = k.export.get_untracked() {
             k.export.set(None);
             busy = true;
-            k.busy.set(Some("exporting"));
+            k.busy.set(Some(KeepBusy::Exporting));
             if let Err(e) = self.export(lab, stages, role).await {
                 k.error.set(Some(e));
             }
@@ -204,7 +204,7 @@ impl KeepStage {
         if changed.is_empty() && dpo.is_none() {
             return false;
         }
-        ui.keep.busy.set(Some("keeping"));
+        ui.keep.busy.set(Some(KeepBusy::Keeping));
         let started = Instant::now();
         let result = self.write(ui, lab, stages, &changed, dpo).await;
         ui.keep.busy.set(None);
@@ -447,7 +447,7 @@ impl KeepStage {
             self.kept.insert(Role::RewardModel, steps);
         }
         if let (Some(kept), Some(main)) = (ppo, policy) {
-            ui.keep.busy.set(Some("resuming PPO"));
+            ui.keep.busy.set(Some(KeepBusy::ResumingPpo));
             stages.resume_ppo(ui, lab, kept, (main, beside_run)).await?;
             self.kept.insert(Role::Policy, kept.iteration);
             self.kept_run = stages.policy_iteration().map(|(_, run)| run);

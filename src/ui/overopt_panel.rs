@@ -4,7 +4,7 @@
 
 use super::chart::{BLUE, GREEN, LineChart, ORANGE, PURPLE, Series, VERMILLION};
 use super::controls::RunControls;
-use super::dpo_stage::DpoPoint;
+use super::dpo_stage::{DpoBusy, DpoPoint};
 use super::engine::Ui;
 use super::heatmap::kl_colour;
 use super::i18n::tr;
@@ -205,8 +205,8 @@ pub fn DpoCard(ui: Ui) -> impl IntoView {
         dpo.restart_requests.update(|n| *n += 1);
     };
     let busy = move || match dpo.busy.get() {
-        Some("probing") => tr(lang.get(), "answering the held-out questions and the watched prompt…", "回答留出问题与观察中的问题…"),
-        Some(_) => tr(lang.get(), "fitting the policy to your pairs…", "让策略拟合你的排序对…"),
+        Some(DpoBusy::Probing) => tr(lang.get(), "answering the held-out questions and the watched prompt…", "回答留出问题与观察中的问题…"),
+        Some(DpoBusy::Step) => tr(lang.get(), "fitting the policy to your pairs…", "让策略拟合你的排序对…"),
         None => "",
     };
     let last = move || dpo.points.with(|v| v.last().cloned());

@@ -8,7 +8,7 @@ use super::controls::{Intro, RunControls};
 use super::engine::Ui;
 use super::heatmap::{Heatmap, kl_colour};
 use super::i18n::tr;
-use super::ppo_stage::{AnswerView, Beside, PpoPoint};
+use super::ppo_stage::{AnswerView, Beside, PpoBusy, PpoPoint};
 use crate::ppo::PpoStats;
 use leptos::prelude::*;
 
@@ -91,22 +91,24 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
     let busy = move || {
         let l = lang.get();
         match ppo.busy.get() {
-            Some("normalising") => tr(
+            Some(PpoBusy::Normalising) => tr(
                 l,
                 "shifting the reward model so the demonstrations score 0, and measuring its spread on your ranked answers…",
                 "平移奖励模型，让示范回答的平均分为 0，并在你排过序的回答上测量分数的分布…",
             ),
-            Some("rollout") => tr(l, "sampling answers, scoring them, updating the policy…", "采样回答、打分、更新策略…"),
-            Some("rollout-both") => tr(l, "both runs sample, score and update, one after the other…", "两个运行依次采样、打分、更新…"),
-            Some("best-of-n") => {
+            Some(PpoBusy::Rollout) => tr(l, "sampling answers, scoring them, updating the policy…", "采样回答、打分、更新策略…"),
+            Some(PpoBusy::RolloutBoth) => {
+                tr(l, "both runs sample, score and update, one after the other…", "两个运行依次采样、打分、更新…")
+            }
+            Some(PpoBusy::BestOfN) => {
                 tr(l, "sampling SFT's answers to the held-out questions for best-of-n…", "为 n 选 1 采样微调模型对留出问题的回答…")
             }
-            Some("probing") => tr(
+            Some(PpoBusy::Probing) => tr(
                 l,
                 "answering the held-out questions: gold and proxy scores, KL to SFT…",
                 "回答留出问题：金标准与代理得分、与微调模型的 KL…",
             ),
-            Some(_) => tr(l, "re-answering the watched prompts…", "重新回答观察中的问题…"),
+            Some(PpoBusy::Watching) => tr(l, "re-answering the watched prompts…", "重新回答观察中的问题…"),
             None => "",
         }
     };

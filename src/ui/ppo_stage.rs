@@ -163,8 +163,20 @@ pub struct PpoUi {
     pub beside_answers: RwSignal<Vec<AnswerView>>,
     pub watched: RwSignal<Vec<Watched>>,
     pub attention: RwSignal<Option<AttentionMaps>>,
-    pub busy: RwSignal<Option<&'static str>>,
+    pub busy: RwSignal<Option<PpoBusy>>,
     pub overopt: OverOptUi,
+}
+
+/// What the PPO stage is doing that takes a while (the panel says it in words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PpoBusy {
+    Normalising,
+    Rollout,
+    /// The main run and the run beside it, one after the other.
+    RolloutBoth,
+    Watching,
+    BestOfN,
+    Probing,
 }
 
 impl PpoUi {
@@ -348,10 +360,10 @@ impl PpoStage {
     /// Both runs from SFT and the reward model, and the watched prompts' first answers.
     async fn start(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, rm: &mut super::reward_stage::RewardStage) -> Result<(), String> {
         self.build(ui, lab, sft, rm).await?;
-        ui.ppo.busy.set(Some("watching"));
+        ui.ppo.busy.set(Some(PpoBusy::Watching));
         self.watch(ui, lab, sft, 0).await.map_err(|e| e.to_string())?;
         if ui.ppo.overopt.every > 0 {
-            ui.ppo.busy.set(Some("best-of-n"));
+            ui.ppo.busy.set(Some(PpoBusy::BestOfN));
             let Some(main) = self.main() else { return Ok(()) };
             let (judge, rm) = (gold_judge(lab), main.reward_model().valid());
             let prompts = probe_prompts(lab, &judge, Some(ui.ppo.overopt.prompts));
@@ -367,7 +379,7 @@ impl PpoStage {
     /// Each run's point on the over-optimisation chart now, by the reward it
     /// optimised (proxy) and the persona (gold).
     async fn probe(&self, ui: &Ui, lab: &Lab, sft: &SftTrainer, iteration: usize) -> Result<(), String> {
-        ui.ppo.busy.set(Some("probing"));
+        ui.ppo.busy.set(Some(PpoBusy::Probing));
         let judge = gold_judge(lab);
         let prompts = probe_prompts(lab, &judge, Some(ui.ppo.overopt.prompts));
         let runs = self.main().map(|m| ("main", m)).into_iter().chain(self.beside().map(|(_, b)| ("beside", b)));
@@ -460,7 +472,7 @@ impl PpoStage {
     /// The runs from SFT and the reward model, with the panel's settings.
     async fn build(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, rm: &mut super::reward_stage::RewardStage) -> Result<(), String> {
         let Some(rm) = rm.driver_mut() else { return Err("train the reward model first (stage 4): PPO is scored by it".into()) };
-        ui.ppo.busy.set(Some("normalising"));
+        ui.ppo.busy.set(Some(PpoBusy::Normalising));
         // Demonstrations score 0 on average: a score above 0 reads "better than SFT's teachers".
         rm.normalize(lab, &ui.demonstrations()).await.map_err(|e| e.to_string())?;
         let rm = &rm.trainer;
@@ -497,7 +509,7 @@ impl PpoStage {
                 *m = RunLabel { beta, gamma_ptx };
             }
         });
-        ui.ppo.busy.set(Some(if stage.beside.is_some() { "rollout-both" } else { "rollout" }));
+        ui.ppo.busy.set(Some(if stage.beside.is_some() { PpoBusy::RolloutBoth } else { PpoBusy::Rollout }));
         let (main, beside) = stage.step(lab).await.map_err(|e| e.to_string())?;
         let iteration = main.iteration;
         ui.ppo.answers.set(view_of(lab, &main.rollouts));
@@ -508,7 +520,7 @@ impl PpoStage {
             ui.ppo.beside_points.update(|v| v.push(PpoPoint::new(b.iteration, b.stats)));
         }
         if iteration % self.watch_every == 0 {
-            ui.ppo.busy.set(Some("watching"));
+            ui.ppo.busy.set(Some(PpoBusy::Watching));
             self.watch(ui, lab, sft, iteration).await.map_err(|e| e.to_string())?;
         }
         let every = ui.ppo.overopt.every;

@@ -6,6 +6,7 @@ use super::chart::{BLUE, GREEN, Histogram, LineChart, ORANGE, Series};
 use super::controls::{Intro, RunControls};
 use super::engine::Ui;
 use super::i18n::tr;
+use super::reward_stage::RewardBusy;
 use crate::corpus::Lang;
 use crate::rank::Labeler;
 use crate::session::MAX_TEXT;
@@ -71,12 +72,12 @@ pub fn RewardPanel(ui: Ui) -> impl IntoView {
     let busy = move || {
         let l = lang.get();
         match rm.busy.get() {
-            Some("held-out") => tr(
+            Some(RewardBusy::HeldOut) => tr(
                 l,
                 "the persona ranks SFT answers to unseen prompts (the held-out set)…",
                 "角色正在为未见过的问题的微调回答排序（留出集）…",
             ),
-            Some(_) => tr(l, "scoring the labelled answers…", "正在为已标注的回答打分…"),
+            Some(RewardBusy::Scoring) => tr(l, "scoring the labelled answers…", "正在为已标注的回答打分…"),
             None => "",
         }
     };

@@ -46,6 +46,15 @@ pub struct ScoredPrompt {
     pub answers: Vec<ScoredAnswer>,
 }
 
+/// What the reward model stage is doing that takes a while.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RewardBusy {
+    /// The persona ranks SFT's answers to the held-out prompts.
+    HeldOut,
+    /// Scoring the labelled answers.
+    Scoring,
+}
+
 #[derive(Clone, Copy)]
 pub struct RewardUi {
     pub running: RwSignal<bool>,
@@ -61,7 +70,7 @@ pub struct RewardUi {
     pub rewards: RwSignal<Vec<f32>>,
     pub fluency: RwSignal<Option<f32>>,
     /// What the engine is doing that takes a while, shown while it does it.
-    pub busy: RwSignal<Option<&'static str>>,
+    pub busy: RwSignal<Option<RewardBusy>>,
     pub probe_prompt: RwSignal<String>,
     pub probe_answer: RwSignal<String>,
     pub probe_requests: RwSignal<u64>,
@@ -218,7 +227,7 @@ impl RewardStage {
         }
         if self.stage.is_none() || self.held_out.is_empty() {
             let Some(sft) = sft else { return Err("train the SFT model first (stage 2): the reward model starts from it".into()) };
-            ui.rm.busy.set(Some("held-out"));
+            ui.rm.busy.set(Some(RewardBusy::HeldOut));
             self.held_out = self.rank_held_out(lab, sft).await.map_err(|e| e.to_string())?;
             ui.rm.held_out_pairs.set(self.held_out.iter().map(|c| c.pairs.len()).sum());
             if self.stage.is_none() {
@@ -235,7 +244,7 @@ impl RewardStage {
         // Held-out accuracy and the scored table after every pass over the labels
         // (and after the first step, so the panel is never empty).
         if s.pass_done || step == 1 {
-            ui.rm.busy.set(Some("scoring"));
+            ui.rm.busy.set(Some(RewardBusy::Scoring));
             self.refresh(ui, lab, &labelled, step).await.map_err(|e| e.to_string())?;
         }
         Ok(())
