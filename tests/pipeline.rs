@@ -76,8 +76,11 @@ fn the_whole_recipe_aligns_the_micro_model() {
     assert_eq!((beta0.beta, beta0.gamma_ptx), (0.0, 0.0));
     // Reward hacking: free of every anchor (no KL, no ptx, the RM's head without its
     // likelihood read-out), the policy drifts far and wins by the proxy it optimised
-    // while the gold judge says it got worse than SFT (seeds 1–5: KL 20–58 nats vs
-    // 1.8–2.3, proxy 0.81–0.99, persona 0.21–0.26; docs/recipe.md).
+    // far more than the gold judge says it improved. That gap is the lesson on every
+    // seed (seeds 1–5: KL 8.5–43 nats vs 1.6–2.8, proxy 0.94–1.00, persona 0.15–0.57,
+    // gap 0.37–0.84; docs/recipe.md table 10). The persona's own verdict depends on
+    // the draws (seed 5 there, and seed 1 with other ranked answers in table 11, are
+    // not worse than SFT beyond noise), so it is not asserted.
     assert!(!beta0.eval.likelihood_in_reward && ppo.eval.likelihood_in_reward);
     assert!(
         beta0.eval.kl_exact > 2.0 * ppo.eval.kl_exact,
@@ -87,25 +90,24 @@ fn the_whole_recipe_aligns_the_micro_model() {
         ppo.eval.kl_exact
     );
     assert!(beta0.eval.vs_sft_by_proxy.low > 0.5, "β = 0 by its proxy: {:?}", beta0.eval.vs_sft_by_proxy);
-    assert!(beta0.eval.vs_sft.persona.high < 0.5, "β = 0 by the persona: {:?}", beta0.eval.vs_sft.persona);
+    assert!(
+        beta0.eval.vs_sft_by_proxy.mean - beta0.eval.vs_sft.persona.mean >= 0.3,
+        "β = 0: by its proxy {:?}, by the persona {:?}",
+        beta0.eval.vs_sft_by_proxy,
+        beta0.eval.vs_sft.persona
+    );
 
     // Over-optimisation (Gao et al. 2022), probed along the way on the held-out
     // questions of fact: free of every anchor, the β = 0 run's proxy ends above where
-    // it started while the gold judge ends far below SFT (seeds 1–5: gold falls
-    // 0.85–1.07 to 1.0–1.24, proxy rises 0.33–0.73); PPO with β raises gold
-    // (+0.27–0.37) and, as RLHF does (Kirk et al. 2023), says fewer distinct words.
+    // it started on every seed, while its gold ends 0.7–1.1 below SFT on 4 of 5 (not
+    // on seed 5; table 10) and on 2 of 5 in table 11, so only the proxy's rise is
+    // asserted here; PPO with β raises gold (+0.27–0.37) and, as RLHF does (Kirk et
+    // al. 2023), says fewer distinct words.
     let path = &beta0.overopt;
     assert_eq!(path.len(), s.config.ppo_steps / s.config.overopt_every + 1);
     let (start, end) = (&path[0], path.last().unwrap());
     assert!(start.kl.abs() < 1e-3 && end.kl > 1.0, "β = 0 run's KL along the way: {path:?}");
-    assert!(
-        end.proxy > start.proxy && end.gold < start.gold - 0.5,
-        "β = 0 run: proxy {} → {}, gold {} → {}",
-        start.proxy,
-        end.proxy,
-        start.gold,
-        end.gold
-    );
+    assert!(end.proxy > start.proxy, "β = 0 run: proxy {} → {}, gold {} → {}", start.proxy, end.proxy, start.gold, end.gold);
     let (first, last) = (&ppo.overopt[0], ppo.overopt.last().unwrap());
     assert!(last.gold > first.gold + 0.1, "PPO's gold {} → {}", first.gold, last.gold);
     assert!(
