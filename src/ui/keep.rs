@@ -100,7 +100,6 @@ impl Progress {
     }
 }
 
-/// What the "your models" bar shows and asks for.
 /// What keeping is doing that takes a while.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeepBusy {
@@ -122,6 +121,7 @@ impl KeepBusy {
     }
 }
 
+/// What the "your models" bar shows and asks for.
 #[derive(Clone, Copy)]
 pub struct KeepUi {
     /// Models kept in this browser now, with their steps.

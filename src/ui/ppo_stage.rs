@@ -410,10 +410,14 @@ impl PpoStage {
         ui.ppo.lr.set(kept.lr);
         ui.ppo.k.set(kept.k);
         ui.ppo.beside.set(if beside.is_some() { kind } else { Beside::None });
+        let points = |v: &[KeptPoint]| {
+            v.iter()
+                .map(|p| PpoPoint { iteration: p.iteration, stats: PpoStats::from_named(|k| p.metrics.get(k).copied()) })
+                .collect::<Vec<_>>()
+        };
+        let (main_points, beside_points) = (points(&kept.points), points(&kept.beside_points));
         // The main run's β at its start (its current β is set below).
-        let first_beta = kept.points.first().map(|p| PpoStats::from_named(|k| p.metrics.get(k).copied()).beta);
-        let first_beta = first_beta.filter(|b| b.is_finite()).unwrap_or(kept.beta);
-        ui.ppo.beta.set(first_beta);
+        ui.ppo.beta.set(main_points.first().and_then(|p| p.get(|s| s.beta)).unwrap_or(kept.beta));
         self.build(ui, lab, sft, rm).await?;
         ui.ppo.beta.set(kept.beta);
         // The run beside takes its own kept β and γ_ptx: the main run's γ_ptx may have
@@ -430,13 +434,8 @@ impl PpoStage {
                 }
             }
         });
-        let points = |v: &[KeptPoint]| {
-            v.iter()
-                .map(|p| PpoPoint { iteration: p.iteration, stats: PpoStats::from_named(|k| p.metrics.get(k).copied()) })
-                .collect::<Vec<_>>()
-        };
-        ui.ppo.points.set(points(&kept.points));
-        ui.ppo.beside_points.set(points(&kept.beside_points));
+        ui.ppo.points.set(main_points);
+        ui.ppo.beside_points.set(beside_points);
         ui.ppo.overopt.points.set(kept.overopt.clone());
         ui.ppo.iteration.set(kept.iteration);
         self.watch(ui, lab, sft, kept.iteration).await.map_err(|e| e.to_string())
