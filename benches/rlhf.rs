@@ -43,6 +43,9 @@ fn main() {
             for b in block_on(bench::sampling_both(preset, d, reps)).expect("sampling") {
                 print(b, name);
             }
+            for b in block_on(bench::rollout(preset, d, 8, 4, 40, reps)).expect("rollout") {
+                print(b, name);
+            }
             print(block_on(bench::ppo(preset, d, bench::ppo_config(), reps.max(2))).expect("ppo"), name);
         }
         for &preset in &pipelines {

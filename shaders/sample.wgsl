@@ -18,6 +18,9 @@
 //   3. u_i comes from a counter-based RNG, a PCG hash of (seed, counter, r, i):
 //      no state on the GPU, and the CPU reference (src/kernels/reference.rs)
 //      computes the very same numbers, so the two can be compared token by token.
+//      The rows come in equal groups, each with its own seed (one prompt's
+//      answers in a batch of prompts); r counts rows within the group, so a
+//      group draws the same numbers whichever other groups share the batch.
 // Ties in the argmax go to the lower token id.
 
 struct Params {
@@ -25,7 +28,8 @@ struct Params {
     vocab: u32,
     // 0 or ≥ vocab keeps every token.
     top_k: u32,
-    seed: u32,
+    // How many groups the rows split into; `seeds` holds one seed per group.
+    groups: u32,
     counter: u32,
     // f32 bits: WGSL has no mixed-type storage struct reads we can rely on everywhere.
     temperature_bits: u32,
@@ -34,6 +38,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(1) var<storage, read_write> tokens: array<i32>;
 @group(0) @binding(2) var<storage, read_write> params: array<u32>;
+@group(0) @binding(3) var<storage, read_write> seeds: array<u32>;
 
 const WG: u32 = 64u;
 
@@ -74,7 +79,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let row = wid.x;
     let vocab = params[1];
     let top_k = params[2];
-    let seed = params[3];
+    let group_size = params[0] / params[3];
+    let seed = seeds[row / group_size];
     let counter = params[4];
     let temperature = bitcast<f32>(params[5]);
     let base = row * vocab;
@@ -131,7 +137,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (order_key(l) >= threshold) {
             var s = l;
             if (temperature > 0.0) {
-                let u = uniform(seed, counter, row, i);
+                let u = uniform(seed, counter, row % group_size, i);
                 s = l / temperature - log(-log(u));
             }
             if (index == 0xffffffffu || s > score) {

@@ -12,7 +12,7 @@ use crate::model::Preset;
 use crate::ppo::{PpoConfig, PpoTrainer};
 use crate::readback::readbacks;
 use crate::reward::RewardModel;
-use crate::sample::{SampleConfig, generate_k};
+use crate::sample::{SampleConfig, generate_k, generate_many, generate_with_kernel};
 use burn::module::Module;
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -137,6 +137,101 @@ pub async fn sampling(preset: Preset, device: &Device, batches: usize) -> Result
         attention: if kernels::dispatches()[2] > d0[2] { "attention-kernel" } else { "burn-ops" },
         attention_kernel_dispatches_per_batch: (kernels::dispatches()[2] - d0[2]) as f64 / n,
     })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RolloutBench {
+    pub bench: &'static str,
+    pub preset: &'static str,
+    /// "all-prompts" (every prompt in one batch, one position per token through
+    /// the KV cache), "prompt-by-prompt" (the same, one batch per prompt) or
+    /// "prompt-by-prompt-whole-context" (how a GPU sampled before).
+    pub path: &'static str,
+    pub prompts: usize,
+    pub answers_each: usize,
+    pub tokens_each: usize,
+    pub batches: usize,
+    pub ms_per_rollout: f64,
+    pub readbacks_per_rollout: f64,
+    pub sample_kernel_dispatches_per_rollout: f64,
+    pub attention_kernel_dispatches_per_rollout: f64,
+}
+
+/// A rollout's generation as the PPO panel samples it (the RL prompts, `k`
+/// answers each at temperature 1, no stop token so every answer has all its
+/// `tokens`), timed three ways side by side: all prompts together
+/// ([`generate_many`]), one prompt at a time through the same function, and one
+/// prompt at a time running the whole context for every token
+/// ([`generate_with_kernel`], a GPU's way before).
+pub async fn rollout(
+    preset: Preset,
+    device: &Device,
+    prompts: usize,
+    k: usize,
+    tokens: usize,
+    batches: usize,
+) -> Result<Vec<RolloutBench>, TrainError> {
+    let lab = lab(preset, device)?;
+    let model = lab.pretrainer.model();
+    let tok = &lab.tokenizer;
+    let ids: Vec<Vec<u32>> = crate::sft::prompts(Lang::En).rl.iter().cycle().take(prompts).map(|p| tok.encode(p)).collect();
+    let cfg = SampleConfig { temperature: 1.0, top_k: 0, max_new_tokens: tokens };
+    let rngs = || (0..prompts as u64).map(StdRng::seed_from_u64).collect::<Vec<_>>();
+    let mut out = vec![];
+    for path in ["all-prompts", "prompt-by-prompt", "prompt-by-prompt-whole-context"] {
+        let once = async || -> Result<(), TrainError> {
+            match path {
+                "all-prompts" => {
+                    generate_many(&model, tok.eot(), &ids, k, &cfg, None, &mut rngs(), &lab.device).await?;
+                }
+                "prompt-by-prompt" => {
+                    for (p, mut rng) in ids.iter().zip(rngs()) {
+                        generate_many(
+                            &model,
+                            tok.eot(),
+                            std::slice::from_ref(p),
+                            k,
+                            &cfg,
+                            None,
+                            std::slice::from_mut(&mut rng),
+                            &lab.device,
+                        )
+                        .await?;
+                    }
+                }
+                // How a GPU sampled a rollout before: prompt by prompt, each token
+                // running the whole context again. (On the CPU: through the sampling
+                // kernel's reference, a readback a token; not a path the CPU takes.)
+                _ => {
+                    for (p, mut rng) in ids.iter().zip(rngs()) {
+                        generate_with_kernel(&model, tok.eot(), p, k, &cfg, None, &mut rng, &lab.device).await?;
+                    }
+                }
+            }
+            Ok(())
+        };
+        once().await?; // the first compiles the GPU kernels for these shapes
+        let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
+        for _ in 0..batches {
+            once().await?;
+        }
+        let secs = t0.elapsed().as_secs_f64().max(1e-9);
+        let (n, d1) = (batches as f64, kernels::dispatches());
+        out.push(RolloutBench {
+            bench: "rollout",
+            preset: preset.name(),
+            path,
+            prompts,
+            answers_each: k,
+            tokens_each: tokens,
+            batches,
+            ms_per_rollout: 1e3 * secs / n,
+            readbacks_per_rollout: (readbacks() - r0) as f64 / n,
+            sample_kernel_dispatches_per_rollout: (d1[0] - d0[0]) as f64 / n,
+            attention_kernel_dispatches_per_rollout: (d1[2] - d0[2]) as f64 / n,
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -5,7 +5,7 @@
 //! kernels.
 
 use crate::TrainError;
-use crate::kernels::{Draw, on_gpu, reference, sample, sample_now, timestamps, token_stats};
+use crate::kernels::{Draw, on_gpu, reference, sample_groups, sample_now, timestamps, token_stats};
 use crate::readback::read_vec;
 use burn::prelude::*;
 use serde::Serialize;
@@ -77,10 +77,13 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     });
     let host = read_vec(logits.clone()).await?;
     let mut out = vec![];
-    for (i, (temperature, top_k)) in [(1.0f32, 0usize), (0.8, 20), (0.0, 0), (1.3, 1)].into_iter().enumerate() {
-        let draw = Draw { seed: seed as u32 ^ 0x9e37, counter: i as u32, temperature, top_k };
-        let got = read_vec(sample(logits.clone(), &draw).await?.float()).await?;
-        let want = reference::sample_rows(&host, vocab, &draw);
+    // The second case splits the rows into 4 groups with seeds of their own (a
+    // batch of prompts' answers).
+    for (i, (temperature, top_k, groups)) in [(1.0f32, 0usize, 1u32), (0.8, 20, 4), (0.0, 0, 1), (1.3, 1, 1)].into_iter().enumerate() {
+        let draw = Draw { seed: 0, counter: i as u32, temperature, top_k };
+        let seeds: Vec<u32> = (0..groups).map(|g| (seed as u32 ^ 0x9e37).wrapping_add(g * 0x1000)).collect();
+        let got = read_vec(sample_groups(logits.clone(), &seeds, &draw).await?.float()).await?;
+        let want = reference::sample_groups(&host, vocab, &seeds, &draw);
         let same = got.iter().zip(&want).filter(|(g, w)| **g as u32 == **w).count();
         let within = got.iter().enumerate().all(|(r, &g)| {
             let row = &host[r * vocab..(r + 1) * vocab];
@@ -88,8 +91,8 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
             g < vocab && reference::order_key(row[g]) >= reference::top_k_threshold(row, if temperature > 0.0 { top_k } else { 1 })
         });
         let gpu_us = gpu_time(&device, 8, {
-            let (l, d) = (logits.clone(), draw);
-            move || sample_now(l.clone(), &d)
+            let (l, s, d) = (logits.clone(), seeds.clone(), draw);
+            move || sample_now(l.clone(), &s, &d)
         })
         .await;
         out.push(Check {

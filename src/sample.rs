@@ -114,7 +114,7 @@ pub async fn generate_k(
     device: &Device,
 ) -> Result<Vec<Vec<u32>>, TrainError> {
     if kernels::gpu_sampling(device) {
-        return generate_on_gpu(model, bos, prompt, k, cfg, stop, rng, device).await;
+        return generate_with_kernel(model, bos, prompt, k, cfg, stop, rng, device).await;
     }
     let block = model.block_size();
     if prompt.len() + 1 + cfg.max_new_tokens <= block {
@@ -164,7 +164,7 @@ pub async fn generate_k(
 /// prompt's answers do not depend on which others share the batch (the sums in
 /// a wider batch may round differently).
 ///
-/// On a GPU the prompts run one after the other through [`generate_k`]'s GPU path.
+/// On a GPU: [`generate_many_with_kernel`], every prompt in one batch too.
 #[allow(clippy::too_many_arguments)]
 pub async fn generate_many<R: Rng>(
     model: &Gpt,
@@ -180,12 +180,7 @@ pub async fn generate_many<R: Rng>(
     let block = model.block_size();
     let room: Vec<usize> = prompts.iter().map(|p| cfg.max_new_tokens.min(block.saturating_sub(p.len() + 1))).collect();
     if kernels::gpu_sampling(device) {
-        let mut out = Vec::with_capacity(prompts.len());
-        for ((prompt, rng), &room) in prompts.iter().zip(rngs.iter_mut()).zip(&room) {
-            let cfg = SampleConfig { max_new_tokens: room, ..*cfg };
-            out.push(generate_on_gpu(model, bos, prompt, k, &cfg, stop, rng, device).await?);
-        }
-        return Ok(out);
+        return generate_many_with_kernel(model, bos, prompts, k, cfg, stop, rngs, device).await;
     }
     let rows = prompts.len() * k;
     let mut new: Vec<Vec<u32>> = vec![vec![]; rows];
@@ -249,9 +244,10 @@ pub fn first_readback_after(max_new_tokens: usize, stop: Option<u32>, longest_la
 /// buffer that is appended to the next forward's input; nothing is read back until
 /// [`first_readback_after`] tokens are made, then every [`READBACK_EVERY`] while
 /// some answer goes on. Rows that ended keep generating until the readback; their
-/// extra tokens are cut here.
+/// extra tokens are cut here. (It runs on any device: elsewhere the kernel's
+/// reference draws the same numbers, which is how the native tests check it.)
 #[allow(clippy::too_many_arguments)]
-async fn generate_on_gpu(
+pub async fn generate_with_kernel(
     model: &Gpt,
     bos: u32,
     prompt: &[u32],
@@ -310,6 +306,96 @@ async fn generate_on_gpu(
         LONGEST_LAST.store(longest.div_ceil(BREATHE_EVERY) * BREATHE_EVERY, Ordering::Relaxed);
     }
     Ok(new)
+}
+
+/// [`generate_many`] on a GPU: every prompt's `k` answers in one batch, the
+/// prompts left-padded into one [`KvCache`] as on the CPU, so each token runs one
+/// position of every row (not the whole context again), and the `sample` kernel
+/// picks each row's token into the next forward's input; the answers are read
+/// back as [`generate_with_kernel`] reads them. A prompt's group draws with one
+/// seed from its own stream and each row's index in the group (the kernel's seed
+/// groups), as [`generate_with_kernel`] draws for that prompt alone, so a prompt's
+/// answers do not depend on the batch. Runs on any device, like
+/// [`generate_with_kernel`].
+#[allow(clippy::too_many_arguments)]
+pub async fn generate_many_with_kernel<R: Rng>(
+    model: &Gpt,
+    bos: u32,
+    prompts: &[Vec<u32>],
+    k: usize,
+    cfg: &SampleConfig,
+    stop: Option<u32>,
+    rngs: &mut [R],
+    device: &Device,
+) -> Result<Vec<Vec<Vec<u32>>>, TrainError> {
+    assert_eq!(prompts.len(), rngs.len(), "one random stream per prompt");
+    let block = model.block_size();
+    // One seed per prompt, drawn as `generate_with_kernel` draws it, even for a
+    // prompt that leaves no room (its answers are empty).
+    let seeds: Vec<u32> = rngs.iter_mut().map(|rng| rng.random()).collect();
+    let room: Vec<usize> = prompts.iter().map(|p| cfg.max_new_tokens.min(block.saturating_sub(p.len() + 1))).collect();
+    let mut out: Vec<Vec<Vec<u32>>> = vec![vec![vec![]; k]; prompts.len()];
+    let live: Vec<usize> = (0..prompts.len()).filter(|&p| room[p] > 0).collect();
+    if live.is_empty() || k == 0 {
+        return Ok(out);
+    }
+    let rows = live.len() * k;
+    let prompt_of = |r: usize| live[r / k];
+    let width = live.iter().map(|&p| prompts[p].len() + 1).max().unwrap_or(1);
+    let pads: Vec<usize> = (0..rows).map(|r| width - (prompts[prompt_of(r)].len() + 1)).collect();
+    let mut host: Vec<i32> = Vec::with_capacity(rows * width);
+    for (r, &pad) in pads.iter().enumerate() {
+        host.extend(std::iter::repeat_n(bos as i32, pad + 1));
+        host.extend(prompts[prompt_of(r)].iter().map(|&x| x as i32));
+    }
+    let mut input = Tensor::<2, Int>::from_data(TensorData::new(host, [rows, width]), device);
+    let mut cache = KvCache::left_padded(pads);
+    let group_seeds: Vec<u32> = live.iter().map(|&p| seeds[p]).collect();
+    let steps = live.iter().map(|&p| room[p]).max().unwrap_or(0);
+    let mut new: Vec<Vec<u32>> = vec![vec![]; rows];
+    let mut done = vec![false; rows];
+    let mut made = 0;
+    let mut n = first_readback_after(steps, stop, LONGEST_LAST.load(Ordering::Relaxed));
+    while made < steps {
+        n = n.min(steps - made);
+        let mut chunk = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = input.dims()[1];
+            let logits = model.forward_cached(input, &mut cache).narrow(1, t - 1, 1).flatten::<2>(1, 2); // (rows, V)
+            let draw = Draw { seed: 0, counter: made as u32, temperature: cfg.temperature, top_k: cfg.top_k };
+            let next = kernels::sample_groups(logits, &group_seeds, &draw).await?.unsqueeze_dim::<2>(1); // (rows, 1)
+            chunk.push(next.clone());
+            // A row past its room is fed on (its positions stay in the block) until
+            // the readback; its extra tokens are cut below.
+            input = next;
+            made += 1;
+            if made % BREATHE_EVERY == 0 {
+                crate::breathe::breathe().await;
+            }
+        }
+        let tokens = read_ints(Tensor::cat(chunk, 1)).await?; // (rows, n): the one readback
+        for r in 0..rows {
+            for &tok in &tokens[r * n..(r + 1) * n] {
+                if done[r] {
+                    break;
+                }
+                new[r].push(tok);
+                done[r] = Some(tok) == stop || new[r].len() == room[prompt_of(r)];
+            }
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+        n = READBACK_EVERY;
+    }
+    if stop.is_some() {
+        let longest = new.iter().map(Vec::len).max().unwrap_or(0);
+        LONGEST_LAST.store(longest.div_ceil(BREATHE_EVERY) * BREATHE_EVERY, Ordering::Relaxed);
+    }
+    for (r, answer) in new.into_iter().enumerate() {
+        out[prompt_of(r)][r % k] = answer;
+    }
+    Ok(out)
 }
 
 /// `k` answers to `prompt` as text, sampled side by side: each is cut so that

@@ -10,7 +10,9 @@ use rlhf_playground::inspect::{attention_maps, top_next_tokens};
 use rlhf_playground::model::{KvCache, Preset, cross_entropy};
 use rlhf_playground::pretrain::{PretrainConfig, Pretrainer};
 use rlhf_playground::readback::read_vec;
-use rlhf_playground::sample::{SampleConfig, first_readback_after, generate, generate_k, generate_many, pick};
+use rlhf_playground::sample::{
+    SampleConfig, first_readback_after, generate, generate_k, generate_many, generate_many_with_kernel, generate_with_kernel, pick,
+};
 use rlhf_playground::tokenizer::Tokenizer;
 
 const VOCAB: usize = 512;
@@ -167,6 +169,43 @@ fn prompts_sampled_together_answer_as_they_would_alone() {
         assert!(answers.iter().all(|a| a.len() == room), "each answer runs to its room ({room})");
     }
     assert_eq!(together[2][0].len(), 13, "a 50-token prompt leaves 64 − 51 = 13");
+}
+
+/// The GPU's way of sampling many prompts at once (left-padded into one KV cache,
+/// tokens picked by the sampling kernel and fed back on the device, each prompt's
+/// answers drawn with its own seed) gives every prompt the answers the GPU's way
+/// gives it alone (the whole context again for each token): the same tokens, cut
+/// at the same end token or room. On the CPU the sampling kernel's reference draws
+/// the kernel's numbers, so the paths a GPU takes are compared here.
+#[test]
+fn prompts_batched_the_gpus_way_answer_as_they_would_alone() {
+    let device = Device::flex();
+    let model = micro_model(&device);
+    // 63 tokens leave a 64-token block no room: that prompt's answers are empty.
+    let prompts: Vec<Vec<u32>> = [3usize, 9, 50, 63].iter().map(|&n| (0..n).map(|i| ((i * 31 + n) % VOCAB) as u32).collect()).collect();
+    let cfg = SampleConfig { temperature: 1.0, top_k: 40, max_new_tokens: 20 };
+    let seeds = [21u64, 22, 23, 24];
+    let rngs = || seeds.iter().map(|&s| StdRng::seed_from_u64(s)).collect::<Vec<_>>();
+    // An end token the first answer draws early, so answers end in both ways.
+    let free = block_on(generate_many_with_kernel(&model, 0, &prompts, 3, &cfg, None, &mut rngs(), &device)).unwrap();
+    let stop = free[0][0][2];
+    let together = block_on(generate_many_with_kernel(&model, 0, &prompts, 3, &cfg, Some(stop), &mut rngs(), &device)).unwrap();
+    for (((prompt, &seed), answers), unstopped) in prompts.iter().zip(&seeds).zip(&together).zip(&free) {
+        let room = cfg.max_new_tokens.min(model.block_size().saturating_sub(prompt.len() + 1));
+        let alone_cfg = SampleConfig { max_new_tokens: room, ..cfg };
+        let alone = block_on(generate_with_kernel(&model, 0, prompt, 3, &alone_cfg, Some(stop), &mut StdRng::seed_from_u64(seed), &device))
+            .unwrap();
+        assert_eq!(answers, &alone, "prompt of {} tokens", prompt.len());
+        for (a, u) in answers.iter().zip(unstopped) {
+            let end = u.iter().position(|&t| t == stop).map_or(u.len(), |i| i + 1);
+            assert_eq!(a[..], u[..end], "an end token cuts the answer, nothing else changes");
+            assert_eq!(u.len(), room, "without an end token each answer runs to its room ({room})");
+        }
+    }
+    assert!(together[0][0].len() <= 3, "the first answer ends at its end token");
+    assert!(together.iter().flatten().any(|a| a.len() == 20), "some answer runs to the limit");
+    assert_eq!(free[2][0].len(), 13, "a 50-token prompt leaves 64 − 51 = 13");
+    assert!(together[3].iter().all(Vec::is_empty), "a prompt that fills the block gets empty answers");
 }
 
 #[test]

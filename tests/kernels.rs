@@ -137,3 +137,24 @@ fn causal_attention_equals_the_loop_written_out() {
         }
     }
 }
+
+/// Rows in groups with seeds of their own: a group draws what it draws alone with
+/// its seed, and one group is the plain draw.
+#[test]
+fn a_group_of_rows_draws_the_same_tokens_whichever_groups_share_its_batch() {
+    let vocab = 7;
+    let logits: Vec<f32> = (0..6 * vocab).map(|i| ((i * 37 % 11) as f32) * 0.4 - 1.0).collect();
+    let draw = Draw { seed: 0, counter: 3, temperature: 1.5, top_k: 0 };
+    let seeds = [11u32, 22, 33];
+    let together = reference::sample_groups(&logits, vocab, &seeds, &draw);
+    for (g, &seed) in seeds.iter().enumerate() {
+        let alone = reference::sample_rows(&logits[g * 2 * vocab..(g + 1) * 2 * vocab], vocab, &Draw { seed, ..draw });
+        assert_eq!(together[g * 2..g * 2 + 2], alone[..], "group {g}");
+    }
+    assert_eq!(reference::sample_groups(&logits, vocab, &[5], &draw), reference::sample_rows(&logits, vocab, &Draw { seed: 5, ..draw }));
+    // The groups' seeds matter: other seeds draw other tokens somewhere.
+    let draws: Vec<Vec<u32>> = (0..20).map(|c| reference::sample_groups(&logits, vocab, &seeds, &Draw { counter: c, ..draw })).collect();
+    let swapped: Vec<Vec<u32>> =
+        (0..20).map(|c| reference::sample_groups(&logits, vocab, &[33, 22, 11], &Draw { counter: c, ..draw })).collect();
+    assert_ne!(draws, swapped);
+}

@@ -21,9 +21,10 @@ const WORKGROUP: u32 = 64;
 
 #[backend_extension(Cube, Fusion: cfg(target_arch = "wasm32"))]
 pub trait RlhfKernels: Backend {
-    /// logits (rows, V) f32 → the sampled token of each row (rows) i32.
+    /// logits (rows, V) f32 and one seed per equal group of rows (groups) i32 →
+    /// the sampled token of each row (rows) i32.
     #[fusion(dtype = DType::I32, shape = Shape::from([logits[0]]))]
-    fn sample_tokens(logits: FloatTensor<Self>, seed: u32, counter: u32, temperature: f32, top_k: u32) -> IntTensor<Self>;
+    fn sample_tokens(logits: FloatTensor<Self>, seeds: IntTensor<Self>, counter: u32, temperature: f32, top_k: u32) -> IntTensor<Self>;
 
     /// policy and reference logits (N, V), targets (N) i32 → (N, 3):
     /// log π(y), log π_ref(y), H(π).
@@ -80,15 +81,21 @@ fn dims2(t: &CubeTensor) -> (usize, usize) {
 }
 
 impl RlhfKernels for CubeBackend {
-    fn sample_tokens(logits: FloatTensor<Self>, seed: u32, counter: u32, temperature: f32, top_k: u32) -> IntTensor<Self> {
+    fn sample_tokens(logits: FloatTensor<Self>, seeds: IntTensor<Self>, counter: u32, temperature: f32, top_k: u32) -> IntTensor<Self> {
         assert_eq!(logits.dtype, DType::F32, "sample.wgsl reads f32 logits");
-        let logits = into_contiguous(logits);
+        assert_eq!(seeds.dtype, DType::I32, "sample.wgsl reads i32 seeds");
+        let (logits, seeds) = (into_contiguous(logits), into_contiguous(seeds));
         let (rows, vocab) = dims2(&logits);
+        let groups = seeds.meta.shape()[0];
+        assert!(groups > 0 && rows.is_multiple_of(groups), "{rows} rows do not split into {groups} equal groups");
         let client = logits.client.clone();
         let out = client.empty(rows.max(1) * 4);
-        let p = params(&logits, &[rows as u32, vocab as u32, top_k, seed, counter, temperature.to_bits()]);
-        let args =
-            KernelArguments::new().with_buffer(logits.handle.clone().binding()).with_buffer(out.clone().binding()).with_buffer(p.binding());
+        let p = params(&logits, &[rows as u32, vocab as u32, top_k, groups as u32, counter, temperature.to_bits()]);
+        let args = KernelArguments::new()
+            .with_buffer(logits.handle.clone().binding())
+            .with_buffer(out.clone().binding())
+            .with_buffer(p.binding())
+            .with_buffer(seeds.handle.clone().binding());
         client.launch(Box::new(SourceKernel::new(SampleWgsl, CubeDim::new_1d(WORKGROUP))), CubeCount::Static(rows as u32, 1, 1), args);
         count(0);
         CubeTensor::new_contiguous(client, logits.device.clone(), Shape::from([rows]), out, DType::I32)

@@ -236,24 +236,34 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// The next token of every row of `logits` (rows, V), on the logits' device: the
 /// `sample` kernel on a GPU (nothing is read back), the CPU reference otherwise.
 pub async fn sample(logits: Tensor<2>, draw: &Draw) -> Result<Tensor<1, Int>, TrainError> {
+    sample_groups(logits, &[draw.seed], draw).await
+}
+
+/// [`sample`] for rows in `seeds.len()` equal groups, each drawing with its own
+/// seed ([`reference::sample_groups`]): one prompt's answers in a batch of prompts
+/// get the numbers they would get alone.
+pub async fn sample_groups(logits: Tensor<2>, seeds: &[u32], draw: &Draw) -> Result<Tensor<1, Int>, TrainError> {
     let device = logits.device();
     if on_gpu(&device) {
-        return Ok(sample_now(logits, draw));
+        return Ok(sample_now(logits, seeds, draw));
     }
     let [_, v] = logits.dims();
-    let tokens = reference::sample_rows(&read_vec(logits).await?, v, draw);
+    let tokens = reference::sample_groups(&read_vec(logits).await?, v, seeds, draw);
     let n = tokens.len();
     Ok(Tensor::from_data(TensorData::new(tokens.into_iter().map(|t| t as i32).collect::<Vec<_>>(), [n]), &device))
 }
 
 /// The `sample` kernel's dispatch, on a wgpu device.
-pub(crate) fn sample_now(logits: Tensor<2>, draw: &Draw) -> Tensor<1, Int> {
+pub(crate) fn sample_now(logits: Tensor<2>, seeds: &[u32], draw: &Draw) -> Tensor<1, Int> {
     #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
     {
         use burn::backend::Dispatch;
+        let seeds: Vec<i32> = seeds.iter().map(|&s| s as i32).collect();
+        let n = seeds.len();
+        let seeds = Tensor::<1, Int>::from_data(TensorData::new(seeds, [n]), &logits.device()).cast(burn::tensor::DType::I32);
         Tensor::from_dispatch(<Dispatch as gpu::RlhfKernels>::sample_tokens(
             logits.into_dispatch(),
-            draw.seed,
+            seeds.into_dispatch(),
             draw.counter,
             draw.temperature,
             draw.top_k as u32,
@@ -261,7 +271,7 @@ pub(crate) fn sample_now(logits: Tensor<2>, draw: &Draw) -> Tensor<1, Int> {
     }
     #[cfg(not(any(target_arch = "wasm32", feature = "wgpu")))]
     {
-        let _ = (logits, draw);
+        let _ = (logits, seeds, draw);
         unreachable!("no wgpu device in this build")
     }
 }

@@ -72,6 +72,19 @@ pub fn sample_rows(logits: &[f32], vocab: usize, draw: &Draw) -> Vec<u32> {
     logits.chunks(vocab).enumerate().map(|(r, row)| sample_row(row, r as u32, draw)).collect()
 }
 
+/// [`sample_rows`] for rows in `seeds.len()` equal groups, group g drawing with
+/// seed `seeds[g]` and its rows counted from 0 (so a group's tokens do not depend
+/// on the groups beside it); `draw.seed` is not used.
+pub fn sample_groups(logits: &[f32], vocab: usize, seeds: &[u32], draw: &Draw) -> Vec<u32> {
+    let rows = logits.len() / vocab.max(1);
+    assert!(!seeds.is_empty() && rows.is_multiple_of(seeds.len()), "{rows} rows do not split into {} equal groups", seeds.len());
+    let per_group = rows / seeds.len() * vocab;
+    if per_group == 0 {
+        return vec![];
+    }
+    logits.chunks(per_group).zip(seeds).flat_map(|(group, &seed)| sample_rows(group, vocab, &Draw { seed, ..*draw })).collect()
+}
+
 /// What `shaders/token_stats.wgsl` replaces, in burn ops: for logits (N, V) of the
 /// policy and the reference and targets (N), returns (N, 3) = (log π(y), log π_ref(y),
 /// H(π)).

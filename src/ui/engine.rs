@@ -352,6 +352,17 @@ async fn run_bench(params: &Params, backend: &Backend, ui: &Ui) {
         status::update(|s| s.bench.push(v));
     };
     yield_to_browser(0).await;
+    // A rollout of the PPO panel's 8 prompts × 4 answers, 16 tokens each (a
+    // software GPU takes about a second a token).
+    match bench::rollout(params.preset, device, 8, 4, 16, 1).await {
+        Ok(v) => v.into_iter().for_each(|b| push(Ok(serde_json::to_value(b).unwrap_or_default()))),
+        Err(e) => push(Err(e)),
+    }
+    if params.bench_rollout_only {
+        status::update(|s| s.bench_done = true);
+        return;
+    }
+    yield_to_browser(0).await;
     push(bench::pretrain(params.preset, device, params.bench_steps).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
     yield_to_browser(0).await;
     match bench::sampling_both(params.preset, device, 2).await {

@@ -1,6 +1,7 @@
 // Quick look (not part of the test run): opens the release build with ?bench=1 on
 // micro and prints what the page measured and our kernels' check, plus any
-// console errors. node tests/e2e/kcheck.mjs
+// console errors. node tests/e2e/kcheck.mjs; KCHECK_BENCH=rollout times only a
+// rollout's generation (all prompts together beside prompt by prompt).
 import { launch, serve, status, until } from './lib.mjs';
 
 const { server, base } = await serve();
@@ -9,7 +10,7 @@ const page = await browser.newPage();
 const errors = [];
 page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`); });
 page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
-await page.goto(`${base}?preset=micro&seed=1&bench=1`);
+await page.goto(`${base}?preset=micro&seed=1&bench=${process.env.KCHECK_BENCH ?? '1'}`);
 try {
   const s = await until('?bench=1', async () => { const s = await status(page); return (s?.bench_done || s?.error) && s; }, 900_000, 1000);
   console.log(JSON.stringify({ backend: s.backend, adapter: s.adapter, error: s.error }));
