@@ -13,7 +13,7 @@ use rlhf_playground::corpus::Lang;
 use rlhf_playground::kernels;
 use rlhf_playground::lab::Lab;
 use rlhf_playground::model::Preset;
-use rlhf_playground::sample::{SampleConfig, generate_k};
+use rlhf_playground::sample::{SampleConfig, generate_k, generate_many, generate_with_kernel};
 
 #[test]
 fn kernels_match_their_references_on_a_native_wgpu_adapter() {
@@ -43,6 +43,22 @@ fn kernels_match_their_references_on_a_native_wgpu_adapter() {
     assert_eq!(rlhf_playground::readback::readbacks() - read_before, 1, "one readback for the batch");
     let layers = lab.model_cfg.n_layer as u64;
     assert_eq!(kernels::dispatches()[2] - before[2], 20 * layers, "one attention dispatch per layer per forward pass");
+
+    // Prompts of three lengths sampled together (one KV cache, one sample dispatch
+    // per token for all of them, each prompt's answers with a seed of its own)
+    // answer as each does alone, the whole context run again for every token.
+    let prompts: Vec<Vec<u32>> =
+        ["Q: hi", "Q: where does the fox sleep?", "Q: what is the owl called?\nA:"].iter().map(|p| tok.encode(p)).collect();
+    let cfg = SampleConfig { temperature: 1.0, top_k: 20, max_new_tokens: 12 };
+    let rngs = || (0..3).map(rand::rngs::StdRng::seed_from_u64).collect::<Vec<_>>();
+    let before = kernels::dispatches();
+    let together = block_on(generate_many(&lab.pretrainer.model(), tok.eot(), &prompts, 2, &cfg, None, &mut rngs(), &gpu.device)).unwrap();
+    assert_eq!(kernels::dispatches()[0] - before[0], 12, "one sample dispatch per position for all the prompts");
+    for ((prompt, mut rng), answers) in prompts.iter().zip(rngs()).zip(&together) {
+        let alone =
+            block_on(generate_with_kernel(&lab.pretrainer.model(), tok.eot(), prompt, 2, &cfg, None, &mut rng, &gpu.device)).unwrap();
+        assert_eq!(answers, &alone, "{prompt:?}");
+    }
 
     // The whole model with attention.wgsl equals it with burn's attention.
     let model = lab.pretrainer.model();
