@@ -185,14 +185,7 @@ pub async fn generate_many<R: Rng>(
     let rows = prompts.len() * k;
     let mut new: Vec<Vec<u32>> = vec![vec![]; rows];
     let mut done: Vec<bool> = (0..rows).map(|r| room[r / k] == 0).collect();
-    let width = prompts.iter().map(|p| p.len() + 1).max().unwrap_or(1);
-    let pads: Vec<usize> = (0..rows).map(|r| width - (prompts[r / k].len() + 1)).collect();
-    let mut ids: Vec<i32> = Vec::with_capacity(rows * width);
-    for (r, &pad) in pads.iter().enumerate() {
-        ids.extend(std::iter::repeat_n(bos as i32, pad + 1));
-        ids.extend(prompts[r / k].iter().map(|&x| x as i32));
-    }
-    let mut cache = KvCache::left_padded(pads);
+    let (mut ids, width, mut cache) = left_padded(bos, prompts.iter().map(Vec::as_slice), k);
     let mut t = width;
     while !done.iter().all(|&d| d) {
         let input = Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(&mut ids), [rows, t]), device);
@@ -214,6 +207,21 @@ pub async fn generate_many<R: Rng>(
     }
     let mut groups = new.into_iter();
     Ok(prompts.iter().map(|_| groups.by_ref().take(k).collect()).collect())
+}
+
+/// `k` rows of each prompt after end-of-text, left-padded (with end-of-text) to one
+/// width: the ids (rows × width), the width, and a cache that hides the padding.
+fn left_padded<'a>(bos: u32, prompts: impl Iterator<Item = &'a [u32]> + Clone, k: usize) -> (Vec<i32>, usize, KvCache) {
+    let width = prompts.clone().map(|p| p.len() + 1).max().unwrap_or(1);
+    let (mut ids, mut pads) = (vec![], vec![]);
+    for prompt in prompts {
+        for _ in 0..k {
+            ids.extend(std::iter::repeat_n(bos as i32, width - prompt.len()));
+            ids.extend(prompt.iter().map(|&x| x as i32));
+            pads.push(width - (prompt.len() + 1));
+        }
+    }
+    (ids, width, KvCache::left_padded(pads))
 }
 
 /// Tokens generated on the GPU between two readbacks after the first, while some
@@ -285,26 +293,12 @@ pub async fn generate_with_kernel(
             }
         }
         let tokens = read_ints(Tensor::cat(chunk, 1)).await?; // (k, n): the one readback
-        for (row, out) in new.iter_mut().enumerate() {
-            if stop.is_some() && out.last().copied() == stop {
-                continue;
-            }
-            for &tok in &tokens[row * n..(row + 1) * n] {
-                out.push(tok);
-                if Some(tok) == stop {
-                    break;
-                }
-            }
-        }
-        if stop.is_some() && new.iter().all(|o| o.last().copied() == stop) {
+        if append_until_end(&mut new, &tokens, n, stop, |_| cfg.max_new_tokens) {
             break;
         }
         n = READBACK_EVERY;
     }
-    if stop.is_some() {
-        let longest = new.iter().map(Vec::len).max().unwrap_or(0);
-        LONGEST_LAST.store(longest.div_ceil(BREATHE_EVERY) * BREATHE_EVERY, Ordering::Relaxed);
-    }
+    remember_longest(stop, &new);
     Ok(new)
 }
 
@@ -341,19 +335,11 @@ pub async fn generate_many_with_kernel<R: Rng>(
     }
     let rows = live.len() * k;
     let prompt_of = |r: usize| live[r / k];
-    let width = live.iter().map(|&p| prompts[p].len() + 1).max().unwrap_or(1);
-    let pads: Vec<usize> = (0..rows).map(|r| width - (prompts[prompt_of(r)].len() + 1)).collect();
-    let mut host: Vec<i32> = Vec::with_capacity(rows * width);
-    for (r, &pad) in pads.iter().enumerate() {
-        host.extend(std::iter::repeat_n(bos as i32, pad + 1));
-        host.extend(prompts[prompt_of(r)].iter().map(|&x| x as i32));
-    }
+    let (host, width, mut cache) = left_padded(bos, live.iter().map(|&p| prompts[p].as_slice()), k);
     let mut input = Tensor::<2, Int>::from_data(TensorData::new(host, [rows, width]), device);
-    let mut cache = KvCache::left_padded(pads);
     let group_seeds: Vec<u32> = live.iter().map(|&p| seeds[p]).collect();
     let steps = live.iter().map(|&p| room[p]).max().unwrap_or(0);
     let mut new: Vec<Vec<u32>> = vec![vec![]; rows];
-    let mut done = vec![false; rows];
     let mut made = 0;
     let mut n = first_readback_after(steps, stop, LONGEST_LAST.load(Ordering::Relaxed));
     while made < steps {
@@ -374,28 +360,41 @@ pub async fn generate_many_with_kernel<R: Rng>(
             }
         }
         let tokens = read_ints(Tensor::cat(chunk, 1)).await?; // (rows, n): the one readback
-        for r in 0..rows {
-            for &tok in &tokens[r * n..(r + 1) * n] {
-                if done[r] {
-                    break;
-                }
-                new[r].push(tok);
-                done[r] = Some(tok) == stop || new[r].len() == room[prompt_of(r)];
-            }
-        }
-        if done.iter().all(|&d| d) {
+        if append_until_end(&mut new, &tokens, n, stop, |r| room[prompt_of(r)]) {
             break;
         }
         n = READBACK_EVERY;
     }
-    if stop.is_some() {
-        let longest = new.iter().map(Vec::len).max().unwrap_or(0);
-        LONGEST_LAST.store(longest.div_ceil(BREATHE_EVERY) * BREATHE_EVERY, Ordering::Relaxed);
-    }
+    remember_longest(stop, &new);
     for (r, answer) in new.into_iter().enumerate() {
         out[prompt_of(r)][r % k] = answer;
     }
     Ok(out)
+}
+
+/// Appends one readback's `n` tokens per row (row-major) to each row's answer until
+/// it ends, at `stop` or at its `room` tokens (the tokens made after are cut);
+/// whether every answer has ended.
+fn append_until_end(answers: &mut [Vec<u32>], tokens: &[u32], n: usize, stop: Option<u32>, room: impl Fn(usize) -> usize) -> bool {
+    let ended = |r: usize, a: &[u32]| (stop.is_some() && a.last().copied() == stop) || a.len() >= room(r);
+    for (r, answer) in answers.iter_mut().enumerate() {
+        for &tok in &tokens[r * n..(r + 1) * n] {
+            if ended(r, answer) {
+                break;
+            }
+            answer.push(tok);
+        }
+    }
+    answers.iter().enumerate().all(|(r, a)| ended(r, a))
+}
+
+/// After a batch that could end early: its longest answer, rounded up to
+/// [`BREATHE_EVERY`], is when the next batch first looks.
+fn remember_longest(stop: Option<u32>, answers: &[Vec<u32>]) {
+    if stop.is_some() {
+        let longest = answers.iter().map(Vec::len).max().unwrap_or(0);
+        LONGEST_LAST.store(longest.div_ceil(BREATHE_EVERY) * BREATHE_EVERY, Ordering::Relaxed);
+    }
 }
 
 /// `k` answers to `prompt` as text, sampled side by side: each is cut so that
