@@ -177,11 +177,10 @@ pub async fn generate_many<R: Rng>(
     device: &Device,
 ) -> Result<Vec<Vec<Vec<u32>>>, TrainError> {
     assert_eq!(prompts.len(), rngs.len(), "one random stream per prompt");
-    let block = model.block_size();
-    let room: Vec<usize> = prompts.iter().map(|p| cfg.max_new_tokens.min(block.saturating_sub(p.len() + 1))).collect();
     if kernels::gpu_sampling(device) {
         return generate_many_with_kernel(model, bos, prompts, k, cfg, stop, rngs, device).await;
     }
+    let room = rooms(prompts, cfg, model.block_size());
     let rows = prompts.len() * k;
     let mut new: Vec<Vec<u32>> = vec![vec![]; rows];
     let mut done: Vec<bool> = (0..rows).map(|r| room[r / k] == 0).collect();
@@ -207,6 +206,12 @@ pub async fn generate_many<R: Rng>(
     }
     let mut groups = new.into_iter();
     Ok(prompts.iter().map(|_| groups.by_ref().take(k).collect()).collect())
+}
+
+/// Each prompt's room: at most `max_new_tokens`, and no more than end-of-text +
+/// prompt + answer fits the block.
+fn rooms(prompts: &[Vec<u32>], cfg: &SampleConfig, block: usize) -> Vec<usize> {
+    prompts.iter().map(|p| cfg.max_new_tokens.min(block.saturating_sub(p.len() + 1))).collect()
 }
 
 /// `k` rows of each prompt after end-of-text, left-padded (with end-of-text) to one
@@ -323,11 +328,10 @@ pub async fn generate_many_with_kernel<R: Rng>(
     device: &Device,
 ) -> Result<Vec<Vec<Vec<u32>>>, TrainError> {
     assert_eq!(prompts.len(), rngs.len(), "one random stream per prompt");
-    let block = model.block_size();
     // One seed per prompt, drawn as `generate_with_kernel` draws it, even for a
     // prompt that leaves no room (its answers are empty).
     let seeds: Vec<u32> = rngs.iter_mut().map(|rng| rng.random()).collect();
-    let room: Vec<usize> = prompts.iter().map(|p| cfg.max_new_tokens.min(block.saturating_sub(p.len() + 1))).collect();
+    let room = rooms(prompts, cfg, model.block_size());
     let mut out: Vec<Vec<Vec<u32>>> = vec![vec![vec![]; k]; prompts.len()];
     let live: Vec<usize> = (0..prompts.len()).filter(|&p| room[p] > 0).collect();
     if live.is_empty() || k == 0 {

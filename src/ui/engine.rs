@@ -358,7 +358,7 @@ async fn run_bench(params: &Params, backend: &Backend, ui: &Ui) {
         Ok(v) => v.into_iter().for_each(|b| push(Ok(serde_json::to_value(b).unwrap_or_default()))),
         Err(e) => push(Err(e)),
     }
-    if params.bench_rollout_only {
+    if params.bench == Some(super::BenchRun::Rollout) {
         status::update(|s| s.bench_done = true);
         return;
     }
@@ -492,7 +492,7 @@ async fn run(params: Params, ui: Ui) {
     keeper.teacher_link(&params, &ui, &mut lab, &mut stages).await;
     ui.ready.set(true);
     publish_status(&ui, &lab);
-    if params.bench {
+    if params.bench.is_some() {
         run_bench(&params, &backend, &ui).await;
     }
 

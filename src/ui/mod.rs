@@ -32,6 +32,16 @@ use i18n::tr;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
+/// What `?bench=` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchRun {
+    /// `1`: every benchmark, then our kernels' check.
+    All,
+    /// `rollout`: only a rollout's generation, all prompts together beside prompt
+    /// by prompt.
+    Rollout,
+}
+
 /// Settings read from the URL, so a set-up can be shared as a link. Out-of-range
 /// values are clamped to what the page allows; unreadable ones are ignored.
 #[derive(Clone, Debug)]
@@ -73,11 +83,9 @@ pub struct Params {
     pub dpo_lr: f64,
     /// `eval_prompts`: unseen prompts in the blind evaluation.
     pub eval_prompts: usize,
-    /// `bench=1`: run the benchmarks of src/bench.rs on this device once the page
-    /// is ready and report them in `rlhfStatus().bench`; `bench=rollout` only the
-    /// rollout's generation, all prompts together beside prompt by prompt.
-    pub bench: bool,
-    pub bench_rollout_only: bool,
+    /// `bench=1` or `bench=rollout`: which benchmarks of src/bench.rs to run on
+    /// this device once the page is ready (reported in `rlhfStatus().bench`).
+    pub bench: Option<BenchRun>,
     /// `bench_steps`: the pretraining steps `bench=1` times (10: a software GPU
     /// takes seconds a step; the CPU backend's figure steadies over more).
     pub bench_steps: usize,
@@ -127,8 +135,11 @@ impl Params {
             dpo_beta: num("dpo_beta", 0.001, 10.0, crate::stages::dpo::DpoSettings::default().beta as f64) as f32,
             dpo_lr: num("dpo_lr", 1e-6, 1e-1, crate::stages::dpo::DpoSettings::default().lr),
             eval_prompts: num("eval_prompts", 1.0, 40.0, 10.0) as usize,
-            bench: get("bench").is_some_and(|b| b == "1" || b == "rollout"),
-            bench_rollout_only: get("bench").is_some_and(|b| b == "rollout"),
+            bench: match get("bench").as_deref() {
+                Some("1") => Some(BenchRun::All),
+                Some("rollout") => Some(BenchRun::Rollout),
+                _ => None,
+            },
             bench_steps: num("bench_steps", 1.0, 1000.0, 10.0) as usize,
             resume: get("resume").is_some_and(|r| r == "1"),
             models: get("models")
