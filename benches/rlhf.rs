@@ -46,6 +46,9 @@ fn main() {
             for b in block_on(bench::rollout(preset, d, 8, 4, 40, reps)).expect("rollout") {
                 print(b, name);
             }
+            for b in block_on(bench::ranking(preset, d, 8, 4, reps)).expect("ranking") {
+                print(b, name);
+            }
             print(block_on(bench::ppo(preset, d, bench::ppo_config(), reps.max(2))).expect("ppo"), name);
         }
         for &preset in &pipelines {

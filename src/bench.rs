@@ -109,6 +109,12 @@ pub struct SamplingBench {
 /// top-k 20), as the Rank panel samples them; no stop token, so every answer
 /// has all its tokens.
 pub async fn sampling(preset: Preset, device: &Device, batches: usize) -> Result<SamplingBench, TrainError> {
+    sampling_way(preset, device, batches, false).await
+}
+
+/// [`sampling`], through `generate_k` or (`whole_context`) the GPU's way before
+/// the KV cache: the whole context again for each token, with our kernels.
+async fn sampling_way(preset: Preset, device: &Device, batches: usize, whole_context: bool) -> Result<SamplingBench, TrainError> {
     let lab = lab(preset, device)?;
     let model = lab.pretrainer.model();
     let tok = &lab.tokenizer;
@@ -116,17 +122,28 @@ pub async fn sampling(preset: Preset, device: &Device, batches: usize) -> Result
     let (k, tokens) = (9, 32);
     let cfg = SampleConfig { temperature: 1.0, top_k: 20, max_new_tokens: tokens };
     let mut rng = StdRng::seed_from_u64(1);
-    generate_k(&model, tok.eot(), &prompt, k, &cfg, None, &mut rng, &lab.device).await?;
+    let batch = async |rng: &mut StdRng| {
+        if whole_context {
+            generate_with_kernel(&model, tok.eot(), &prompt, k, &cfg, None, rng, &lab.device).await
+        } else {
+            generate_k(&model, tok.eot(), &prompt, k, &cfg, None, rng, &lab.device).await
+        }
+    };
+    batch(&mut rng).await?;
     let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
     for _ in 0..batches {
-        generate_k(&model, tok.eot(), &prompt, k, &cfg, None, &mut rng, &lab.device).await?;
+        batch(&mut rng).await?;
     }
     let secs = t0.elapsed().as_secs_f64().max(1e-9);
     let n = batches as f64;
     Ok(SamplingBench {
         bench: "sampling",
         preset: preset.name(),
-        path: if kernels::gpu_sampling(device) { "sample-kernel" } else { "readback-per-token" },
+        path: match (kernels::gpu_sampling(device), whole_context) {
+            (true, false) => "sample-kernel",
+            (true, true) => "sample-kernel-whole-context",
+            (false, _) => "readback-per-token",
+        },
         answers: k,
         tokens_each: tokens,
         batches,
@@ -287,20 +304,80 @@ pub async fn ppo(preset: Preset, device: &Device, cfg: PpoConfig, iterations: us
     })
 }
 
-/// [`sampling`] with our kernels and, on a GPU, also with burn's attention instead
-/// of `attention.wgsl`, and with neither kernel (logits read back after every
-/// token, burn's attention: the path they replaced), timed side by side.
+#[derive(Debug, Clone, Serialize)]
+pub struct RankingBench {
+    pub bench: &'static str,
+    pub preset: &'static str,
+    /// "all-prompts" ([`crate::rank::sample_answers_many`], one batch a round) or
+    /// "prompt-by-prompt" ([`crate::rank::sample_answers`] for each, as before).
+    pub path: &'static str,
+    pub prompts: usize,
+    pub answers_each: usize,
+    pub batches: usize,
+    pub ms_per_ranking: f64,
+    pub readbacks_per_ranking: f64,
+    pub sample_kernel_dispatches_per_ranking: f64,
+}
+
+/// The answers the persona ranks for `prompts` RL prompts, `k` each, as the reward
+/// model's stage samples them (the ranking's sampler: temperature 1, answers end at
+/// end-of-text or 40 tokens, duplicates re-sampled), all prompts together beside
+/// prompt by prompt, timed side by side.
+pub async fn ranking(preset: Preset, device: &Device, prompts: usize, k: usize, batches: usize) -> Result<Vec<RankingBench>, TrainError> {
+    use crate::rank::{rank_sampling, sample_answers, sample_answers_many};
+    let lab = lab(preset, device)?;
+    let model = lab.pretrainer.model();
+    let tok = &lab.tokenizer;
+    let texts: Vec<String> = crate::sft::prompts(Lang::En).rl.iter().cycle().take(prompts).cloned().collect();
+    let rngs = || (0..prompts as u64).map(StdRng::seed_from_u64).collect::<Vec<_>>();
+    let mut out = vec![];
+    for path in ["all-prompts", "prompt-by-prompt"] {
+        let once = async || -> Result<(), TrainError> {
+            if path == "all-prompts" {
+                sample_answers_many(&model, tok, &texts, k, &rank_sampling(), &mut rngs(), &lab.device).await?;
+            } else {
+                for (p, mut rng) in texts.iter().zip(rngs()) {
+                    sample_answers(&model, tok, p, k, &rank_sampling(), &mut rng, &lab.device).await?;
+                }
+            }
+            Ok(())
+        };
+        once().await?; // the first compiles the GPU kernels for these shapes
+        let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
+        for _ in 0..batches {
+            once().await?;
+        }
+        let secs = t0.elapsed().as_secs_f64().max(1e-9);
+        let n = batches as f64;
+        out.push(RankingBench {
+            bench: "ranking",
+            preset: preset.name(),
+            path,
+            prompts,
+            answers_each: k,
+            batches,
+            ms_per_ranking: 1e3 * secs / n,
+            readbacks_per_ranking: (readbacks() - r0) as f64 / n,
+            sample_kernel_dispatches_per_ranking: (kernels::dispatches()[0] - d0[0]) as f64 / n,
+        });
+    }
+    Ok(out)
+}
+
+/// [`sampling`] as the page does it and, on a GPU, also the whole context again
+/// for each token with `attention.wgsl` (the way before the KV cache), and with
+/// neither kernel of ours (logits read back after every token), side by side.
 pub async fn sampling_both(preset: Preset, device: &Device, batches: usize) -> Result<Vec<SamplingBench>, TrainError> {
     let mut out = vec![sampling(preset, device, batches).await?];
     if kernels::on_gpu(device) {
-        for (sample_kernel, attention_kernel) in [(true, false), (false, false)] {
-            kernels::set_gpu_sampling(sample_kernel);
-            kernels::set_gpu_attention(attention_kernel);
-            let r = sampling(preset, device, batches).await;
-            kernels::set_gpu_sampling(true);
-            kernels::set_gpu_attention(true);
-            out.push(r?);
-        }
+        // How a GPU sampled before the KV cache, then with no kernel of ours.
+        out.push(sampling_way(preset, device, batches, true).await?);
+        kernels::set_gpu_sampling(false);
+        kernels::set_gpu_attention(false);
+        let r = sampling(preset, device, batches).await;
+        kernels::set_gpu_sampling(true);
+        kernels::set_gpu_attention(true);
+        out.push(r?);
     }
     Ok(out)
 }

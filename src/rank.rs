@@ -6,7 +6,7 @@
 use crate::TrainError;
 use crate::model::Gpt;
 use crate::persona::Persona;
-use crate::sample::{SampleConfig, answer_texts};
+use crate::sample::{SampleConfig, answer_texts, generate_many};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use rand::Rng;
@@ -87,6 +87,50 @@ pub async fn sample_answers(
         if answers.len() == k {
             break;
         }
+    }
+    Ok(answers)
+}
+
+/// [`sample_answers`] for many prompts at once: each round samples every prompt
+/// still short of K different answers in one batch ([`generate_many`]: one forward
+/// per token for all of them, on a GPU and on the CPU), each prompt from its own
+/// stream in `rngs`, so a prompt gets the answers [`sample_answers`] gives it alone
+/// with that stream. A prompt that leaves no room for an answer is sampled alone.
+#[allow(clippy::too_many_arguments)]
+pub async fn sample_answers_many<R: Rng>(
+    policy: &Gpt,
+    tok: &Tokenizer,
+    prompts: &[String],
+    k: usize,
+    cfg: &SampleConfig,
+    rngs: &mut [R],
+    device: &Device,
+) -> Result<Vec<Vec<String>>, TrainError> {
+    assert_eq!(prompts.len(), rngs.len(), "one random stream per prompt");
+    let k = k.clamp(K_MIN, K_MAX);
+    let ids: Vec<Vec<u32>> = prompts.iter().map(|p| tok.encode(p)).collect();
+    let fits = |i: usize| ids[i].len() + 1 < policy.block_size();
+    let mut answers: Vec<Vec<String>> = vec![vec![]; prompts.len()];
+    for round in 0..3 {
+        let short: Vec<usize> = (0..prompts.len()).filter(|&i| fits(i) && answers[i].len() < k).collect();
+        if short.is_empty() {
+            break;
+        }
+        let warmer = SampleConfig { temperature: cfg.temperature * (1.0 + 0.5 * round as f32), ..*cfg };
+        let batch: Vec<Vec<u32>> = short.iter().map(|&i| ids[i].clone()).collect();
+        // The short prompts' own streams, borrowed (`&mut R` is an `Rng` too).
+        let mut streams: Vec<&mut R> = rngs.iter_mut().enumerate().filter(|(i, _)| short.contains(i)).map(|(_, r)| r).collect();
+        let sampled = generate_many(policy, tok.eot(), &batch, k, &warmer, Some(tok.eot()), &mut streams, device).await?;
+        for (&i, group) in short.iter().zip(sampled) {
+            for a in group.iter().map(|a| tok.decode_answer(a)) {
+                if answers[i].len() < k && !answers[i].contains(&a) {
+                    answers[i].push(a);
+                }
+            }
+        }
+    }
+    for i in (0..prompts.len()).filter(|&i| !fits(i)) {
+        answers[i] = sample_answers(policy, tok, &prompts[i], k, cfg, &mut rngs[i], device).await?;
     }
     Ok(answers)
 }

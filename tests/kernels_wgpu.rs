@@ -41,8 +41,17 @@ fn kernels_match_their_references_on_a_native_wgpu_adapter() {
     assert!(out.iter().all(|o| o.len() == 20 && o.iter().all(|&t| (t as usize) < tok.vocab_size())), "{out:?}");
     assert_eq!(kernels::dispatches()[0] - before[0], 20, "one sample dispatch per generated position");
     assert_eq!(rlhf_playground::readback::readbacks() - read_before, 1, "one readback for the batch");
+    assert_eq!(kernels::dispatches()[2] - before[2], 0, "through the KV cache: one new position a token, burn's attention");
+    // The whole context again for each token (past the block; how a GPU sampled
+    // before): one attention dispatch per layer per forward pass, the same tokens.
+    let before = kernels::dispatches();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let whole =
+        block_on(generate_with_kernel(&lab.pretrainer.model(), tok.eot(), &tok.encode("Q: hi"), 3, &cfg, None, &mut rng, &gpu.device))
+            .unwrap();
     let layers = lab.model_cfg.n_layer as u64;
     assert_eq!(kernels::dispatches()[2] - before[2], 20 * layers, "one attention dispatch per layer per forward pass");
+    assert_eq!(whole, out, "the cache and the whole context draw the same tokens");
 
     // Prompts of three lengths sampled together (one KV cache, one sample dispatch
     // per token for all of them, each prompt's answers with a seed of its own)

@@ -39,3 +39,39 @@ fn keyboard_moves_untie_first_and_rank_numbers_reorder() {
     assert_eq!(set_place(&r, 3, 0), vec![1, 2, 3, 0]);
     assert_eq!(set_place(&tied, 0, 9), vec![2, 0, 1, 1], "past the end is last");
 }
+
+/// Prompts ranked together (one batch a round) get the K answers each gets alone
+/// from its own stream: the same texts, in the same order, none twice. A prompt
+/// that leaves the block no room is sampled alone.
+#[test]
+fn prompts_sampled_for_ranking_together_get_the_answers_each_gets_alone() {
+    use burn::prelude::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use rlhf_playground::corpus::Lang;
+    use rlhf_playground::lab::Lab;
+    use rlhf_playground::model::Preset;
+    use rlhf_playground::rank::{rank_sampling, sample_answers, sample_answers_many};
+
+    let device = Device::flex();
+    let lab = Lab::new(Preset::Micro, 5, Lang::En, &device).unwrap();
+    let (policy, tok) = (lab.pretrainer.model(), &lab.tokenizer);
+    let long = "Q: ".to_string() + &"the fox and the owl ".repeat(40);
+    assert!(tok.encode(&long).len() + 1 >= policy.block_size(), "the long prompt leaves no room");
+    let prompts: Vec<String> =
+        ["Q: What does the fox eat?", "Q: Where does the owl sleep when it rains?", long.as_str(), "Q: Why?"].map(String::from).to_vec();
+    let seeds = [31u64, 32, 33, 34];
+    let mut rngs: Vec<StdRng> = seeds.iter().map(|&s| StdRng::seed_from_u64(s)).collect();
+    let k = 5;
+    let together = pollster::block_on(sample_answers_many(&policy, tok, &prompts, k, &rank_sampling(), &mut rngs, &device)).unwrap();
+    assert_eq!(together.len(), prompts.len());
+    for ((prompt, &seed), answers) in prompts.iter().zip(&seeds).zip(&together) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let alone = pollster::block_on(sample_answers(&policy, tok, prompt, k, &rank_sampling(), &mut rng, &device)).unwrap();
+        assert_eq!(answers, &alone, "{prompt:?}");
+        assert!(!answers.is_empty() && answers.len() <= k);
+        for (i, a) in answers.iter().enumerate() {
+            assert!(!answers[..i].contains(a), "{a:?} shown twice for {prompt:?}");
+        }
+    }
+}

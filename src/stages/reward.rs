@@ -8,11 +8,12 @@ use crate::TrainError;
 use crate::lab::Lab;
 use crate::model::Gpt;
 use crate::persona::Persona;
-use crate::rank::{Comparison, persona_comparison, rank_sampling, sample_answers};
+use crate::rank::{Comparison, persona_comparison, rank_sampling, sample_answers_many};
 use crate::reward::{RewardModel, RewardStep, RewardTrainer};
 use crate::sft::{Demonstration, SftTrainer};
 use crate::train::OptimConfig;
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// How a reward model trains.
@@ -102,6 +103,10 @@ impl RewardStage {
     }
 }
 
+/// Prompts whose answers are sampled in one batch by [`rank_by_persona`]: K_MAX × 16
+/// rows, and the page hears of a batch's rankings before the next is sampled.
+const RANK_BATCH: usize = 16;
+
 /// K answers from `policy` to each prompt, ranked by `persona` (ties dropped from
 /// the pairs); `each` sees every prompt's places and comparison as it is ranked.
 pub async fn rank_by_persona(
@@ -113,12 +118,17 @@ pub async fn rank_by_persona(
     rng: &mut StdRng,
     mut each: impl FnMut(usize, &[u32], &Comparison),
 ) -> Result<Vec<Comparison>, TrainError> {
+    // A stream per prompt, so a prompt's answers and ranking do not depend on the
+    // batch it is sampled in.
+    let mut rngs: Vec<StdRng> = prompts.iter().map(|_| StdRng::seed_from_u64(rng.random())).collect();
     let mut out = vec![];
-    for (i, p) in prompts.iter().enumerate() {
-        let answers = sample_answers(policy, &lab.tokenizer, p, k, &rank_sampling(), rng, &lab.device).await?;
-        let (ranks, c) = persona_comparison(persona, p, answers, rng);
-        each(i, &ranks, &c);
-        out.push(c);
+    for (prompts, rngs) in prompts.chunks(RANK_BATCH).zip(rngs.chunks_mut(RANK_BATCH)) {
+        let answers = sample_answers_many(policy, &lab.tokenizer, prompts, k, &rank_sampling(), rngs, &lab.device).await?;
+        for ((p, answers), rng) in prompts.iter().zip(answers).zip(rngs.iter_mut()) {
+            let (ranks, c) = persona_comparison(persona, p, answers, rng);
+            each(out.len(), &ranks, &c);
+            out.push(c);
+        }
     }
     Ok(out)
 }
