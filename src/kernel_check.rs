@@ -8,12 +8,13 @@ use crate::TrainError;
 use crate::kernels::{Draw, on_gpu, reference, sample_groups, sample_now, timestamps, token_stats};
 use crate::readback::read_vec;
 use burn::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// How far one kernel's output was from its reference on this device.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
-    pub kernel: &'static str,
+    pub kernel: Cow<'static, str>,
     /// Rows compared.
     pub rows: usize,
     /// sample: share of rows whose token equals the reference's; token_stats: 1 − share over tolerance.
@@ -96,7 +97,7 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
         })
         .await;
         out.push(Check {
-            kernel: "sample",
+            kernel: Cow::Borrowed("sample"),
             rows,
             agreement: same as f32 / rows as f32,
             max_abs_error: 0.0,
@@ -120,7 +121,7 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     })
     .await;
     out.push(Check {
-        kernel: "token_stats",
+        kernel: Cow::Borrowed("token_stats"),
         rows,
         agreement,
         max_abs_error: max,
@@ -148,7 +149,7 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     })
     .await;
     out.push(Check {
-        kernel: "attention",
+        kernel: Cow::Borrowed("attention"),
         rows: b * nh * t,
         agreement,
         max_abs_error: max,

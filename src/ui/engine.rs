@@ -20,7 +20,7 @@ use rand::rngs::StdRng;
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BackendInfo {
     pub webgpu: bool,
     pub adapter: Option<String>,
@@ -277,11 +277,20 @@ fn cadence(preset: Preset) -> Cadence {
     Cadence { look: crate::stages::pretrain::Cadence::for_page(preset), inspect: 10 }
 }
 
-/// Lets the browser paint and handle input: resolves on the next macrotask.
+/// The global scope's `navigator`: the page's window or the engine worker's.
+fn navigator() -> Option<JsValue> {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).ok().filter(|n| !n.is_undefined())
+}
+
+/// Lets the browser paint and handle input (in a worker: take messages): resolves
+/// on the next macrotask. `setTimeout` of the global scope, a window's or a worker's.
 pub async fn yield_to_browser(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        let global = js_sys::global();
+        if let Ok(set_timeout) =
+            js_sys::Reflect::get(&global, &JsValue::from_str("setTimeout")).and_then(|f| f.dyn_into::<js_sys::Function>())
+        {
+            let _ = set_timeout.call2(&global, &resolve, &JsValue::from(ms));
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
@@ -302,17 +311,15 @@ async fn yield_for_breath() {
 
 /// Is `navigator.gpu` there at all? (wgpu would otherwise fail deep inside.)
 fn has_webgpu() -> bool {
-    web_sys::window()
-        .map(|w| {
-            js_sys::Reflect::get(&w.navigator(), &JsValue::from_str("gpu")).map(|g| !g.is_undefined() && !g.is_null()).unwrap_or(false)
-        })
+    navigator()
+        .map(|n| js_sys::Reflect::get(&n, &JsValue::from_str("gpu")).map(|g| !g.is_undefined() && !g.is_null()).unwrap_or(false))
         .unwrap_or(false)
 }
 
 /// The adapter as the browser describes it (`GPUAdapter.info`): wgpu's own
 /// adapter name is empty on the web.
 async fn adapter_description() -> Option<String> {
-    let gpu = js_sys::Reflect::get(&web_sys::window()?.navigator(), &JsValue::from_str("gpu")).ok()?;
+    let gpu = js_sys::Reflect::get(&navigator()?, &JsValue::from_str("gpu")).ok()?;
     let request = js_sys::Reflect::get(&gpu, &JsValue::from_str("requestAdapter")).ok()?.dyn_into::<js_sys::Function>().ok()?;
     let promise = request.call0(&gpu).ok()?.dyn_into::<js_sys::Promise>().ok()?;
     let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
@@ -322,7 +329,7 @@ async fn adapter_description() -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-async fn choose_backend(force_cpu: bool) -> (Backend, BackendInfo) {
+pub async fn choose_backend(force_cpu: bool) -> (Backend, BackendInfo) {
     let cpu = |note: String| (Backend::cpu(), BackendInfo { webgpu: false, adapter: None, note });
     if force_cpu {
         return cpu("chosen with backend=cpu in the URL".into());
@@ -339,44 +346,6 @@ async fn choose_backend(force_cpu: bool) -> (Backend, BackendInfo) {
         Ok(b) => (b, BackendInfo { webgpu: false, adapter: None, note: String::new() }),
         Err(e) => cpu(format!("WebGPU is present but gave no device ({e}); training runs on the CPU")),
     }
-}
-
-/// `?bench=1`: src/bench.rs's measurements on this page's device (a lab of their
-/// own: the page's model is not touched), then our kernels' check, into
-/// `rlhfStatus().bench`.
-async fn run_bench(params: &Params, backend: &Backend, ui: &Ui) {
-    use crate::bench;
-    let device = &backend.device;
-    let push = |v: Result<serde_json::Value, crate::TrainError>| {
-        let v = v.unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
-        status::update(|s| s.bench.push(v));
-    };
-    yield_to_browser(0).await;
-    // A rollout of the PPO panel's 8 prompts × 4 answers, 16 tokens each (a
-    // software GPU takes about a second a token).
-    match bench::rollout(params.preset, device, 8, 4, 16, 1).await {
-        Ok(v) => v.into_iter().for_each(|b| push(Ok(serde_json::to_value(b).unwrap_or_default()))),
-        Err(e) => push(Err(e)),
-    }
-    if params.bench == Some(super::BenchRun::Rollout) {
-        status::update(|s| s.bench_done = true);
-        return;
-    }
-    yield_to_browser(0).await;
-    push(bench::pretrain(params.preset, device, params.bench_steps).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
-    yield_to_browser(0).await;
-    match bench::sampling_both(params.preset, device, 2).await {
-        Ok(v) => v.into_iter().for_each(|b| push(Ok(serde_json::to_value(b).unwrap_or_default()))),
-        Err(e) => push(Err(e)),
-    }
-    yield_to_browser(0).await;
-    let cfg = crate::ppo::PpoConfig { rollout_size: 4, ppo_epochs: 1, max_new_tokens: 16, ..bench::ppo_config() };
-    push(bench::ppo(params.preset, device, cfg, 1).await.map(|b| serde_json::to_value(b).unwrap_or_default()));
-    match crate::kernel_check::check(device, params.seed).await {
-        Ok(c) => ui.inside.update(|v| v.checks = c),
-        Err(e) => push(Err(e)),
-    }
-    status::update(|s| s.bench_done = true);
 }
 
 pub fn spawn(params: Params, ui: Ui) {
@@ -492,8 +461,8 @@ async fn run(params: Params, ui: Ui) {
     keeper.teacher_link(&params, &ui, &mut lab, &mut stages).await;
     ui.ready.set(true);
     publish_status(&ui, &lab);
-    if params.bench.is_some() {
-        run_bench(&params, &backend, &ui).await;
+    if let Some(run) = params.bench {
+        super::worker::bench(run, &params, ui);
     }
 
     loop {

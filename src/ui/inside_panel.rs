@@ -68,7 +68,7 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                 <tbody>
                     {move || ui.inside.with(|v| v.checks.iter().map(|c| view! {
                         <tr data-testid="inside-check-row">
-                            <td><code>{c.kernel}</code></td>
+                            <td><code>{c.kernel.to_string()}</code></td>
                             <td>{c.rows}</td>
                             <td>{format!("{:.1} %", 100.0 * c.agreement)}</td>
                             <td>{format!("{:.2e}", c.max_abs_error)}</td>

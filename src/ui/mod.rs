@@ -24,6 +24,7 @@ mod sft_panel;
 mod stages;
 mod status;
 mod storage;
+mod worker;
 
 use crate::corpus::Lang;
 use crate::model::Preset;
@@ -33,7 +34,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
 /// What `?bench=` runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BenchRun {
     /// `1`: every benchmark, then our kernels' check.
     All,
@@ -178,6 +179,11 @@ pub fn start() {
     // most of the main thread's time during training went there.
     // SAFETY: called once, first thing, before any code that relies on them.
     unsafe { __wasm_call_ctors() };
+    // The same module in the engine's worker (no window there): no page to mount.
+    if web_sys::window().is_none() {
+        worker::serve();
+        return;
+    }
     // A panic stops the wasm module; the user sees why in a box at the top, and the
     // labels, saved after every change, are still in the browser.
     std::panic::set_hook(Box::new(|info| {

@@ -422,6 +422,27 @@ await test('without WebGPU (backend=cpu) it trains on the CPU and says so', asyn
   assert(errors.length === 0, `console errors on the CPU page:\n${errors.join('\n')}`);
 });
 
+await test('?bench= measures in a worker of its own (the same module): the page keeps painting meanwhile', async () => {
+  const b = await browser.newPage();
+  const errors = [];
+  b.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  b.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  await watchMainThread(b);
+  await openApp(b, base, 'preset=micro&seed=1&backend=cpu&bench=rollout');
+  await mainThread(b); // from here on: the frames while the worker measures
+  const s = await until('the worker\'s rollout bench', async () => { const s = await statusOf(b); return s.bench_done && s; }, 120_000, 250);
+  const frames = await mainThread(b);
+  console.log(`     ${JSON.stringify(s.bench)}`);
+  console.log(`     main thread while the worker measured: ${JSON.stringify(frames)}`);
+  assert(!s.bench.some((r) => r.error), `a bench failed: ${JSON.stringify(s.bench)}`);
+  assert(s.bench[0].bench === 'worker' && s.bench[0].backend === 'cpu', `the worker's device first: ${JSON.stringify(s.bench[0])}`);
+  const rollouts = s.bench.filter((r) => r.bench === 'rollout');
+  assert(rollouts.length === 3 && rollouts.every((r) => r.ms_per_rollout > 0), `three rollout ways: ${JSON.stringify(rollouts)}`);
+  assert(frames.tasks_over_200ms === 0, `the page's thread was held while the worker measured: ${JSON.stringify(frames)}`);
+  await b.close();
+  assert(errors.length === 0, `console errors on the bench page:\n${errors.join('\n')}`);
+});
+
 // PPO is the runner's recipe (β, γ_ptx, lr, 4 answers a prompt, 2 epochs) with 16
 // answers an iteration instead of 32: `cargo bench --bench walk` runs this walk
 // natively through the same stage drivers (seeds 1-20: the score rose on all 20
