@@ -24,6 +24,30 @@ fn lab(preset: Preset, device: &Device) -> Result<Lab, TrainError> {
     Lab::new(preset, 1, Lang::En, device).map_err(TrainError::Backend)
 }
 
+/// What one run of `once` cost, averaged over `batches` runs after one left out
+/// (the first compiles the GPU kernels for these shapes): milliseconds, tensors
+/// read back, and dispatches of each of our kernels.
+struct Timed {
+    ms: f64,
+    readbacks: f64,
+    dispatches: [f64; kernels::N],
+}
+
+async fn timed(batches: usize, mut once: impl AsyncFnMut() -> Result<(), TrainError>) -> Result<Timed, TrainError> {
+    once().await?;
+    let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
+    for _ in 0..batches {
+        once().await?;
+    }
+    let secs = t0.elapsed().as_secs_f64().max(1e-9);
+    let (n, d1) = (batches.max(1) as f64, kernels::dispatches());
+    Ok(Timed {
+        ms: 1e3 * secs / n,
+        readbacks: (readbacks() - r0) as f64 / n,
+        dispatches: std::array::from_fn(|i| (d1[i] - d0[i]) as f64 / n),
+    })
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PretrainBench {
     pub bench: &'static str,
@@ -122,20 +146,15 @@ async fn sampling_way(preset: Preset, device: &Device, batches: usize, whole_con
     let (k, tokens) = (9, 32);
     let cfg = SampleConfig { temperature: 1.0, top_k: 20, max_new_tokens: tokens };
     let mut rng = StdRng::seed_from_u64(1);
-    let batch = async |rng: &mut StdRng| {
+    let t = timed(batches, async || {
         if whole_context {
-            generate_with_kernel(&model, tok.eot(), &prompt, k, &cfg, None, rng, &lab.device).await
+            generate_with_kernel(&model, tok.eot(), &prompt, k, &cfg, None, &mut rng, &lab.device).await?;
         } else {
-            generate_k(&model, tok.eot(), &prompt, k, &cfg, None, rng, &lab.device).await
+            generate_k(&model, tok.eot(), &prompt, k, &cfg, None, &mut rng, &lab.device).await?;
         }
-    };
-    batch(&mut rng).await?;
-    let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
-    for _ in 0..batches {
-        batch(&mut rng).await?;
-    }
-    let secs = t0.elapsed().as_secs_f64().max(1e-9);
-    let n = batches as f64;
+        Ok(())
+    })
+    .await?;
     Ok(SamplingBench {
         bench: "sampling",
         preset: preset.name(),
@@ -147,12 +166,12 @@ async fn sampling_way(preset: Preset, device: &Device, batches: usize, whole_con
         answers: k,
         tokens_each: tokens,
         batches,
-        ms_per_batch: 1e3 * secs / n,
-        tokens_per_sec: (k * tokens * batches) as f64 / secs,
-        readbacks_per_batch: (readbacks() - r0) as f64 / n,
-        sample_kernel_dispatches_per_batch: (kernels::dispatches()[0] - d0[0]) as f64 / n,
-        attention: if kernels::dispatches()[2] > d0[2] { "attention-kernel" } else { "burn-ops" },
-        attention_kernel_dispatches_per_batch: (kernels::dispatches()[2] - d0[2]) as f64 / n,
+        ms_per_batch: t.ms,
+        tokens_per_sec: (k * tokens) as f64 * 1e3 / t.ms,
+        readbacks_per_batch: t.readbacks,
+        sample_kernel_dispatches_per_batch: t.dispatches[0],
+        attention: if t.dispatches[2] > 0.0 { "attention-kernel" } else { "burn-ops" },
+        attention_kernel_dispatches_per_batch: t.dispatches[2],
     })
 }
 
@@ -196,7 +215,7 @@ pub async fn rollout(
     let rngs = || (0..prompts as u64).map(StdRng::seed_from_u64).collect::<Vec<_>>();
     let mut out = vec![];
     for path in ["all-prompts", "prompt-by-prompt", "prompt-by-prompt-whole-context"] {
-        let once = async || -> Result<(), TrainError> {
+        let t = timed(batches, async || {
             match path {
                 "all-prompts" => {
                     generate_many(&model, tok.eot(), &ids, k, &cfg, None, &mut rngs(), &lab.device).await?;
@@ -226,14 +245,8 @@ pub async fn rollout(
                 }
             }
             Ok(())
-        };
-        once().await?; // the first compiles the GPU kernels for these shapes
-        let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
-        for _ in 0..batches {
-            once().await?;
-        }
-        let secs = t0.elapsed().as_secs_f64().max(1e-9);
-        let (n, d1) = (batches as f64, kernels::dispatches());
+        })
+        .await?;
         out.push(RolloutBench {
             bench: "rollout",
             preset: preset.name(),
@@ -242,10 +255,10 @@ pub async fn rollout(
             answers_each: k,
             tokens_each: tokens,
             batches,
-            ms_per_rollout: 1e3 * secs / n,
-            readbacks_per_rollout: (readbacks() - r0) as f64 / n,
-            sample_kernel_dispatches_per_rollout: (d1[0] - d0[0]) as f64 / n,
-            attention_kernel_dispatches_per_rollout: (d1[2] - d0[2]) as f64 / n,
+            ms_per_rollout: t.ms,
+            readbacks_per_rollout: t.readbacks,
+            sample_kernel_dispatches_per_rollout: t.dispatches[0],
+            attention_kernel_dispatches_per_rollout: t.dispatches[2],
         });
     }
     Ok(out)
@@ -281,14 +294,7 @@ pub async fn ppo(preset: Preset, device: &Device, cfg: PpoConfig, iterations: us
         1,
         device,
     );
-    trainer.step(&lab.tokenizer).await?;
-    let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
-    for _ in 0..iterations {
-        trainer.step(&lab.tokenizer).await?;
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    let d1 = kernels::dispatches();
-    let per = |x: u64| x as f64 / iterations as f64;
+    let t = timed(iterations, async || trainer.step(&lab.tokenizer).await.map(|_| ())).await?;
     Ok(PpoBench {
         bench: "ppo",
         preset: preset.name(),
@@ -296,11 +302,11 @@ pub async fn ppo(preset: Preset, device: &Device, cfg: PpoConfig, iterations: us
         epochs: cfg.ppo_epochs,
         max_new_tokens: cfg.max_new_tokens,
         iterations,
-        s_per_iteration: secs / iterations as f64,
-        readbacks_per_iteration: per(readbacks() - r0),
-        sample_dispatches_per_iteration: per(d1[0] - d0[0]),
-        token_stats_dispatches_per_iteration: per(d1[1] - d0[1]),
-        attention_dispatches_per_iteration: per(d1[2] - d0[2]),
+        s_per_iteration: t.ms / 1e3,
+        readbacks_per_iteration: t.readbacks,
+        sample_dispatches_per_iteration: t.dispatches[0],
+        token_stats_dispatches_per_iteration: t.dispatches[1],
+        attention_dispatches_per_iteration: t.dispatches[2],
     })
 }
 
@@ -332,7 +338,7 @@ pub async fn ranking(preset: Preset, device: &Device, prompts: usize, k: usize, 
     let rngs = || (0..prompts as u64).map(StdRng::seed_from_u64).collect::<Vec<_>>();
     let mut out = vec![];
     for path in ["all-prompts", "prompt-by-prompt"] {
-        let once = async || -> Result<(), TrainError> {
+        let t = timed(batches, async || {
             if path == "all-prompts" {
                 sample_answers_many(&model, tok, &texts, k, &rank_sampling(), &mut rngs(), &lab.device).await?;
             } else {
@@ -341,14 +347,8 @@ pub async fn ranking(preset: Preset, device: &Device, prompts: usize, k: usize, 
                 }
             }
             Ok(())
-        };
-        once().await?; // the first compiles the GPU kernels for these shapes
-        let (r0, d0, t0) = (readbacks(), kernels::dispatches(), Instant::now());
-        for _ in 0..batches {
-            once().await?;
-        }
-        let secs = t0.elapsed().as_secs_f64().max(1e-9);
-        let n = batches as f64;
+        })
+        .await?;
         out.push(RankingBench {
             bench: "ranking",
             preset: preset.name(),
@@ -356,9 +356,9 @@ pub async fn ranking(preset: Preset, device: &Device, prompts: usize, k: usize, 
             prompts,
             answers_each: k,
             batches,
-            ms_per_ranking: 1e3 * secs / n,
-            readbacks_per_ranking: (readbacks() - r0) as f64 / n,
-            sample_kernel_dispatches_per_ranking: (kernels::dispatches()[0] - d0[0]) as f64 / n,
+            ms_per_ranking: t.ms,
+            readbacks_per_ranking: t.readbacks,
+            sample_kernel_dispatches_per_ranking: t.dispatches[0],
         });
     }
     Ok(out)

@@ -10,7 +10,7 @@ use crate::model::Gpt;
 use crate::persona::Persona;
 use crate::pretrain::held_out_loss;
 use crate::reward::{RewardModel, encode_answers, score};
-use crate::sample::{SampleConfig, answer_texts, generate, generate_many};
+use crate::sample::{SampleConfig, answer_texts, generate, generate_many, leaves_room};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -147,7 +147,7 @@ pub async fn answers(
     let mut out: Vec<Vec<String>> = together.iter().map(|group| group.iter().map(|a| tok.decode_answer(a)).collect()).collect();
     for (i, p) in ids.iter().enumerate() {
         // A prompt that leaves no room gets answer_texts's answers instead.
-        if p.len() + 1 >= model.block_size() {
+        if !leaves_room(p, model.block_size()) {
             out[i] = answer_texts(model, tok, &prompts[i], n, cfg, &mut rngs[i], device).await?;
         }
     }

@@ -6,7 +6,7 @@
 use crate::TrainError;
 use crate::model::Gpt;
 use crate::persona::Persona;
-use crate::sample::{SampleConfig, answer_texts, generate_many};
+use crate::sample::{SampleConfig, answer_texts, generate_many, leaves_room};
 use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use rand::Rng;
@@ -109,7 +109,7 @@ pub async fn sample_answers_many<R: Rng>(
     assert_eq!(prompts.len(), rngs.len(), "one random stream per prompt");
     let k = k.clamp(K_MIN, K_MAX);
     let ids: Vec<Vec<u32>> = prompts.iter().map(|p| tok.encode(p)).collect();
-    let fits = |i: usize| ids[i].len() + 1 < policy.block_size();
+    let fits = |i: usize| leaves_room(&ids[i], policy.block_size());
     let mut answers: Vec<Vec<String>> = vec![vec![]; prompts.len()];
     for round in 0..3 {
         let short: Vec<usize> = (0..prompts.len()).filter(|&i| fits(i) && answers[i].len() < k).collect();
@@ -119,7 +119,9 @@ pub async fn sample_answers_many<R: Rng>(
         let warmer = SampleConfig { temperature: cfg.temperature * (1.0 + 0.5 * round as f32), ..*cfg };
         let batch: Vec<Vec<u32>> = short.iter().map(|&i| ids[i].clone()).collect();
         // The short prompts' own streams, borrowed (`&mut R` is an `Rng` too).
-        let mut streams: Vec<&mut R> = rngs.iter_mut().enumerate().filter(|(i, _)| short.contains(i)).map(|(_, r)| r).collect();
+        let mut is_short = vec![false; prompts.len()];
+        short.iter().for_each(|&i| is_short[i] = true);
+        let mut streams: Vec<&mut R> = rngs.iter_mut().zip(is_short).filter(|(_, s)| *s).map(|(r, _)| r).collect();
         let sampled = generate_many(policy, tok.eot(), &batch, k, &warmer, Some(tok.eot()), &mut streams, device).await?;
         for (&i, group) in short.iter().zip(sampled) {
             for a in group.iter().map(|a| tok.decode_answer(a)) {

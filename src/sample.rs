@@ -208,8 +208,15 @@ pub async fn generate_many<R: Rng>(
     Ok(prompts.iter().map(|_| groups.by_ref().take(k).collect()).collect())
 }
 
+/// Whether end-of-text + `prompt` leaves at least one position of the block for
+/// an answer (the batched samplers' condition; a prompt that does not is sampled
+/// alone, its context sliding).
+pub fn leaves_room(prompt: &[u32], block: usize) -> bool {
+    prompt.len() + 1 < block
+}
+
 /// Each prompt's room: at most `max_new_tokens`, and no more than end-of-text +
-/// prompt + answer fits the block.
+/// prompt + answer fits the block (0 exactly when it does not [`leaves_room`]).
 fn rooms(prompts: &[Vec<u32>], cfg: &SampleConfig, block: usize) -> Vec<usize> {
     prompts.iter().map(|p| cfg.max_new_tokens.min(block.saturating_sub(p.len() + 1))).collect()
 }

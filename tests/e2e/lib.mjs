@@ -52,6 +52,16 @@ export async function until(what, fn, timeoutMs, everyMs = 500) {
 
 export const status = (page) => page.evaluate(() => (typeof window.rlhfStatus === 'function' ? window.rlhfStatus() : null));
 
+/** A new page in `browser` and the list its console errors and uncaught
+ *  exceptions are collected in (each test asserts the list is empty at its end). */
+export async function pageWithErrors(browser, options) {
+  const page = await browser.newPage(options);
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  return { page, errors };
+}
+
 /** Opens the app and waits until the model is built; returns the status. */
 export async function openApp(page, base, query) {
   await page.goto(`${base}?${query}`);

@@ -4,7 +4,7 @@
 // Screenshots go to tests/e2e/screenshots/ (git-ignored).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { here, launch, mainThread, openApp, serve, sleep, status as statusOf, until, watchMainThread } from './lib.mjs';
+import { here, launch, mainThread, openApp, pageWithErrors, serve, sleep, status as statusOf, until, watchMainThread } from './lib.mjs';
 
 const shots = join(here, 'screenshots');
 
@@ -34,10 +34,7 @@ function safetensors(meta) {
 const { server, base } = await serve();
 const browser = await launch();
 await mkdir(shots, { recursive: true });
-const consoleErrors = [];
-const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
+const { page, errors: consoleErrors } = await pageWithErrors(browser, { viewport: { width: 1280, height: 1000 } });
 const status = () => statusOf(page);
 // preset=micro, and each later stage made small enough for a software GPU: the
 // native tests carry the quality claims; these prove the page works.
@@ -405,10 +402,7 @@ await test('Reset starts over from an untrained model', async () => {
 });
 
 await test('without WebGPU (backend=cpu) it trains on the CPU and says so', async () => {
-  const cpu = await browser.newPage();
-  const errors = [];
-  cpu.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  cpu.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  const { page: cpu, errors } = await pageWithErrors(browser);
   const s = await openApp(cpu, base, 'preset=micro&seed=1&backend=cpu');
   assert(s.backend === 'cpu' && s.adapter === null, JSON.stringify(s));
   assert((await cpu.getByTestId('backend').innerText()).includes('CPU'), 'the badge does not say CPU');
@@ -423,10 +417,7 @@ await test('without WebGPU (backend=cpu) it trains on the CPU and says so', asyn
 });
 
 await test('?bench= measures in a worker of its own (the same module): the page keeps painting meanwhile', async () => {
-  const b = await browser.newPage();
-  const errors = [];
-  b.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  b.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  const { page: b, errors } = await pageWithErrors(browser);
   await watchMainThread(b);
   await openApp(b, base, 'preset=micro&seed=1&backend=cpu&bench=rollout');
   await mainThread(b); // from here on: the frames while the worker measures
@@ -457,10 +448,7 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   // empty answer last — and answers may be as long as the recipe's (40 tokens), so
   // the missing-end penalty does not shorten them by itself: PPO's answers getting
   // shorter is the policy learning what the labels asked for.
-  const cpu = await browser.newPage();
-  const errors = [];
-  cpu.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  cpu.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  const { page: cpu, errors } = await pageWithErrors(browser);
   // What the main thread, which trains, lets through in each stage (measured, not asserted).
   await watchMainThread(cpu);
   const stages = [];

@@ -9,7 +9,7 @@
 // (seconds, where it ended, what the main thread let through: frame interval
 // p50/p95/max and the longest task; for PPO its long tasks by the panel's busy
 // label: rollout, watching, probing) and one for the whole walk.
-import { launch, mainThread, openApp, serve, status, until, watchMainThread } from './lib.mjs';
+import { launch, mainThread, openApp, pageWithErrors, serve, status, until, watchMainThread } from './lib.mjs';
 
 const counts = Object.fromEntries([['sft', 200], ['prompts', 10], ['rm', 73], ['ppo', 130],
   ...(process.env.WALK_STEPS ?? '').split(',').filter(Boolean).map((kv) => { const [k, v] = kv.split('='); return [k, Number(v)]; })]);
@@ -18,10 +18,7 @@ const query = `preset=micro&seed=1&lang=en${process.env.WALK_QUERY ?? '&backend=
 
 const { server, base } = await serve();
 const browser = await launch();
-const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-const errors = [];
-page.on('pageerror', (e) => errors.push(e.message));
-page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+const { page, errors } = await pageWithErrors(browser, { viewport: { width: 1280, height: 1000 } });
 await watchMainThread(page);
 // What PPO was doing when each long task ran: the PPO panel's busy label (rollout,
 // watching, probing …) over time, and the long tasks' start and end.
