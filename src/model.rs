@@ -197,6 +197,24 @@ impl KvCache {
         Self { pads, ..Self::default() }
     }
 
+    /// Keeps only `rows` (indices of the cache's rows, in order) and drops the rest:
+    /// rows whose answers have ended leave the batch, so the tokens after cost only
+    /// the rows still going.
+    pub fn keep_rows(&mut self, rows: &[usize]) {
+        if let Some((k, _)) = self.layers.first() {
+            let device = k.device();
+            let idx: Vec<i32> = rows.iter().map(|&r| r as i32).collect();
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows.len()]), &device);
+            for (k, v) in &mut self.layers {
+                *k = k.clone().select(0, idx.clone());
+                *v = v.clone().select(0, idx.clone());
+            }
+        }
+        if !self.pads.is_empty() {
+            self.pads = rows.iter().map(|&r| self.pads[r]).collect();
+        }
+    }
+
     /// Columns held (padding included).
     pub fn len(&self) -> usize {
         self.len

@@ -157,7 +157,8 @@ pub async fn generate_k(
 
 /// `k` continuations of each of `prompts` (each with its own random stream in
 /// `rngs`), sampled together: on the CPU backend one forward pass per token for
-/// every row, the prompts left-padded to one width in a [`KvCache`]. Each answer
+/// every row still going (an ended row leaves the batch), the prompts left-padded
+/// to one width in a [`KvCache`]. Each answer
 /// is cut so that end-of-text + prompt + answer fits the block (a prompt that
 /// leaves no room gets empty answers), and stops after `stop` if given. A row
 /// draws from its prompt's stream in the order [`generate_k`] would, so one
@@ -181,26 +182,31 @@ pub async fn generate_many<R: Rng>(
         return generate_many_with_kernel(model, bos, prompts, k, cfg, stop, rngs, device).await;
     }
     let room = rooms(prompts, cfg, model.block_size());
-    let rows = prompts.len() * k;
-    let mut new: Vec<Vec<u32>> = vec![vec![]; rows];
-    let mut done: Vec<bool> = (0..rows).map(|r| room[r / k] == 0).collect();
-    let (mut ids, width, mut cache) = left_padded(bos, prompts.iter().map(Vec::as_slice), k);
-    let mut t = width;
-    while !done.iter().all(|&d| d) {
-        let input = Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(&mut ids), [rows, t]), device);
-        let logits = model.forward_cached(input, &mut cache).narrow(1, t - 1, 1).flatten::<2>(1, 2); // (rows, V)
+    let mut new: Vec<Vec<u32>> = vec![vec![]; prompts.len() * k];
+    // The rows still going (row r answers prompt r / k); a prompt that leaves no
+    // room gets empty answers and never joins the batch.
+    let fitting: Vec<usize> = (0..prompts.len()).filter(|&p| room[p] > 0).collect();
+    let mut live: Vec<usize> = fitting.iter().flat_map(|&p| p * k..(p + 1) * k).collect();
+    let (mut ids, mut t, mut cache) = left_padded(bos, fitting.iter().map(|&p| prompts[p].as_slice()), k);
+    while !live.is_empty() {
+        let input = Tensor::<2, Int>::from_data(TensorData::new(std::mem::take(&mut ids), [live.len(), t]), device);
+        let logits = model.forward_cached(input, &mut cache).narrow(1, t - 1, 1).flatten::<2>(1, 2); // (live, V)
         let logits = read_vec(logits).await?;
-        let v = logits.len() / rows;
-        for r in 0..rows {
-            if done[r] {
-                // Filler that keeps the rows one width; never returned.
-                ids.push(bos as i32);
-                continue;
-            }
-            let next = pick(&logits[r * v..(r + 1) * v], cfg.temperature, cfg.top_k, &mut rngs[r / k]);
-            ids.push(next as i32);
+        let v = logits.len() / live.len();
+        // Rows draw in row order, each from its prompt's stream, as generate_k's do.
+        let mut going = vec![];
+        for (i, &r) in live.iter().enumerate() {
+            let next = pick(&logits[i * v..(i + 1) * v], cfg.temperature, cfg.top_k, &mut rngs[r / k]);
             new[r].push(next);
-            done[r] = Some(next) == stop || new[r].len() == room[r / k];
+            if Some(next) != stop && new[r].len() < room[r / k] {
+                going.push(i);
+                ids.push(next as i32);
+            }
+        }
+        if going.len() < live.len() {
+            // Ended rows leave the batch (and the cache): no filler runs for them.
+            cache.keep_rows(&going);
+            live = going.iter().map(|&i| live[i]).collect();
         }
         t = 1;
     }

@@ -150,6 +150,35 @@ fn left_padded_rows_give_each_rows_own_logits() {
     }
 }
 
+/// A row dropped from a left-padded cache (its answer ended) takes nothing of the
+/// others with it: the row left computes what it computes alone, padding and all.
+#[test]
+fn rows_that_leave_a_padded_cache_leave_the_others_as_they_were() {
+    let device = Device::flex();
+    let model = micro_model(&device);
+    let short: Vec<u32> = (0..5).map(|i| (i * 41 % VOCAB) as u32).collect();
+    let long: Vec<u32> = (0..12).map(|i| (i * 59 % VOCAB) as u32).collect();
+    let mut cache = KvCache::left_padded(vec![0, 7, 0]);
+    let mut padded: Vec<i32> = long.iter().map(|&x| x as i32).collect();
+    padded.extend(std::iter::repeat_n(0, 7).chain(short.iter().map(|&x| x as i32)));
+    padded.extend(long.iter().map(|&x| x as i32));
+    model.forward_cached(Tensor::<2, Int>::from_data(TensorData::new(padded, [3, 12]), &device), &mut cache);
+    let step = Tensor::<2, Int>::from_data(TensorData::new(vec![7, 101, 9], [3, 1]), &device);
+    model.forward_cached(step, &mut cache);
+    // The first and last rows end; the short one goes on alone for two more tokens.
+    cache.keep_rows(&[1]);
+    let mut last = vec![];
+    for x in [202, 303] {
+        last = block_on(read_vec(model.forward_cached(Tensor::<2, Int>::from_data(TensorData::new(vec![x], [1, 1]), &device), &mut cache)))
+            .unwrap();
+    }
+    let ids: Vec<u32> = short.iter().copied().chain([101, 202, 303]).collect();
+    let alone = block_on(read_vec(model.forward(ids_row(&ids, &device)).narrow(1, ids.len() - 1, 1))).unwrap();
+    let diff = alone.iter().zip(&last).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(alone.len() == last.len() && diff < 1e-5, "the row left differs from itself alone by {diff}");
+    assert_eq!(cache.len(), 15);
+}
+
 /// Prompts sampled together give the answers each gives alone from the same stream,
 /// each cut where its prompt leaves the block no more room.
 #[test]
@@ -169,6 +198,19 @@ fn prompts_sampled_together_answer_as_they_would_alone() {
         assert!(answers.iter().all(|a| a.len() == room), "each answer runs to its room ({room})");
     }
     assert_eq!(together[2][0].len(), 13, "a 50-token prompt leaves 64 − 51 = 13");
+    // With an end token that an answer draws early, rows end at different times and
+    // leave the batch; each prompt still gets what it gets alone.
+    let stop = together[0][0][2];
+    let mut rngs: Vec<StdRng> = seeds.iter().map(|&s| StdRng::seed_from_u64(s)).collect();
+    let stopped = block_on(generate_many(&model, 0, &prompts, 3, &cfg, Some(stop), &mut rngs, &device)).unwrap();
+    let ended_early = stopped.iter().flatten().filter(|a| a.last() == Some(&stop) && a.len() < 13).count();
+    assert!(ended_early > 0 && ended_early < 9, "some rows, not all, end at the end token: {stopped:?}");
+    for ((prompt, &seed), answers) in prompts.iter().zip(&seeds).zip(&stopped) {
+        let room = cfg.max_new_tokens.min(model.block_size() - prompt.len() - 1);
+        let alone_cfg = SampleConfig { max_new_tokens: room, ..cfg };
+        let alone = block_on(generate_k(&model, 0, prompt, 3, &alone_cfg, Some(stop), &mut StdRng::seed_from_u64(seed), &device)).unwrap();
+        assert_eq!(answers, &alone, "prompt of {} tokens, with an end token", prompt.len());
+    }
 }
 
 /// The GPU's way of sampling many prompts at once (left-padded into one KV cache,
