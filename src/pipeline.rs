@@ -12,13 +12,14 @@ use crate::TrainError;
 use crate::checkpoint::{self, ModelCard, Role, Store};
 use crate::corpus::Lang;
 use crate::evaluate::{Matchup, continuation_style, corpus_loss};
+use crate::interval::Interval;
 use crate::lab::Lab;
 use crate::model::{Gpt, Preset};
 use crate::overopt::{Detectors, Fit, Form, GoldProxy, detectors, fit};
 use crate::persona::{Persona, Weights};
 use crate::ppo::{PpoStats, PpoTrainer};
 use crate::rank::Comparison;
-use crate::reward::{RewardTrainer, demonstration_mean, pair_accuracy};
+use crate::reward::{RewardTrainer, demonstration_mean, pair_accuracy, pair_agreement};
 use crate::sft::{self, SftTrainer};
 use crate::stages::dpo::{DpoSettings, DpoStage};
 use crate::stages::evaluate::{Baselines, CORPUS_WINDOWS, EvalSettings, PolicyEvaluation, evaluate_policy, probe, probe_prompts};
@@ -192,6 +193,8 @@ pub struct Summary {
     /// prompts (never trained on), and on the evaluation prompts, whose facts no
     /// stage but pretraining saw.
     pub rm_held_out_accuracy: f32,
+    /// The same with its 95 % interval, clustered by prompt.
+    pub rm_held_out_interval: Interval,
     pub unseen_pairs: usize,
     pub rm_unseen_accuracy: f32,
     pub rm_train_accuracy: f32,
@@ -500,7 +503,8 @@ pub async fn run_stored(
     };
     let rm = &reward_stage.trainer;
     let rm_demo_mean = demonstration_mean(&rm.model(), &lab.tokenizer, &demos, device).await?;
-    let rm_held_out_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &held_out, device).await?;
+    let rm_held_out_interval = pair_agreement(&rm.model(), &lab.tokenizer, &held_out, device).await?;
+    let rm_held_out_accuracy = if rm_held_out_interval.n == 0 { 0.5 } else { rm_held_out_interval.mean };
     let rm_unseen_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &unseen, device).await?;
     let rm_train_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &train, device).await?;
     let rm_fluency_weight = rm.model().fluency_weight().await?;
@@ -510,7 +514,7 @@ pub async fn run_stored(
         emit(json!({"stage": "reward_held_out", "prompt": c.prompt, "answers": c.answers, "scores": r, "pairs": c.pairs}));
     }
     emit(
-        json!({"stage": "reward_eval", "shift": rm_shift, "held_out_accuracy": rm_held_out_accuracy, "unseen_facts_accuracy": rm_unseen_accuracy, "train_accuracy": rm_train_accuracy, "fluency_weight": rm_fluency_weight}),
+        json!({"stage": "reward_eval", "shift": rm_shift, "held_out_accuracy": rm_held_out_accuracy, "held_out_interval": rm_held_out_interval, "unseen_facts_accuracy": rm_unseen_accuracy, "train_accuracy": rm_train_accuracy, "fluency_weight": rm_fluency_weight}),
     );
 
     // The evaluation's fixed side: SFT and the baselines that need no RL.
@@ -567,6 +571,7 @@ pub async fn run_stored(
         rank_pairs: train.iter().map(|c| c.pairs.len()).sum(),
         held_out_pairs: held_out.iter().map(|c| c.pairs.len()).sum(),
         rm_held_out_accuracy,
+        rm_held_out_interval,
         unseen_pairs: unseen.iter().map(|c| c.pairs.len()).sum(),
         rm_unseen_accuracy,
         rm_train_accuracy,

@@ -11,6 +11,7 @@
 
 use crate::TrainError;
 use crate::data::padded;
+use crate::interval::{Interval, clustered_mean};
 use crate::losses::pairwise_loss;
 use crate::model::Gpt;
 use crate::rank::{Comparison, Pair};
@@ -261,15 +262,27 @@ pub async fn demonstration_mean(model: &RewardModel, tok: &Tokenizer, demos: &[D
 }
 
 /// Fraction of `comparisons`' pairs that `model` orders like their labeler did:
-/// the held-out pair accuracy (0.5 = chance).
+/// the held-out pair accuracy (0.5 = chance, and what it says of no pairs).
 pub async fn pair_accuracy(model: &RewardModel, tok: &Tokenizer, comparisons: &[Comparison], device: &Device) -> Result<f32, TrainError> {
-    let (mut right, mut total) = (0usize, 0usize);
+    let agreement = pair_agreement(model, tok, comparisons, device).await?;
+    Ok(if agreement.n == 0 { 0.5 } else { agreement.mean })
+}
+
+/// [`pair_accuracy`] with its 95 % interval, clustered by prompt (a prompt's pairs
+/// share its answers, so they are not independent); `n` is the number of pairs,
+/// and with none the mean is NaN.
+pub async fn pair_agreement(
+    model: &RewardModel,
+    tok: &Tokenizer,
+    comparisons: &[Comparison],
+    device: &Device,
+) -> Result<Interval, TrainError> {
+    let mut clusters = vec![];
     for c in comparisons.iter().filter(|c| !c.pairs.is_empty()) {
         let r = score(model, tok, &c.prompt, &c.answers, device).await?;
-        right += c.pairs.iter().filter(|p| r[p.chosen] > r[p.rejected]).count();
-        total += c.pairs.len();
+        clusters.push(c.pairs.iter().map(|p| if r[p.chosen] > r[p.rejected] { 1.0 } else { 0.0 }).collect());
     }
-    Ok(if total == 0 { 0.5 } else { right as f32 / total as f32 })
+    Ok(clustered_mean(&clusters, (0.0, 1.0)))
 }
 
 /// The pairs a labeler ordered one way and the scores order the other way (or

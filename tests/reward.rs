@@ -9,7 +9,7 @@ use rlhf_playground::corpus::Lang;
 use rlhf_playground::lab::Lab;
 use rlhf_playground::model::Preset;
 use rlhf_playground::rank::{Comparison, Labeler, pairs_from_ranking};
-use rlhf_playground::reward::{RewardModel, RewardTrainer, demonstration_mean, pair_accuracy, score};
+use rlhf_playground::reward::{RewardModel, RewardTrainer, demonstration_mean, pair_accuracy, pair_agreement, score};
 use rlhf_playground::sft;
 use rlhf_playground::train::OptimConfig;
 
@@ -46,6 +46,15 @@ fn the_reward_model_fits_its_pairs_and_normalises_to_the_demonstrations() {
     assert!(last.loss < 0.1 && last.accuracy == 1.0 && last.margin > 1.0, "{last:?}");
     assert!(last.min_reward < last.mean_reward && last.mean_reward < last.max_reward);
     assert_eq!(block_on(pair_accuracy(&rm.model(), tok, &batch, &device)).unwrap(), 1.0);
+    // 4 pairs from 2 prompts (the tied one has none), all ordered right: with every
+    // prompt agreeing the interval is Wilson's for 2 of 2 units, [0.342, 1].
+    let agreement = block_on(pair_agreement(&rm.model(), tok, &batch, &device)).unwrap();
+    assert_eq!((agreement.mean, agreement.n, agreement.clusters), (1.0, 4, 2));
+    assert!((agreement.low - 0.3424).abs() < 1e-3 && agreement.high == 1.0, "{agreement:?}");
+    // No pairs at all: no accuracy to claim (NaN), where pair_accuracy says chance.
+    let tied = block_on(pair_agreement(&rm.model(), tok, &batch[2..], &device)).unwrap();
+    assert!(tied.mean.is_nan() && tied.n == 0, "{tied:?}");
+    assert_eq!(block_on(pair_accuracy(&rm.model(), tok, &batch[2..], &device)).unwrap(), 0.5);
 
     let demos = sft::demonstrations(Lang::En);
     let before = block_on(score(&rm.model(), tok, &batch[0].prompt, &batch[0].answers, &device)).unwrap();

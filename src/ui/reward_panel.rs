@@ -55,14 +55,39 @@ pub fn RewardPanel(ui: Ui) -> impl IntoView {
                 p.accuracy * 100.0
             ));
         }
-        if let Some(&(_, a)) = rm.held_out.with(|v| v.last().cloned()).as_ref() {
-            parts.push(format!(
-                "{} {:.0}% ({} {})",
+        match rm.held_out_interval.get() {
+            Some(i) if i.n > 0 => parts.push(format!(
+                "{} {:.0}% (95% {} {:.0}–{:.0}%, {} {} {} {})",
                 tr(l, "held-out accuracy", "留出准确率"),
-                a * 100.0,
-                rm.held_out_pairs.get(),
-                tr(l, "pairs", "对")
-            ));
+                i.mean * 100.0,
+                tr(l, "interval", "区间"),
+                i.low * 100.0,
+                i.high * 100.0,
+                i.n,
+                tr(l, "pairs from", "对，来自"),
+                i.clusters,
+                tr(l, "prompts", "个问题")
+            )),
+            Some(_) => parts.push(
+                tr(
+                    l,
+                    "held-out accuracy: no pairs to judge (the persona tied every held-out answer)",
+                    "留出准确率：没有可评的对（角色给所有留出回答打了平分）",
+                )
+                .to_string(),
+            ),
+            // A resumed model: its curve was kept, the interval comes with the next step.
+            None => {
+                if let Some(&(_, a)) = rm.held_out.with(|v| v.last().cloned()).as_ref() {
+                    parts.push(format!(
+                        "{} {:.0}% ({} {})",
+                        tr(l, "held-out accuracy", "留出准确率"),
+                        a * 100.0,
+                        rm.held_out_pairs.get(),
+                        tr(l, "pairs", "对")
+                    ));
+                }
+            }
         }
         if let Some(a) = rm.fluency.get() {
             parts.push(format!("α {a:.2}"));

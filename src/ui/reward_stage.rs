@@ -6,10 +6,11 @@
 
 use super::engine::Ui;
 use crate::TrainError;
+use crate::interval::Interval;
 use crate::lab::Lab;
 use crate::persona::{Persona, Weights};
 use crate::rank::{Comparison, Labeler};
-use crate::reward::{RewardTrainer, disagreements, pair_accuracy, score};
+use crate::reward::{RewardTrainer, disagreements, pair_agreement, score};
 use crate::sft::{self, SftTrainer};
 use crate::stages::reward::{RewardSettings, RewardStage as RewardDriver, rank_by_persona};
 use leptos::prelude::*;
@@ -62,8 +63,11 @@ pub struct RewardUi {
     pub step: RwSignal<usize>,
     pub epoch: RwSignal<usize>,
     pub points: RwSignal<Vec<RmPoint>>,
-    /// (step, held-out pair accuracy against the persona).
+    /// (step, held-out pair accuracy against the persona), at the steps it had pairs.
     pub held_out: RwSignal<Vec<(usize, f32)>>,
+    /// The latest held-out accuracy with its 95 % interval, clustered by prompt
+    /// (`n` 0: the persona tied every held-out answer, so there is nothing to claim).
+    pub held_out_interval: RwSignal<Option<Interval>>,
     pub held_out_pairs: RwSignal<usize>,
     pub scored: RwSignal<Vec<ScoredPrompt>>,
     /// Every score in `scored`, for the histogram.
@@ -86,6 +90,7 @@ impl RewardUi {
             epoch: RwSignal::new(0),
             points: RwSignal::new(vec![]),
             held_out: RwSignal::new(vec![]),
+            held_out_interval: RwSignal::new(None),
             held_out_pairs: RwSignal::new(0),
             scored: RwSignal::new(vec![]),
             rewards: RwSignal::new(vec![]),
@@ -107,6 +112,10 @@ impl RewardUi {
         }
         if let Some(&(_, a)) = self.held_out.with_untracked(|v| v.last().cloned()).as_ref() {
             m.insert("rm_held_out_accuracy", a as f64);
+        }
+        if let Some(i) = self.held_out_interval.get_untracked().filter(|i| i.n > 0) {
+            m.insert("rm_held_out_low", i.low as f64);
+            m.insert("rm_held_out_high", i.high as f64);
         }
         m.insert("rm_held_out_pairs", self.held_out_pairs.get_untracked() as f64);
         m.insert("rm_scored_prompts", self.scored.with_untracked(Vec::len) as f64);
@@ -167,6 +176,7 @@ impl RewardStage {
         ui.rm.epoch.set(0);
         ui.rm.points.set(vec![]);
         ui.rm.held_out.set(vec![]);
+        ui.rm.held_out_interval.set(None);
         ui.rm.held_out_pairs.set(0);
         ui.rm.scored.set(vec![]);
         ui.rm.rewards.set(vec![]);
@@ -261,8 +271,11 @@ impl RewardStage {
     async fn refresh(&self, ui: &Ui, lab: &Lab, labelled: &[Comparison], step: usize) -> Result<(), TrainError> {
         let Some(trainer) = self.trainer() else { return Ok(()) };
         let model = trainer.model();
-        let acc = pair_accuracy(&model, &lab.tokenizer, &self.held_out, &lab.device).await?;
-        ui.rm.held_out.update(|v| v.push((step, acc)));
+        let agreement = pair_agreement(&model, &lab.tokenizer, &self.held_out, &lab.device).await?;
+        if agreement.n > 0 {
+            ui.rm.held_out.update(|v| v.push((step, agreement.mean)));
+        }
+        ui.rm.held_out_interval.set(Some(agreement));
         let mut rows = vec![];
         for c in labelled.iter().rev().take(SHOWN) {
             let r = score(&model, &lab.tokenizer, &c.prompt, &c.answers, &lab.device).await?;

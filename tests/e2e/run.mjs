@@ -232,7 +232,8 @@ await test('Reward model: trains on the labels, fits them better than chance, sc
   await until('RM paused', async () => !(await status()).running, 60_000, 200);
   const s = (await status()).metrics;
   console.log(`     ${s.rm_step} RM steps in ${((Date.now() - t0) / 1000).toFixed(0)} s: loss ${s.rm_loss.toFixed(3)}, accuracy on your labels ${(s.rm_labelled_accuracy * 100).toFixed(0)}%, ` +
-              `held-out vs persona ${(s.rm_held_out_accuracy * 100).toFixed(0)}% on ${s.rm_held_out_pairs} pairs`);
+              (s.rm_held_out_accuracy === undefined ? `no held-out pairs (${s.rm_held_out_pairs}: the persona tied every answer)`
+                : `held-out vs persona ${(s.rm_held_out_accuracy * 100).toFixed(0)}% [${(s.rm_held_out_low * 100).toFixed(0)}, ${(s.rm_held_out_high * 100).toFixed(0)}] on ${s.rm_held_out_pairs} pairs`));
   assert(s.rm_labelled_accuracy > 0.5, `the reward model orders only ${s.rm_labelled_accuracy} of the labelled pairs right`);
   assert((await page.locator('[data-testid=rm-scored]').count()) >= 2, 'the labelled prompts are not scored');
   assert((await page.locator('[data-testid=rm-histogram] rect').count()) >= 1, 'no reward histogram');
