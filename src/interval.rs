@@ -27,6 +27,11 @@ impl Interval {
         self.low > x
     }
 
+    /// The mean, or `empty` where there were no samples (whose mean is NaN).
+    pub fn mean_or(&self, empty: f32) -> f32 {
+        if self.n == 0 { empty } else { self.mean }
+    }
+
     /// True when `x` lies inside the interval: the data cannot tell the mean from it.
     pub fn contains(&self, x: f32) -> bool {
         self.low <= x && x <= self.high

@@ -504,7 +504,7 @@ pub async fn run_stored(
     let rm = &reward_stage.trainer;
     let rm_demo_mean = demonstration_mean(&rm.model(), &lab.tokenizer, &demos, device).await?;
     let rm_held_out_interval = pair_agreement(&rm.model(), &lab.tokenizer, &held_out, device).await?;
-    let rm_held_out_accuracy = if rm_held_out_interval.n == 0 { 0.5 } else { rm_held_out_interval.mean };
+    let rm_held_out_accuracy = rm_held_out_interval.mean_or(0.5);
     let rm_unseen_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &unseen, device).await?;
     let rm_train_accuracy = pair_accuracy(&rm.model(), &lab.tokenizer, &train, device).await?;
     let rm_fluency_weight = rm.model().fluency_weight().await?;

@@ -264,8 +264,7 @@ pub async fn demonstration_mean(model: &RewardModel, tok: &Tokenizer, demos: &[D
 /// Fraction of `comparisons`' pairs that `model` orders like their labeler did:
 /// the held-out pair accuracy (0.5 = chance, and what it says of no pairs).
 pub async fn pair_accuracy(model: &RewardModel, tok: &Tokenizer, comparisons: &[Comparison], device: &Device) -> Result<f32, TrainError> {
-    let agreement = pair_agreement(model, tok, comparisons, device).await?;
-    Ok(if agreement.n == 0 { 0.5 } else { agreement.mean })
+    Ok(pair_agreement(model, tok, comparisons, device).await?.mean_or(0.5))
 }
 
 /// [`pair_accuracy`] with its 95 % interval, clustered by prompt (a prompt's pairs
