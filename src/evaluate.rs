@@ -58,7 +58,7 @@ pub fn verdict(a: f32, b: f32) -> f32 {
 
 /// One blind match as a person judges it: the two answers shown as A and B, which
 /// side is the PPO policy's decided by a coin, hidden until the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Blind {
     pub prompt: String,
     pub a: String,

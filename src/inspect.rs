@@ -10,7 +10,7 @@ use crate::tokenizer::Tokenizer;
 use burn::prelude::*;
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TokenProb {
     pub id: u32,
     pub text: String,
@@ -27,7 +27,7 @@ pub async fn top_next_tokens(model: &Gpt, tok: &Tokenizer, prompt: &str, n: usiz
 }
 
 /// Attention probabilities of every layer and head over one sequence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AttentionMaps {
     /// The tokens on both axes, as text (the first is the end-of-text start marker).
     pub tokens: Vec<String>,

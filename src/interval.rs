@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 /// A mean and its 95 % interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Interval {
     pub mean: f32,
     pub low: f32,

@@ -209,7 +209,7 @@ pub struct PpoTrainer {
 macro_rules! ppo_stats {
     ($($(#[$doc:meta])* $field:ident => $name:literal,)*) => {
         /// What one PPO iteration reports.
-        #[derive(Clone, Copy, Debug, Default, PartialEq)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
         pub struct PpoStats {
             $($(#[$doc])* pub $field: f32,)*
         }

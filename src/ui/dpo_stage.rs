@@ -26,7 +26,7 @@ pub struct DpoPoint {
 }
 
 /// The DPO policy's greedy answer to a watched prompt, token by token.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DpoAnswer {
     pub prompt: String,
     pub answer: String,
@@ -49,7 +49,7 @@ pub struct DpoUi {
 }
 
 /// What the DPO run is doing that takes a while.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DpoBusy {
     Step,
     Probing,

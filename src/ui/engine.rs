@@ -1,7 +1,8 @@
 //! The engine task: the one owner of the lab (tokenizer, model, optimizer). The
 //! page never touches tensors; it flips command signals, and this loop reads them
-//! between steps, trains, inspects, and publishes plain results into signals and
-//! into `rlhfStatus()`. Yielding to the browser between steps keeps the page live.
+//! between steps, trains, inspects, and publishes plain results into signals. It
+//! runs in the engine's worker (src/ui/worker.rs, the signals mirrored to the
+//! page), or with `engine=page` on the page's thread, yielding between steps.
 
 use super::Params;
 use super::eval_stage::EvalUi;
@@ -14,7 +15,6 @@ use crate::inspect::{AttentionMaps, TokenProb, attention_maps, top_next_tokens};
 use crate::lab::Lab;
 use crate::model::Preset;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use wasm_bindgen::prelude::*;
@@ -29,7 +29,7 @@ pub struct BackendInfo {
 }
 
 /// The stage panels, in the recipe's order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Tab {
     Pretrain,
     Sft,
@@ -65,7 +65,7 @@ pub struct SftPoint {
 }
 
 /// A watched prompt: what the pretrained model and the SFT model say to it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Watch {
     pub prompt: String,
     pub base: String,
@@ -81,7 +81,7 @@ pub struct LossPoint {
 }
 
 /// What the "look inside" view shows of our kernels.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InsideView {
     /// Dispatches of each of `kernels::KERNELS`: in the last engine step that ran any, and in all.
     pub last: [u64; crate::kernels::N],
@@ -198,7 +198,9 @@ impl Ui {
         self.rank_weights.set(s.weights);
     }
 
-    pub fn new(lang: Lang, params: &Params) -> Self {
+    /// The page's signals (and the engine worker's copy): `session` is what this
+    /// browser kept.
+    pub fn new(lang: Lang, params: &Params, session: crate::session::Session) -> Self {
         Self {
             lang: RwSignal::new(lang),
             world: lang,
@@ -232,7 +234,7 @@ impl Ui {
             rank_requests: RwSignal::new(0),
             rank_sampling: RwSignal::new(false),
             rank_answers: RwSignal::new(vec![]),
-            session: RwSignal::new(super::storage::load_session(lang)),
+            session: RwSignal::new(session),
             rm: RewardUi::new(),
             ppo: PpoUi::new(params),
             dpo: super::dpo_stage::DpoUi::new(params),
@@ -300,7 +302,7 @@ pub async fn yield_to_browser(ms: i32) {
 /// (unlike a zero-delay timeout called from a timeout, clamped to 4 ms from the 5th
 /// nested one) costs no wait, so breathing every few milliseconds does not slow
 /// training; a timeout where MessageChannel is missing.
-async fn yield_for_breath() {
+pub async fn yield_for_breath() {
     let Ok(channel) = web_sys::MessageChannel::new() else { return yield_to_browser(0).await };
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         channel.port1().set_onmessage(Some(resolve.unchecked_ref()));
@@ -348,12 +350,25 @@ pub async fn choose_backend(force_cpu: bool) -> (Backend, BackendInfo) {
     }
 }
 
+/// The engine on the page's own thread (where no worker could start, or `engine=page`).
 pub fn spawn(params: Params, ui: Ui) {
     crate::breathe::set(|| Box::pin(yield_for_breath()));
-    spawn_local(async move { run(params, ui).await });
+    spawn_with(params, ui, publish_status);
 }
 
-fn publish_status(ui: &Ui, lab: &Lab) {
+/// The engine on this thread; `on_turn` runs after each turn of its loop (on the
+/// page: publish `rlhfStatus()`; in the worker: send the page what changed).
+pub fn spawn_with(params: Params, ui: Ui, on_turn: fn(&Ui)) {
+    // wasm-bindgen's executor: in the worker no leptos runtime is set up, and the
+    // engine needs none (it only reads and writes signals).
+    wasm_bindgen_futures::spawn_local(async move { run(params, ui, on_turn).await });
+}
+
+/// `rlhfStatus()` from the page's signals, once the engine is ready.
+pub fn publish_status(ui: &Ui) {
+    if !ui.ready.get_untracked() {
+        return;
+    }
     let losses = ui.losses.get_untracked();
     let last = losses.last().cloned();
     let held = losses.iter().rev().find_map(|p| p.held_out);
@@ -375,8 +390,8 @@ fn publish_status(ui: &Ui, lab: &Lab) {
         s.running = running || sft_running;
         s.step = step;
         s.ready = true;
-        s.preset = lab.preset.name();
-        s.seed = lab.seed;
+        s.preset = ui.preset.name();
+        s.seed = ui.seed;
         s.error = error;
         s.backend = if backend.as_ref().is_some_and(|b| b.webgpu) { "webgpu" } else { "cpu" };
         s.adapter = backend.and_then(|b| b.adapter);
@@ -439,7 +454,7 @@ fn build_lab(params: &Params, backend: &Backend, ui: &Ui) -> Option<Lab> {
     }
 }
 
-async fn run(params: Params, ui: Ui) {
+async fn run(params: Params, ui: Ui, on_turn: fn(&Ui)) {
     let (backend, info) = choose_backend(params.force_cpu).await;
     ui.backend.set(Some(info));
     yield_to_browser(0).await;
@@ -460,10 +475,7 @@ async fn run(params: Params, ui: Ui) {
     keeper.offer(&ui).await;
     keeper.teacher_link(&params, &ui, &mut lab, &mut stages).await;
     ui.ready.set(true);
-    publish_status(&ui, &lab);
-    if let Some(run) = params.bench {
-        super::worker::bench(run, &params, ui);
-    }
+    on_turn(&ui);
 
     loop {
         let (dispatched, read) = (crate::kernels::dispatches(), crate::readback::readbacks());
@@ -557,7 +569,7 @@ async fn run(params: Params, ui: Ui) {
                 v.last_readbacks = read_now - read;
             });
         }
-        publish_status(&ui, &lab);
+        on_turn(&ui);
         // Busy: give the browser one macrotask; idle: poll the commands gently.
         yield_to_browser(if want_step || stage_busy { 0 } else { 50 }).await;
     }

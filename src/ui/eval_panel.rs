@@ -83,7 +83,7 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
             Lang::Zh => format!("已评判 {judged} / {n}"),
         }
     };
-    let model_name = move |m: &'static str| {
+    let model_name = move |m: &str| {
         let l = lang.get();
         match m {
             "pretrained" => tr(l, "pretrained", "预训练模型"),
@@ -163,7 +163,7 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
                         <tbody>
                             {move || ev.tax.get().into_iter().map(|r| view! {
                                 <tr data-testid="eval-tax-row" data-model=r.model>
-                                    <td>{model_name(r.model)}</td>
+                                    <td>{model_name(&r.model)}</td>
                                     <td class="mono">{r.beta.map(|b| format!("{b:.2}")).unwrap_or_default()}</td>
                                     <td class="mono">{r.gamma_ptx.map(|g| format!("{g:.1}")).unwrap_or_default()}</td>
                                     <td class="mono">{format!("{:.3}", r.loss)}</td>

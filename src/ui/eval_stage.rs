@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 const TAX_WINDOWS: usize = 16;
 const THREE_WAY: usize = 3;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DuelView {
     pub blind: Blind,
     pub sft_score: f32,
@@ -29,16 +29,16 @@ pub struct DuelView {
     pub judged: Option<f32>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TaxRow {
     /// "pretrained", "sft", "ppo" or "beside".
-    pub model: &'static str,
+    pub model: String,
     pub beta: Option<f32>,
     pub gamma_ptx: Option<f32>,
     pub loss: f32,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThreeWay {
     pub prompt: String,
     pub pretrained: String,
@@ -62,7 +62,7 @@ pub struct EvalUi {
 }
 
 /// The policy an evaluation sets against SFT.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Contestant {
     #[default]
     Ppo,
@@ -114,7 +114,7 @@ impl EvalUi {
         });
         self.tax.with_untracked(|t| {
             for r in t {
-                let key = match r.model {
+                let key = match r.model.as_str() {
                     "pretrained" => "tax_pretrained",
                     "sft" => "tax_sft",
                     "ppo" => "tax_ppo",
@@ -206,16 +206,16 @@ impl EvalStage {
         let loss = |m: Gpt| async move { corpus_loss(&m, held, TAX_WINDOWS, block, &lab.device).await };
         let main_cfg = (Some(main.beta), Some(main.cfg.gamma_ptx));
         let mut tax = vec![
-            TaxRow { model: "pretrained", beta: None, gamma_ptx: None, loss: loss(base.clone()).await.map_err(err)? },
-            TaxRow { model: "sft", beta: None, gamma_ptx: None, loss: loss(sft_model.clone()).await.map_err(err)? },
-            TaxRow { model: "ppo", beta: main_cfg.0, gamma_ptx: main_cfg.1, loss: loss(policy.clone()).await.map_err(err)? },
+            TaxRow { model: "pretrained".into(), beta: None, gamma_ptx: None, loss: loss(base.clone()).await.map_err(err)? },
+            TaxRow { model: "sft".into(), beta: None, gamma_ptx: None, loss: loss(sft_model.clone()).await.map_err(err)? },
+            TaxRow { model: "ppo".into(), beta: main_cfg.0, gamma_ptx: main_cfg.1, loss: loss(policy.clone()).await.map_err(err)? },
         ];
         if let Some(d) = dpo {
-            tax.push(TaxRow { model: "dpo", beta: None, gamma_ptx: None, loss: loss(d).await.map_err(err)? });
+            tax.push(TaxRow { model: "dpo".into(), beta: None, gamma_ptx: None, loss: loss(d).await.map_err(err)? });
         }
         if let Some((_, b)) = ppo.beside() {
             tax.push(TaxRow {
-                model: "beside",
+                model: "beside".into(),
                 beta: Some(b.beta),
                 gamma_ptx: Some(b.cfg.gamma_ptx),
                 loss: loss(b.policy()).await.map_err(err)?,

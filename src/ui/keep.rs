@@ -101,7 +101,7 @@ impl Progress {
 }
 
 /// What keeping is doing that takes a while.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum KeepBusy {
     Keeping,
     Resuming,
@@ -176,7 +176,10 @@ fn write_error(e: &JsValue) -> String {
 }
 
 async fn root() -> Result<FileSystemDirectoryHandle, String> {
-    let storage = web_sys::window().ok_or("no window")?.navigator().storage();
+    // The global scope's navigator: the page's window or the engine's worker.
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|_| "no navigator".to_string())?;
+    let storage: web_sys::StorageManager =
+        js_sys::Reflect::get(&navigator, &"storage".into()).map_err(|_| "no storage".to_string())?.unchecked_into();
     let handle = JsFuture::from(storage.get_directory())
         .await
         .map_err(|e| format!("this browser keeps no files for pages (a private window?): {}", js_message(&e)))?;

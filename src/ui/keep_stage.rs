@@ -326,7 +326,12 @@ impl KeepStage {
         let steps = Self::steps(lab, stages).into_iter().find(|&(r, _)| r == role).map_or(0, |(_, s)| s);
         let bytes = self.bytes(lab, stages, role, steps).await?;
         let name = format!("rlhf-playground-{}-{}.safetensors", self.key, role.name());
-        super::storage::download(&bytes, &name, "application/octet-stream")
+        if web_sys::window().is_some() {
+            super::storage::download(&bytes, &name, "application/octet-stream")
+        } else {
+            super::worker::download(&bytes, &name); // the page saves it
+            Ok(())
+        }
     }
 
     /// A safetensors file the user picked: checked whole, then it replaces the model
@@ -470,8 +475,12 @@ impl KeepStage {
 async fn fetch(url: &str) -> Result<Vec<u8>, String> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
-    let window = web_sys::window().ok_or("no window")?;
-    let response = JsFuture::from(window.fetch_with_str(url)).await.map_err(|_| "the network refused".to_string())?;
+    let global = js_sys::global();
+    let request = match global.dyn_ref::<web_sys::Window>() {
+        Some(window) => window.fetch_with_str(url),
+        None => global.unchecked_ref::<web_sys::WorkerGlobalScope>().fetch_with_str(url),
+    };
+    let response = JsFuture::from(request).await.map_err(|_| "the network refused".to_string())?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| "no response".to_string())?;
     if !response.ok() {
         return Err(format!("HTTP {}", response.status()));

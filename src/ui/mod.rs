@@ -13,6 +13,7 @@ mod inside_panel;
 mod keep;
 mod keep_panel;
 mod keep_stage;
+mod mirror;
 mod overopt_panel;
 mod ppo_panel;
 mod ppo_stage;
@@ -44,14 +45,18 @@ pub enum BenchRun {
 }
 
 /// Settings read from the URL, so a set-up can be shared as a link. Out-of-range
-/// values are clamped to what the page allows; unreadable ones are ignored.
-#[derive(Clone, Debug)]
+/// values are clamped to what the page allows; unreadable ones are ignored. The
+/// engine's worker gets them whole.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Params {
     pub preset: Preset,
     pub seed: u64,
     pub lang: Lang,
     /// `backend=cpu` skips WebGPU (to compare, or where a GPU driver misbehaves).
     pub force_cpu: bool,
+    /// `engine=page` trains on the page's own thread instead of a worker (to
+    /// compare; the page falls back to it where no worker starts).
+    pub engine_on_page: bool,
     /// `k`: answers sampled per prompt for ranking (4–9).
     pub k: usize,
     /// `rm_lr`, `rm_heldout`: the reward model's learning rate, and how many unseen
@@ -118,6 +123,7 @@ impl Params {
             seed: get("seed").and_then(|s| s.trim().parse().ok()).unwrap_or(1),
             lang: get("lang").and_then(|l| Lang::parse(&l)).unwrap_or_default(),
             force_cpu: get("backend").is_some_and(|b| b.eq_ignore_ascii_case("cpu")),
+            engine_on_page: get("engine").is_some_and(|e| e.eq_ignore_ascii_case("page")),
             k: num("k", crate::rank::K_MIN as f64, crate::rank::K_MAX as f64, crate::rank::K_MAX as f64) as usize,
             rm_lr: num("rm_lr", 1e-6, 1e-1, crate::stages::reward::RewardSettings::default().lr),
             rm_heldout: num("rm_heldout", 1.0, 20.0, 6.0) as usize,
@@ -143,9 +149,8 @@ impl Params {
             },
             bench_steps: num("bench_steps", 1.0, 1000.0, 10.0) as usize,
             resume: get("resume").is_some_and(|r| r == "1"),
-            models: get("models")
-                .map(|m| m.split(',').map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect())
-                .unwrap_or_default(),
+            // Whole addresses: the engine's worker resolves nothing against the page.
+            models: get("models").map(|m| m.split(',').map(|u| absolute(u.trim())).filter(|u| !u.is_empty()).collect()).unwrap_or_default(),
             open: get("open").and_then(|t| Tab::parse(t.trim())),
             hide: get("hide").map(|h| h.split(',').map(|x| x.trim().to_ascii_lowercase()).collect()).unwrap_or_default(),
             named: q
@@ -162,6 +167,15 @@ impl Params {
     /// Whether a teacher link hid this tab or bar.
     pub fn hides(&self, name: &str) -> bool {
         self.hide.iter().any(|h| h == name)
+    }
+}
+
+/// `url` resolved against the page's address (unchanged if it cannot be).
+fn absolute(url: &str) -> String {
+    let base = web_sys::window().and_then(|w| w.location().href().ok());
+    match base.and_then(|b| web_sys::Url::new_with_base(url, &b).ok()) {
+        Some(u) if !url.is_empty() => u.href(),
+        _ => url.to_string(),
     }
 }
 
@@ -196,7 +210,7 @@ pub fn start() {
 
 /// Writes the panic into the page with plain DOM calls (the reactive system may be
 /// what broke).
-fn show_fatal(message: &str) {
+pub(crate) fn show_fatal(message: &str) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
     let Ok(div) = doc.create_element("div") else { return };
     div.set_class_name("error fatal");
@@ -213,8 +227,27 @@ fn show_fatal(message: &str) {
 #[component]
 fn App() -> impl IntoView {
     let params = Params::from_url();
-    let ui = Ui::new(params.lang, &params);
-    engine::spawn(params.clone(), ui);
+    let ui = Ui::new(params.lang, &params, storage::load_session(params.lang));
+    // The engine trains in a worker, so the page's thread only renders; on the page
+    // itself where no worker starts (the page breathes between its steps).
+    let in_worker = !params.engine_on_page && worker::engine(&params, ui).map_err(|e| web_sys::console::warn_1(&e.into())).is_ok();
+    if !in_worker {
+        engine::spawn(params.clone(), ui);
+    }
+    // `?bench=`: in a worker of its own, once the page is ready.
+    if let Some(run) = params.bench {
+        let params = params.clone();
+        Effect::new(move |started: Option<bool>| {
+            if started == Some(true) {
+                return true;
+            }
+            let ready = ui.ready.get();
+            if ready {
+                worker::bench(run, &params, ui);
+            }
+            ready
+        });
+    }
     // Settings changed on the page are written into the kept session (and so into
     // an export); the first run stores the page's starting settings.
     Effect::new(move |_| {

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 pub use crate::stages::ppo::{Beside, Run};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenKl {
     pub text: String,
     pub log_prob: f32,
@@ -40,7 +40,7 @@ impl TokenKl {
 }
 
 /// One sampled answer of the latest rollout, as the table and heatmap show it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AnswerView {
     pub prompt: String,
     pub answer: String,
@@ -50,7 +50,7 @@ pub struct AnswerView {
     pub tokens: Vec<TokenKl>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PpoPoint {
     pub iteration: usize,
     /// NaN where not measured (nothing trained, or a kept file from before the metric).
@@ -69,7 +69,7 @@ impl PpoPoint {
 }
 
 /// A watched prompt: the SFT answer and the current policies' answers (greedy).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Watched {
     pub prompt: String,
     pub sft: String,
@@ -79,7 +79,7 @@ pub struct Watched {
 }
 
 /// The settings a run was started with, shown beside its charts.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunLabel {
     pub beta: f32,
     pub gamma_ptx: f32,
@@ -168,7 +168,7 @@ pub struct PpoUi {
 }
 
 /// What the PPO stage is doing that takes a while (the panel says it in words).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PpoBusy {
     Normalising,
     Rollout,

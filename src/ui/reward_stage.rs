@@ -27,7 +27,7 @@ pub struct RmPoint {
     pub accuracy: f32,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScoredAnswer {
     pub text: String,
     /// 1 + the number of answers ranked above it (ties share a place).
@@ -37,7 +37,7 @@ pub struct ScoredAnswer {
     pub disagreements: usize,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScoredPrompt {
     pub prompt: String,
     pub labeler: Labeler,
@@ -48,7 +48,7 @@ pub struct ScoredPrompt {
 }
 
 /// What the reward model stage is doing that takes a while.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RewardBusy {
     /// The persona ranks SFT's answers to the held-out prompts.
     HeldOut,

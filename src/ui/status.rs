@@ -49,10 +49,11 @@ pub fn update(f: impl FnOnce(&mut Status)) {
 }
 
 fn snapshot() -> JsValue {
-    let status = STATUS.with(|s| s.borrow().clone());
-    // Plain objects (not JS Maps) so `rlhfStatus().metrics.train_loss` just works.
-    let ser = serde_wasm_bindgen::Serializer::json_compatible();
-    status.serialize(&ser).unwrap_or(JsValue::NULL)
+    let mut status = STATUS.with(|s| s.borrow().clone());
+    // A metric not measured (NaN) is absent, not `null`.
+    status.metrics.retain(|_, v| v.is_finite());
+    // Through JSON text: plain objects, and no second serde format in the download.
+    serde_json::to_string(&status).ok().and_then(|json| js_sys::JSON::parse(&json).ok()).unwrap_or(JsValue::NULL)
 }
 
 /// Exported through wasm-bindgen and also placed on `window`, since Trunk's loader

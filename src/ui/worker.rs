@@ -3,90 +3,282 @@
 //! (`wasm_bindgen::module()`) and the address of the JS glue that loaded it, so
 //! nothing is fetched or compiled twice; in the worker `start` finds no window and
 //! calls [`serve`] instead of mounting the page (the static constructors still run
-//! once per instance). Page and worker speak [`Command`] and [`Event`], plain
-//! serde values (serde-wasm-bindgen). Work here never holds the page's thread: it
-//! may run for seconds without a breath, and the page still paints.
+//! once per instance). Page and worker speak [`Command`] and [`Event`]: serde
+//! values (postcard), with a file's bytes beside them where one travels.
+//! Work here never holds the page's thread: it may run for seconds without a
+//! breath, and the page still paints.
 //!
-//! Today the worker runs `?bench=` on a device of its own; the stage drivers are to
-//! follow (issue 18), through the same two enums.
+//! Two uses: the engine ([`engine`]: the lab, every stage, keeping) with the page's
+//! [`Ui`] mirrored into it (src/ui/mirror.rs), and `?bench=` on a device of its own.
 
-use super::BenchRun;
-use super::engine::{BackendInfo, choose_backend, yield_to_browser};
-use super::status;
+use super::engine::{BackendInfo, Ui, choose_backend, yield_to_browser};
+use super::mirror::{Field, Mirror, PageMirror};
+use super::{BenchRun, Params, status};
 use crate::kernel_check::Check;
 use crate::model::Preset;
-use leptos::prelude::Update;
+use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use web_time::{Duration, Instant};
 
 /// What the page asks of the worker.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub enum Command {
     /// src/bench.rs's measurements on the worker's device (the GPU if it has
     /// WebGPU and `force_cpu` is off), then, for [`BenchRun::All`], our kernels' check.
     Bench { run: BenchRun, preset: Preset, seed: u64, steps: usize, force_cpu: bool },
+    /// Runs the engine: the page's settings and the value of every mirrored signal.
+    Start { params: Params, fields: Vec<Field> },
+    /// The page's changes since its last sync; syncs are numbered from 1.
+    Sync { number: u64, fields: Vec<Field> },
+    /// A checkpoint file the user picked; its bytes travel beside the command.
+    Import { name: String },
 }
 
 /// What the worker tells the page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub enum Event {
     /// The device it chose.
     Backend(BackendInfo),
-    /// One measurement, as src/bench.rs reports it.
-    Bench(serde_json::Value),
+    /// One measurement, as src/bench.rs reports it (JSON text: postcard carries
+    /// no free-form values).
+    Bench(String),
     Checks(Vec<Check>),
     BenchDone,
+    /// The engine's changes, made after it had applied `seen` of the page's syncs;
+    /// `turn_end`: made between two turns of its loop, where `rlhfStatus()` is
+    /// consistent (mid-turn, PPO's iteration may be counted before its probe).
+    View {
+        seen: u64,
+        fields: Vec<Field>,
+        turn_end: bool,
+    },
+    /// A model to save as a file; its bytes travel beside the event.
+    Download {
+        name: String,
+    },
     /// Something failed; the worker may go on with the next command.
     Failed(String),
     /// The worker panicked: its module is stopped, and it takes no more commands.
     Stopped(String),
 }
 
+/// A message as it travels: `[value]` or `[value, bytes]`, the value in postcard's
+/// compact binary form. Binary, so NaN (a metric not measured) and u64s survive,
+/// which JSON would not; and not self-describing, so serde's code for field and
+/// variant names is left out of the download (measured: 45 KB gzipped less
+/// than serde-wasm-bindgen). A text in place of the value is the boot script's word
+/// that the worker could not start.
+fn pack<T: Serialize>(message: &T, bytes: Option<&[u8]>) -> Result<js_sys::Array, String> {
+    let value = postcard::to_allocvec(message).map_err(|e| format!("a message that does not serialise: {e}"))?;
+    let out = js_sys::Array::of1(&js_sys::Uint8Array::from(value.as_slice()));
+    if let Some(b) = bytes {
+        out.push(&js_sys::Uint8Array::from(b));
+    }
+    Ok(out)
+}
+
+fn unpack<T: for<'a> Deserialize<'a>>(data: &JsValue) -> Result<(T, Option<Vec<u8>>), String> {
+    let parts: &js_sys::Array = data.dyn_ref().ok_or("a message that is not an array")?;
+    let first = parts.get(0);
+    if let Some(text) = first.as_string() {
+        return Err(text);
+    }
+    let value = first.dyn_ref::<js_sys::Uint8Array>().ok_or("a message without its value")?.to_vec();
+    let message = postcard::from_bytes(&value).map_err(|e| format!("an unreadable message: {e}"))?;
+    let bytes = parts.get(1).dyn_ref::<js_sys::Uint8Array>().map(js_sys::Uint8Array::to_vec);
+    Ok((message, bytes))
+}
+
 /// In the worker, from `start`: takes commands and answers with events.
 pub fn serve() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        post(&Event::Stopped(format!("the engine's worker stopped: {info}")));
+        post(&Event::Stopped(format!("the engine's worker stopped: {info}")), None);
     }));
     let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let on_command = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| {
-        match serde_wasm_bindgen::from_value::<Command>(e.data()) {
-            Ok(command) => wasm_bindgen_futures::spawn_local(run(command)),
-            Err(err) => post(&Event::Failed(format!("an unreadable command: {err}"))),
-        }
+    let on_command = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| match unpack::<Command>(&e.data()) {
+        Ok((command, bytes)) => take(command, bytes),
+        Err(err) => post(&Event::Failed(err), None),
     });
     scope.set_onmessage(Some(on_command.as_ref().unchecked_ref()));
     on_command.forget(); // lives as long as the worker
 }
 
-fn post(event: &Event) {
+fn post(event: &Event, bytes: Option<&[u8]>) {
     let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    // Plain objects, not JS Maps, for the measurements' JSON.
-    match event.serialize(&serde_wasm_bindgen::Serializer::json_compatible()) {
+    match pack(event, bytes) {
         Ok(v) => {
             let _ = scope.post_message(&v);
         }
-        Err(e) => web_sys::console::error_1(&format!("an event that does not serialise: {e}").into()),
+        Err(e) => web_sys::console::error_1(&e.into()),
     }
 }
 
-async fn run(command: Command) {
+/// The engine's side of the mirror, in the worker.
+struct Engine {
+    ui: Ui,
+    mirror: Mirror,
+    /// How many of the page's syncs have been applied.
+    seen: u64,
+    /// A sync came since the last turn's end was shown: show the next one even if
+    /// nothing changed here, so the page's status counts its own change.
+    synced: bool,
+    last_view: Option<Instant>,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+/// How often the engine's changes go to the page at most: often enough for
+/// live charts, seldom enough that the page's thread stays free.
+const VIEW_EVERY: Duration = Duration::from_millis(40);
+
+fn take(command: Command, bytes: Option<Vec<u8>>) {
     match command {
-        Command::Bench { run, preset, seed, steps, force_cpu } => {
+        Command::Bench { run, preset, seed, steps, force_cpu } => wasm_bindgen_futures::spawn_local(async move {
             let (backend, info) = choose_backend(force_cpu).await;
-            post(&Event::Backend(info));
+            post(&Event::Backend(info), None);
             measure(run, preset, seed, steps, &backend.device).await;
-            post(&Event::BenchDone);
+            post(&Event::BenchDone, None);
+        }),
+        Command::Start { params, fields } => {
+            // A fresh session: the page's, whatever it kept, comes with the fields.
+            let session = crate::session::Session::new(crate::session::Settings { lang: params.lang, ..Default::default() });
+            let ui = Ui::new(params.lang, &params, session);
+            let mut mirror = Mirror::new(&ui).0;
+            mirror.apply(&ui, fields);
+            ENGINE.with(|e| *e.borrow_mut() = Some(Engine { ui, mirror, seen: 0, synced: false, last_view: None }));
+            crate::breathe::set(|| {
+                Box::pin(async {
+                    super::engine::yield_for_breath().await;
+                    view(false);
+                })
+            });
+            super::engine::spawn_with(params, ui, |_| view(true));
         }
+        Command::Sync { number, fields } => ENGINE.with(|e| {
+            if let Some(e) = e.borrow_mut().as_mut() {
+                e.mirror.apply(&e.ui, fields);
+                e.seen = number;
+                e.synced = true;
+            }
+        }),
+        Command::Import { name } => ENGINE.with(|e| {
+            if let Some(e) = e.borrow().as_ref() {
+                e.ui.keep.import.set(Some((name, bytes.unwrap_or_default())));
+            }
+        }),
     }
+}
+
+/// Posts the engine's changes, if there are any and the last view is old enough
+/// (a turn's end after a sync from the page is shown in any case).
+fn view(turn_end: bool) {
+    ENGINE.with(|e| {
+        let mut e = e.borrow_mut();
+        let Some(e) = e.as_mut() else { return };
+        let owed = turn_end && e.synced;
+        if !owed && e.last_view.is_some_and(|t| t.elapsed() < VIEW_EVERY) {
+            return;
+        }
+        let fields = e.mirror.changed(&e.ui);
+        if fields.is_empty() && !owed {
+            return;
+        }
+        e.last_view = Some(Instant::now());
+        if turn_end {
+            e.synced = false;
+        }
+        post(&Event::View { seen: e.seen, fields, turn_end }, None);
+    });
+}
+
+/// In the worker: hands the page a model file to save.
+pub fn download(bytes: &[u8], name: &str) {
+    post(&Event::Download { name: name.to_string() }, Some(bytes));
+}
+
+/// On the page: the engine in a worker, the page's `ui` mirrored into it. An
+/// error means no worker could start (the caller runs the engine on the page).
+pub fn engine(params: &Params, ui: Ui) -> Result<(), String> {
+    let worker = spawn()?;
+    let (mirror, fields) = PageMirror::new(&ui);
+    let mirror = Rc::new(RefCell::new(mirror));
+    let send = {
+        let worker = worker.clone();
+        move |command: &Command, bytes: Option<&[u8]>| -> Result<(), String> {
+            let message = pack(command, bytes)?;
+            worker.post_message(&message).map_err(|e| format!("the engine's worker took no message: {e:?}"))
+        }
+    };
+    send(&Command::Start { params: params.clone(), fields }, None)?;
+    let stopped = move |why: String| {
+        ui.running.set(false);
+        super::show_fatal(&why);
+    };
+    let on_event = {
+        let mirror = mirror.clone();
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| match unpack::<Event>(&e.data()) {
+            Ok((Event::View { seen, fields, turn_end }, _)) => {
+                mirror.borrow_mut().incoming(&ui, seen, fields);
+                if turn_end {
+                    super::engine::publish_status(&ui);
+                }
+            }
+            Ok((Event::Download { name }, Some(bytes))) => {
+                if let Err(err) = super::storage::download(&bytes, &name, "application/octet-stream") {
+                    ui.keep.error.set(Some(err));
+                }
+            }
+            Ok((Event::Failed(err), _)) => ui.error.set(Some(err)),
+            Ok((Event::Stopped(err), _)) => stopped(err),
+            Ok(_) => {}
+            Err(err) => ui.error.set(Some(err)),
+        })
+    };
+    worker.set_onmessage(Some(on_event.as_ref().unchecked_ref()));
+    on_event.forget(); // as long as the page
+    let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
+        stopped(format!("the engine's worker failed: {}", e.message()));
+    });
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    // The page's changes go out on every turn of a short timer: a click reaches
+    // the engine within a few milliseconds, and typing is sent as it settles.
+    let on_tick = Closure::<dyn FnMut()>::new(move || {
+        if let Some((name, bytes)) = ui.keep.import.get_untracked() {
+            ui.keep.import.set(None);
+            if let Err(err) = send(&Command::Import { name }, Some(&bytes)) {
+                ui.keep.error.set(Some(err));
+            }
+        }
+        let outgoing = mirror.borrow_mut().outgoing(&ui);
+        // `rlhfStatus()` counts these at the end of the engine's next turn, as it
+        // did with the engine on the page.
+        if let Some((number, fields)) = outgoing
+            && let Err(err) = send(&Command::Sync { number, fields }, None)
+        {
+            ui.error.set(Some(err));
+        }
+    });
+    let window = web_sys::window().ok_or("no window")?;
+    window
+        .set_interval_with_callback_and_timeout_and_arguments_0(on_tick.as_ref().unchecked_ref(), 16)
+        .map_err(|e| format!("no timer: {e:?}"))?;
+    on_tick.forget();
+    Ok(())
 }
 
 /// src/bench.rs's measurements, each posted as it is done.
 async fn measure(run: BenchRun, preset: Preset, seed: u64, steps: usize, device: &burn::prelude::Device) {
     use crate::bench;
     let each = |v: Result<Vec<serde_json::Value>, crate::TrainError>| match v {
-        Ok(rows) => rows.into_iter().for_each(|r| post(&Event::Bench(r))),
-        Err(e) => post(&Event::Bench(serde_json::json!({ "error": e.to_string() }))),
+        Ok(rows) => rows.into_iter().for_each(|r| post(&Event::Bench(r.to_string()), None)),
+        Err(e) => post(&Event::Bench(serde_json::json!({ "error": e.to_string() }).to_string()), None),
     };
     fn rows<T: Serialize>(v: Result<Vec<T>, crate::TrainError>) -> Result<Vec<serde_json::Value>, crate::TrainError> {
         v.map(|rows| rows.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect())
@@ -107,15 +299,15 @@ async fn measure(run: BenchRun, preset: Preset, seed: u64, steps: usize, device:
     let cfg = crate::ppo::PpoConfig { rollout_size: 4, ppo_epochs: 1, max_new_tokens: 16, ..bench::ppo_config() };
     each(rows(bench::ppo(preset, device, cfg, 1).await.map(|b| vec![b])));
     match crate::kernel_check::check(device, seed).await {
-        Ok(c) => post(&Event::Checks(c)),
-        Err(e) => post(&Event::Failed(e.to_string())),
+        Ok(c) => post(&Event::Checks(c), None),
+        Err(e) => post(&Event::Failed(e.to_string()), None),
     }
 }
 
 /// On the page: `?bench=` in a worker of its own. Its measurements go into
 /// `rlhfStatus().bench` (the device first, as `{"bench": "worker", …}`), the
 /// kernel check into the "look inside" view; the worker ends when it is done.
-pub fn bench(run: BenchRun, params: &super::Params, ui: super::engine::Ui) {
+pub fn bench(run: BenchRun, params: &Params, ui: Ui) {
     let command = Command::Bench { run, preset: params.preset, seed: params.seed, steps: params.bench_steps, force_cpu: params.force_cpu };
     let failed = |e: String| {
         status::update(|s| {
@@ -129,12 +321,12 @@ pub fn bench(run: BenchRun, params: &super::Params, ui: super::engine::Ui) {
     };
     let handle = worker.clone();
     let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-        match serde_wasm_bindgen::from_value::<Event>(e.data()) {
+        match unpack::<Event>(&e.data()).map(|(e, _)| e) {
             Ok(Event::Backend(info)) => status::update(|s| {
                 let backend = if info.webgpu { "webgpu" } else { "cpu" };
                 s.bench.push(serde_json::json!({ "bench": "worker", "backend": backend, "adapter": info.adapter, "note": info.note }))
             }),
-            Ok(Event::Bench(v)) => status::update(|s| s.bench.push(v)),
+            Ok(Event::Bench(v)) => status::update(|s| s.bench.push(serde_json::from_str(&v).unwrap_or_default())),
             Ok(Event::Checks(c)) => {
                 status::update(|s| s.kernel_checks = c.clone()); // before bench_done, as the engine would
                 ui.inside.update(|v| v.checks = c);
@@ -144,6 +336,7 @@ pub fn bench(run: BenchRun, params: &super::Params, ui: super::engine::Ui) {
                 handle.terminate(); // gives its device back
             }
             Ok(Event::Failed(e)) => status::update(|s| s.bench.push(serde_json::json!({ "error": e }))),
+            Ok(Event::View { .. } | Event::Download { .. }) => {} // the engine's, not the bench's
             Ok(Event::Stopped(e)) => {
                 failed(e);
                 handle.terminate();
@@ -158,7 +351,7 @@ pub fn bench(run: BenchRun, params: &super::Params, ui: super::engine::Ui) {
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
-    match command.serialize(&serde_wasm_bindgen::Serializer::json_compatible()) {
+    match pack(&command, None) {
         Ok(v) => {
             if let Err(e) = worker.post_message(&v) {
                 failed(format!("the worker took no command: {e:?}"));
@@ -179,7 +372,7 @@ self.onmessage = async (first) => {
     const glue = await import(first.data.glue);
     await glue.default({ module_or_path: first.data.module });
   } catch (err) {
-    self.postMessage({ Stopped: 'the engine worker could not start: ' + err });
+    self.postMessage(['the engine worker could not start: ' + err]);
     return;
   }
   for (const e of held) self.onmessage(e);

@@ -68,6 +68,18 @@ export async function openApp(page, base, query) {
   return until('the model to be built', async () => { const s = await status(page); return s?.ready && s; }, 120_000);
 }
 
+/** Where the engine runs: its worker (the page's only one until a bench starts),
+ *  or the page itself with `engine=page`. Storage is written there. */
+export async function engineScope(page) {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const [worker] = page.workers();
+    if (worker) return worker;
+    await sleep(100);
+  }
+  return page;
+}
+
 /** Records, from the next navigation on, what the page's main thread lets through:
  *  animation-frame intervals and long tasks (the browser's > 50 ms ones). */
 export async function watchMainThread(page) {

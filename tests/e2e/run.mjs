@@ -4,7 +4,7 @@
 // Screenshots go to tests/e2e/screenshots/ (git-ignored).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { here, launch, mainThread, openApp, pageWithErrors, serve, sleep, status as statusOf, until, watchMainThread } from './lib.mjs';
+import { engineScope, here, launch, mainThread, openApp, pageWithErrors, serve, sleep, status as statusOf, until, watchMainThread } from './lib.mjs';
 
 const shots = join(here, 'screenshots');
 
@@ -450,7 +450,8 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
   // the missing-end penalty does not shorten them by itself: PPO's answers getting
   // shorter is the policy learning what the labels asked for.
   const { page: cpu, errors } = await pageWithErrors(browser);
-  // What the main thread, which trains, lets through in each stage (measured, not asserted).
+  // What the main thread lets through in each stage while the engine's worker trains
+  // (measured, not asserted).
   await watchMainThread(cpu);
   const stages = [];
   const measured = async (stage) => stages.push([stage, await mainThread(cpu)]);
@@ -476,16 +477,18 @@ await test('on the CPU backend the same page walks to PPO fast enough to check t
     assert(count(await st()) === n, `${prefix}: ${count(await st())} steps, not ${n}`);
     return st();
   };
-  // Full storage, simulated: every write of a kept model fails as a full disk does.
-  await cpu.evaluate(() => {
-    window.realWrite = FileSystemWritableFileStream.prototype.write;
+  // Full storage, simulated: every write of a kept model fails as a full disk does
+  // (in the engine's worker, which keeps the models).
+  const engine = await engineScope(cpu);
+  await engine.evaluate(() => {
+    self.realWrite = FileSystemWritableFileStream.prototype.write;
     FileSystemWritableFileStream.prototype.write = () => Promise.reject(new DOMException('simulated', 'QuotaExceededError'));
   });
   await stepTo('pretrain', (s) => s.step, 22, 60_000);
   await measured('pretrain');
   const full = await until('the storage-full message', async () => (await st()).keep_error, 60_000, 200);
   assert(full.includes('storage for this page is full') && (await cpu.getByTestId('keep-error').isVisible()), full);
-  await cpu.evaluate(() => { FileSystemWritableFileStream.prototype.write = window.realWrite; });
+  await engine.evaluate(() => { FileSystemWritableFileStream.prototype.write = self.realWrite; });
   await cpu.getByTestId('tab-sft').click();
   await stepTo('sft', (s) => s.metrics.sft_step ?? 0, 11, 60_000);
   await measured('sft');

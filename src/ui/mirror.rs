@@ -1,0 +1,245 @@
+//! The page's [`Ui`] and the engine worker's copy of it, kept the same. Each side
+//! owns a full set of signals; what one side changes travels to the other as typed
+//! [`Field`]s, one variant per signal, so the engine (stage drivers, keep, inspect)
+//! runs unchanged in the worker while the page only renders.
+//!
+//! Why a diff and not a message per write: the engine writes ~110 signals from
+//! ~100 places; comparing each signal with the value the other side last saw, a
+//! few times a second, catches all of them and needs no change there.
+//!
+//! Conflicts: a signal both sides write (`running`, `error`, `tab`) may change on
+//! both at once. The page's change wins: each [`Sync`] from the page is numbered,
+//! each view from the worker says how many it had applied, and the page ignores a
+//! view's value for a field it has changed since.
+
+use super::engine::Ui;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The signal's value if it differs from `last`. Generic over the type, not the
+/// field, so the download holds one copy per type (the wasm budget is tight).
+fn fresh<T: Clone + PartialEq + Send + Sync + 'static>(s: RwSignal<T>, last: Option<&T>) -> Option<T> {
+    s.with_untracked(|v| (last != Some(v)).then(|| v.clone()))
+}
+
+/// Sets the signal only if the value differs, so nothing re-renders for nothing.
+fn set_if_new<T: PartialEq + Send + Sync + 'static>(s: RwSignal<T>, v: T) {
+    s.maybe_update(|now| {
+        let new = *now != v;
+        if new {
+            *now = v;
+        }
+        new
+    });
+}
+
+/// Lists every mirrored signal once: the variant, its value's type, its path in `Ui`.
+macro_rules! mirror {
+    ($($variant:ident : $ty:ty = $($path:ident).+ ;)*) => {
+        /// One signal's value.
+        #[derive(Clone, PartialEq, Serialize, Deserialize)]
+        pub enum Field {
+            $($variant($ty),)*
+        }
+
+        #[derive(Clone, Copy)]
+        #[repr(usize)]
+        enum Tag {
+            $($variant,)*
+        }
+
+        /// How many signals are mirrored.
+        const COUNT: usize = [$(Tag::$variant,)*].len();
+
+        impl Field {
+            fn tag(&self) -> usize {
+                match self {
+                    $(Field::$variant(_) => Tag::$variant as usize,)*
+                }
+            }
+
+            fn apply(self, ui: &Ui) {
+                match self {
+                    $(Field::$variant(v) => set_if_new(ui.$($path).+, v),)*
+                }
+            }
+        }
+
+        /// The fields whose signals differ from `last` (all where it has none),
+        /// which is brought up to date.
+        fn changed(ui: &Ui, last: &mut [Option<Field>]) -> Vec<Field> {
+            let mut out = vec![];
+            $({
+                let i = Tag::$variant as usize;
+                let seen = match &last[i] {
+                    Some(Field::$variant(l)) => Some(l),
+                    _ => None,
+                };
+                if let Some(v) = fresh(ui.$($path).+, seen) {
+                    out.push(Field::$variant(v));
+                    last[i] = out.last().cloned();
+                }
+            })*
+            out
+        }
+    };
+}
+
+mirror! {
+    Lang: crate::corpus::Lang = lang;
+    Running: bool = running;
+    StepRequests: u64 = step_requests;
+    ResetRequests: u64 = reset_requests;
+    Prompt: String = prompt;
+    Ready: bool = ready;
+    Backend: Option<super::engine::BackendInfo> = backend;
+    Step: usize = step;
+    Losses: Vec<super::engine::LossPoint> = losses;
+    TokensPerSec: f64 = tokens_per_sec;
+    Samples: Vec<(usize, String)> = samples;
+    NextTokens: Vec<crate::inspect::TokenProb> = next_tokens;
+    Attention: Option<crate::inspect::AttentionMaps> = attention;
+    Vocab: Vec<String> = vocab;
+    Error: Option<String> = error;
+    Tab: super::engine::Tab = tab;
+    SftRunning: bool = sft_running;
+    SftStepRequests: u64 = sft_step_requests;
+    SftRestartRequests: u64 = sft_restart_requests;
+    SftStep: usize = sft_step;
+    SftPoints: Vec<super::engine::SftPoint> = sft_points;
+    SftWatch: Vec<super::engine::Watch> = sft_watch;
+    SftMask: Vec<(String, bool)> = sft_mask;
+    RankPrompt: String = rank_prompt;
+    RankK: usize = rank_k;
+    RankWeights: crate::persona::Weights = rank_weights;
+    RankRequests: u64 = rank_requests;
+    RankSampling: bool = rank_sampling;
+    RankAnswers: Vec<String> = rank_answers;
+    Session: crate::session::Session = session;
+    RmRunning: bool = rm.running;
+    RmStepRequests: u64 = rm.step_requests;
+    RmStep: usize = rm.step;
+    RmEpoch: usize = rm.epoch;
+    RmPoints: Vec<super::reward_stage::RmPoint> = rm.points;
+    RmHeldOut: Vec<(usize, f32)> = rm.held_out;
+    RmHeldOutInterval: Option<crate::interval::Interval> = rm.held_out_interval;
+    RmHeldOutPairs: usize = rm.held_out_pairs;
+    RmScored: Vec<super::reward_stage::ScoredPrompt> = rm.scored;
+    RmRewards: Vec<f32> = rm.rewards;
+    RmFluency: Option<f32> = rm.fluency;
+    RmBusy: Option<super::reward_stage::RewardBusy> = rm.busy;
+    RmProbePrompt: String = rm.probe_prompt;
+    RmProbeAnswer: String = rm.probe_answer;
+    RmProbeRequests: u64 = rm.probe_requests;
+    RmProbeScore: Option<f32> = rm.probe_score;
+    PpoBeta: f32 = ppo.beta;
+    PpoGammaPtx: f32 = ppo.gamma_ptx;
+    PpoLr: f64 = ppo.lr;
+    PpoK: usize = ppo.k;
+    PpoBeside: super::ppo_stage::Beside = ppo.beside;
+    PpoRunning: bool = ppo.running;
+    PpoStepRequests: u64 = ppo.step_requests;
+    PpoRestartRequests: u64 = ppo.restart_requests;
+    PpoIteration: usize = ppo.iteration;
+    PpoPoints: Vec<super::ppo_stage::PpoPoint> = ppo.points;
+    PpoBesidePoints: Vec<super::ppo_stage::PpoPoint> = ppo.beside_points;
+    PpoLabels: Option<(super::ppo_stage::RunLabel, Option<super::ppo_stage::RunLabel>)> = ppo.labels;
+    PpoAnswers: Vec<super::ppo_stage::AnswerView> = ppo.answers;
+    PpoBesideAnswers: Vec<super::ppo_stage::AnswerView> = ppo.beside_answers;
+    PpoWatched: Vec<super::ppo_stage::Watched> = ppo.watched;
+    PpoAttention: Option<crate::inspect::AttentionMaps> = ppo.attention;
+    PpoBusy: Option<super::ppo_stage::PpoBusy> = ppo.busy;
+    OveroptPoints: Vec<crate::overopt::GoldProxy> = ppo.overopt.points;
+    OveroptSigns: Vec<(String, crate::overopt::Detectors)> = ppo.overopt.signs;
+    DpoBeta: f32 = dpo.beta;
+    DpoLr: f64 = dpo.lr;
+    DpoRunning: bool = dpo.running;
+    DpoStepRequests: u64 = dpo.step_requests;
+    DpoRestartRequests: u64 = dpo.restart_requests;
+    DpoPoints: Vec<super::dpo_stage::DpoPoint> = dpo.points;
+    DpoAnswer: Option<super::dpo_stage::DpoAnswer> = dpo.answer;
+    DpoBusy: Option<super::dpo_stage::DpoBusy> = dpo.busy;
+    EvalRequests: u64 = eval.requests;
+    EvalBusy: bool = eval.busy;
+    EvalDuels: Vec<super::eval_stage::DuelView> = eval.duels;
+    EvalTax: Vec<super::eval_stage::TaxRow> = eval.tax;
+    EvalThreeWay: Vec<super::eval_stage::ThreeWay> = eval.three_way;
+    EvalAtIteration: usize = eval.at_iteration;
+    EvalAgainst: super::eval_stage::Contestant = eval.against;
+    EvalJudged: super::eval_stage::Contestant = eval.judged;
+    Inside: super::engine::InsideView = inside;
+    KernelCheckRequests: u64 = kernel_check_requests;
+    KeepKept: std::collections::BTreeMap<String, usize> = keep.kept;
+    KeepOffer: Option<super::keep::Progress> = keep.offer;
+    KeepResumeRequests: u64 = keep.resume_requests;
+    KeepForgetRequests: u64 = keep.forget_requests;
+    KeepExport: Option<crate::checkpoint::Role> = keep.export;
+    KeepNote: Option<String> = keep.note;
+    KeepError: Option<String> = keep.error;
+    KeepBusy: Option<super::keep::KeepBusy> = keep.busy;
+    KeepLastKeep: Option<(f64, usize)> = keep.last_keep;
+    KeepResumeMs: Option<f64> = keep.resume_ms;
+}
+
+/// One side's record of what the other side has seen.
+pub struct Mirror {
+    last: Vec<Option<Field>>,
+}
+
+impl Mirror {
+    /// Both sides start from the page's values: the page sends them whole.
+    pub fn new(ui: &Ui) -> (Self, Vec<Field>) {
+        let mut last = vec![None; COUNT];
+        let all = changed(ui, &mut last);
+        (Self { last }, all)
+    }
+
+    /// What changed here since the other side last saw it.
+    pub fn changed(&mut self, ui: &Ui) -> Vec<Field> {
+        changed(ui, &mut self.last)
+    }
+
+    /// Values from the other side: set here, and remembered as seen there.
+    pub fn apply(&mut self, ui: &Ui, fields: Vec<Field>) {
+        for f in fields {
+            let i = f.tag();
+            self.last[i] = Some(f.clone());
+            f.apply(ui);
+        }
+    }
+}
+
+/// The page's side: numbers its syncs, and drops a view's value for a field the
+/// page changed after the view was made.
+pub struct PageMirror {
+    mirror: Mirror,
+    sent: u64,
+    /// Per field, the number of the page's last sync that carried it.
+    sent_at: Vec<u64>,
+}
+
+impl PageMirror {
+    pub fn new(ui: &Ui) -> (Self, Vec<Field>) {
+        let (mirror, all) = Mirror::new(ui);
+        (Self { mirror, sent: 0, sent_at: vec![0; COUNT] }, all)
+    }
+
+    /// The page's changes as the next numbered sync, if there are any.
+    pub fn outgoing(&mut self, ui: &Ui) -> Option<(u64, Vec<Field>)> {
+        let fields = self.mirror.changed(ui);
+        if fields.is_empty() {
+            return None;
+        }
+        self.sent += 1;
+        for f in &fields {
+            self.sent_at[f.tag()] = self.sent;
+        }
+        Some((self.sent, fields))
+    }
+
+    /// A view made after the worker applied `seen` of the page's syncs.
+    pub fn incoming(&mut self, ui: &Ui, seen: u64, fields: Vec<Field>) {
+        let fresh = fields.into_iter().filter(|f| self.sent_at[f.tag()] <= seen).collect();
+        self.mirror.apply(ui, fresh);
+    }
+}
