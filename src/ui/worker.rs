@@ -123,9 +123,10 @@ struct Engine {
     mirror: Mirror,
     /// How many of the page's syncs have been applied.
     seen: u64,
-    /// A sync came since the last turn's end was shown: show the next one even if
-    /// nothing changed here, so the page's status counts its own change.
-    synced: bool,
+    /// Since the last turn's end was shown, a sync came from the page or a view
+    /// went out mid-turn: show the next turn's end even if nothing changed since,
+    /// so the page's status counts it.
+    owed: bool,
     last_view: Option<Instant>,
 }
 
@@ -151,7 +152,7 @@ fn take(command: Command, bytes: Option<Vec<u8>>) {
             let ui = Ui::new(params.lang, &params, session);
             let mut mirror = Mirror::new(&ui).0;
             mirror.apply(&ui, fields);
-            ENGINE.with(|e| *e.borrow_mut() = Some(Engine { ui, mirror, seen: 0, synced: false, last_view: None }));
+            ENGINE.with(|e| *e.borrow_mut() = Some(Engine { ui, mirror, seen: 0, owed: false, last_view: None }));
             crate::breathe::set(|| {
                 Box::pin(async {
                     super::engine::yield_for_breath().await;
@@ -164,7 +165,7 @@ fn take(command: Command, bytes: Option<Vec<u8>>) {
             if let Some(e) = e.borrow_mut().as_mut() {
                 e.mirror.apply(&e.ui, fields);
                 e.seen = number;
-                e.synced = true;
+                e.owed = true;
             }
         }),
         Command::Import { name } => ENGINE.with(|e| {
@@ -176,12 +177,12 @@ fn take(command: Command, bytes: Option<Vec<u8>>) {
 }
 
 /// Posts the engine's changes, if there are any and the last view is old enough
-/// (a turn's end after a sync from the page is shown in any case).
+/// (a turn's end that is owed is shown in any case).
 fn view(turn_end: bool) {
     ENGINE.with(|e| {
         let mut e = e.borrow_mut();
         let Some(e) = e.as_mut() else { return };
-        let owed = turn_end && e.synced;
+        let owed = turn_end && e.owed;
         if !owed && e.last_view.is_some_and(|t| t.elapsed() < VIEW_EVERY) {
             return;
         }
@@ -190,9 +191,7 @@ fn view(turn_end: bool) {
             return;
         }
         e.last_view = Some(Instant::now());
-        if turn_end {
-            e.synced = false;
-        }
+        e.owed = !turn_end;
         post(&Event::View { seen: e.seen, fields, turn_end }, None);
     });
 }
