@@ -280,7 +280,7 @@ fn cadence(preset: Preset) -> Cadence {
 }
 
 /// The global scope's `navigator`: the page's window or the engine worker's.
-fn navigator() -> Option<JsValue> {
+pub fn navigator() -> Option<JsValue> {
     js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).ok().filter(|n| !n.is_undefined())
 }
 

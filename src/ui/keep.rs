@@ -176,8 +176,7 @@ fn write_error(e: &JsValue) -> String {
 }
 
 async fn root() -> Result<FileSystemDirectoryHandle, String> {
-    // The global scope's navigator: the page's window or the engine's worker.
-    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|_| "no navigator".to_string())?;
+    let navigator = super::engine::navigator().ok_or("no navigator")?;
     let storage: web_sys::StorageManager =
         js_sys::Reflect::get(&navigator, &"storage".into()).map_err(|_| "no storage".to_string())?.unchecked_into();
     let handle = JsFuture::from(storage.get_directory())

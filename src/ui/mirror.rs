@@ -181,17 +181,23 @@ mirror! {
     KeepResumeMs: Option<f64> = keep.resume_ms;
 }
 
-/// One side's record of what the other side has seen.
+/// One side's record of what the other side has seen (nothing yet, by default).
 pub struct Mirror {
     last: Vec<Option<Field>>,
+}
+
+impl Default for Mirror {
+    fn default() -> Self {
+        Self { last: vec![None; COUNT] }
+    }
 }
 
 impl Mirror {
     /// Both sides start from the page's values: the page sends them whole.
     pub fn new(ui: &Ui) -> (Self, Vec<Field>) {
-        let mut last = vec![None; COUNT];
-        let all = changed(ui, &mut last);
-        (Self { last }, all)
+        let mut mirror = Self::default();
+        let all = mirror.changed(ui);
+        (mirror, all)
     }
 
     /// What changed here since the other side last saw it.

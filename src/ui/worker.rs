@@ -150,7 +150,8 @@ fn take(command: Command, bytes: Option<Vec<u8>>) {
             // A fresh session: the page's, whatever it kept, comes with the fields.
             let session = crate::session::Session::new(crate::session::Settings { lang: params.lang, ..Default::default() });
             let ui = Ui::new(params.lang, &params, session);
-            let mut mirror = Mirror::new(&ui).0;
+            // Seen there: the page's values, which it sends whole.
+            let mut mirror = Mirror::default();
             mirror.apply(&ui, fields);
             ENGINE.with(|e| *e.borrow_mut() = Some(Engine { ui, mirror, seen: 0, owed: false, last_view: None }));
             crate::breathe::set(|| {
@@ -207,21 +208,14 @@ pub fn engine(params: &Params, ui: Ui) -> Result<(), String> {
     let worker = spawn()?;
     let (mirror, fields) = PageMirror::new(&ui);
     let mirror = Rc::new(RefCell::new(mirror));
-    let send = {
-        let worker = worker.clone();
-        move |command: &Command, bytes: Option<&[u8]>| -> Result<(), String> {
-            let message = pack(command, bytes)?;
-            worker.post_message(&message).map_err(|e| format!("the engine's worker took no message: {e:?}"))
-        }
-    };
-    send(&Command::Start { params: params.clone(), fields }, None)?;
+    send(&worker, &Command::Start { params: params.clone(), fields }, None)?;
     let stopped = move |why: String| {
         ui.running.set(false);
         super::show_fatal(&why);
     };
     let on_event = {
         let mirror = mirror.clone();
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| match unpack::<Event>(&e.data()) {
+        move |event: Result<(Event, Option<Vec<u8>>), String>| match event {
             Ok((Event::View { seen, fields, turn_end }, _)) => {
                 mirror.borrow_mut().incoming(&ui, seen, fields);
                 if turn_end {
@@ -237,21 +231,15 @@ pub fn engine(params: &Params, ui: Ui) -> Result<(), String> {
             Ok((Event::Stopped(err), _)) => stopped(err),
             Ok(_) => {}
             Err(err) => ui.error.set(Some(err)),
-        })
+        }
     };
-    worker.set_onmessage(Some(on_event.as_ref().unchecked_ref()));
-    on_event.forget(); // as long as the page
-    let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
-        stopped(format!("the engine's worker failed: {}", e.message()));
-    });
-    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    on_error.forget();
+    listen(&worker, on_event, move |e| stopped(format!("the engine's worker failed: {e}")));
     // The page's changes go out on every turn of a short timer: a click reaches
     // the engine within a few milliseconds, and typing is sent as it settles.
     let on_tick = Closure::<dyn FnMut()>::new(move || {
         if let Some((name, bytes)) = ui.keep.import.get_untracked() {
             ui.keep.import.set(None);
-            if let Err(err) = send(&Command::Import { name }, Some(&bytes)) {
+            if let Err(err) = send(&worker, &Command::Import { name }, Some(&bytes)) {
                 ui.keep.error.set(Some(err));
             }
         }
@@ -259,7 +247,7 @@ pub fn engine(params: &Params, ui: Ui) -> Result<(), String> {
         // `rlhfStatus()` counts these at the end of the engine's next turn, as it
         // did with the engine on the page.
         if let Some((number, fields)) = outgoing
-            && let Err(err) = send(&Command::Sync { number, fields }, None)
+            && let Err(err) = send(&worker, &Command::Sync { number, fields }, None)
         {
             ui.error.set(Some(err));
         }
@@ -319,8 +307,8 @@ pub fn bench(run: BenchRun, params: &Params, ui: Ui) {
         Err(e) => return failed(e),
     };
     let handle = worker.clone();
-    let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-        match unpack::<Event>(&e.data()).map(|(e, _)| e) {
+    let on_event = move |event: Result<(Event, Option<Vec<u8>>), String>| {
+        match event.map(|(e, _)| e) {
             Ok(Event::Backend(info)) => status::update(|s| {
                 let backend = if info.webgpu { "webgpu" } else { "cpu" };
                 s.bench.push(serde_json::json!({ "bench": "worker", "backend": backend, "adapter": info.adapter, "note": info.note }))
@@ -342,22 +330,32 @@ pub fn bench(run: BenchRun, params: &Params, ui: Ui) {
             }
             Err(err) => failed(format!("an unreadable event from the worker: {err}")),
         }
-    });
-    worker.set_onmessage(Some(on_event.as_ref().unchecked_ref()));
-    on_event.forget(); // as long as the page
-    let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
-        failed(format!("the engine worker failed: {}", e.message()));
-    });
-    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    on_error.forget();
-    match pack(&command, None) {
-        Ok(v) => {
-            if let Err(e) = worker.post_message(&v) {
-                failed(format!("the worker took no command: {e:?}"));
-            }
-        }
-        Err(e) => failed(e.to_string()),
+    };
+    listen(&worker, on_event, move |e| failed(format!("the engine worker failed: {e}")));
+    if let Err(e) = send(&worker, &command, None) {
+        failed(e);
     }
+}
+
+/// Posts `command` to a worker, a file's bytes beside it.
+fn send(worker: &web_sys::Worker, command: &Command, bytes: Option<&[u8]>) -> Result<(), String> {
+    let message = pack(command, bytes)?;
+    worker.post_message(&message).map_err(|e| format!("the worker took no command: {e:?}"))
+}
+
+/// Hands a worker's events (or why one was unreadable) and its failure to the
+/// page, for as long as the page lives.
+fn listen(
+    worker: &web_sys::Worker,
+    mut on_event: impl FnMut(Result<(Event, Option<Vec<u8>>), String>) + 'static,
+    mut on_error: impl FnMut(String) + 'static,
+) {
+    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| on_event(unpack(&e.data())));
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    let on_failure = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| on_error(e.message()));
+    worker.set_onerror(Some(on_failure.as_ref().unchecked_ref()));
+    on_failure.forget();
 }
 
 /// The script a worker starts with: it holds the commands that arrive while it
