@@ -1,29 +1,40 @@
 //! The page's [`Ui`] and the engine worker's copy of it, kept the same. Each side
-//! owns a full set of signals; what one side changes travels to the other as typed
-//! [`Field`]s, one variant per signal, so the engine (stage drivers, keep, inspect)
-//! runs unchanged in the worker while the page only renders.
+//! owns a full set of signals; what one side changes travels to the other as
+//! [`Field`]s (the signal's place in the list below and its value in postcard), so
+//! the engine (stage drivers, keep, inspect) runs unchanged in the worker while the
+//! page only renders.
 //!
 //! Why a diff and not a message per write: the engine writes ~110 signals from
-//! ~100 places; comparing each signal with the value the other side last saw, a
-//! few times a second, catches all of them and needs no change there.
+//! ~100 places; comparing each signal's bytes with those the other side last saw, a
+//! few times a second, catches all of them and needs no change there. Bytes and not
+//! typed values: the code is then one encoder and one decoder per type, not per
+//! signal (the wasm budget is tight), and a NaN compares equal to itself.
 //!
 //! Conflicts: a signal both sides write (`running`, `error`, `tab`) may change on
-//! both at once. The page's change wins: each [`Sync`] from the page is numbered,
+//! both at once. The page's change wins: each sync from the page is numbered,
 //! each view from the worker says how many it had applied, and the page ignores a
 //! view's value for a field it has changed since.
 
 use super::engine::Ui;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-/// The signal's value if it differs from `last`. Generic over the type, not the
-/// field, so the download holds one copy per type (the wasm budget is tight).
-fn fresh<T: Clone + PartialEq + Send + Sync + 'static>(s: RwSignal<T>, last: Option<&T>) -> Option<T> {
-    s.with_untracked(|v| (last != Some(v)).then(|| v.clone()))
+/// One signal's value: its place in the list and its postcard bytes.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    index: u8,
+    bytes: Vec<u8>,
+}
+
+fn encode<T: Serialize + Send + Sync + 'static>(s: RwSignal<T>) -> Vec<u8> {
+    // Our views always serialise (no maps with non-string keys, no unsized data).
+    s.with_untracked(|v| postcard::to_allocvec(v).unwrap_or_default())
 }
 
 /// Sets the signal only if the value differs, so nothing re-renders for nothing.
-fn set_if_new<T: PartialEq + Send + Sync + 'static>(s: RwSignal<T>, v: T) {
+/// Bytes that do not decode (never sent by this build) change nothing.
+fn decode<T: DeserializeOwned + PartialEq + Send + Sync + 'static>(s: RwSignal<T>, bytes: &[u8]) {
+    let Ok(v) = postcard::from_bytes::<T>(bytes) else { return };
     s.maybe_update(|now| {
         let new = *now != v;
         if new {
@@ -33,55 +44,14 @@ fn set_if_new<T: PartialEq + Send + Sync + 'static>(s: RwSignal<T>, v: T) {
     });
 }
 
-/// Lists every mirrored signal once: the variant, its value's type, its path in `Ui`.
+/// Lists every mirrored signal once: a name, its value's type, its path in `Ui`.
+/// The name is only for reading; a signal is its place in the list.
 macro_rules! mirror {
-    ($($variant:ident : $ty:ty = $($path:ident).+ ;)*) => {
-        /// One signal's value.
-        #[derive(Clone, PartialEq, Serialize, Deserialize)]
-        pub enum Field {
-            $($variant($ty),)*
-        }
-
-        #[derive(Clone, Copy)]
-        #[repr(usize)]
-        enum Tag {
-            $($variant,)*
-        }
-
-        /// How many signals are mirrored.
-        const COUNT: usize = [$(Tag::$variant,)*].len();
-
-        impl Field {
-            fn tag(&self) -> usize {
-                match self {
-                    $(Field::$variant(_) => Tag::$variant as usize,)*
-                }
-            }
-
-            fn apply(self, ui: &Ui) {
-                match self {
-                    $(Field::$variant(v) => set_if_new(ui.$($path).+, v),)*
-                }
-            }
-        }
-
-        /// The fields whose signals differ from `last` (all where it has none),
-        /// which is brought up to date.
-        fn changed(ui: &Ui, last: &mut [Option<Field>]) -> Vec<Field> {
-            let mut out = vec![];
-            $({
-                let i = Tag::$variant as usize;
-                let seen = match &last[i] {
-                    Some(Field::$variant(l)) => Some(l),
-                    _ => None,
-                };
-                if let Some(v) = fresh(ui.$($path).+, seen) {
-                    out.push(Field::$variant(v));
-                    last[i] = out.last().cloned();
-                }
-            })*
-            out
-        }
+    ($($name:ident : $ty:ty = $($path:ident).+ ;)*) => {
+        /// Each signal's value as bytes, in the list's order.
+        const ENCODE: &[fn(&Ui) -> Vec<u8>] = &[$(|ui| encode::<$ty>(ui.$($path).+),)*];
+        /// Sets each signal from bytes, in the list's order.
+        const DECODE: &[fn(&Ui, &[u8])] = &[$(|ui, bytes| decode::<$ty>(ui.$($path).+, bytes),)*];
     };
 }
 
@@ -181,9 +151,13 @@ mirror! {
     KeepResumeMs: Option<f64> = keep.resume_ms;
 }
 
+/// How many signals are mirrored (a field's index is a `u8`).
+const COUNT: usize = ENCODE.len();
+const _: () = assert!(COUNT == DECODE.len() && COUNT <= 256);
+
 /// One side's record of what the other side has seen (nothing yet, by default).
 pub struct Mirror {
-    last: Vec<Option<Field>>,
+    last: Vec<Option<Vec<u8>>>,
 }
 
 impl Default for Mirror {
@@ -200,17 +174,28 @@ impl Mirror {
         (mirror, all)
     }
 
-    /// What changed here since the other side last saw it.
+    /// What changed here since the other side last saw it (all, where it has
+    /// seen nothing).
     pub fn changed(&mut self, ui: &Ui) -> Vec<Field> {
-        changed(ui, &mut self.last)
+        let mut out = vec![];
+        for (i, encode) in ENCODE.iter().enumerate() {
+            let bytes = encode(ui);
+            if self.last[i].as_ref() != Some(&bytes) {
+                self.last[i] = Some(bytes.clone());
+                out.push(Field { index: i as u8, bytes });
+            }
+        }
+        out
     }
 
     /// Values from the other side: set here, and remembered as seen there.
     pub fn apply(&mut self, ui: &Ui, fields: Vec<Field>) {
-        for f in fields {
-            let i = f.tag();
-            self.last[i] = Some(f.clone());
-            f.apply(ui);
+        for Field { index, bytes } in fields {
+            let i = usize::from(index);
+            if i < COUNT {
+                DECODE[i](ui, &bytes);
+                self.last[i] = Some(bytes);
+            }
         }
     }
 }
@@ -238,14 +223,14 @@ impl PageMirror {
         }
         self.sent += 1;
         for f in &fields {
-            self.sent_at[f.tag()] = self.sent;
+            self.sent_at[usize::from(f.index)] = self.sent;
         }
         Some((self.sent, fields))
     }
 
     /// A view made after the worker applied `seen` of the page's syncs.
     pub fn incoming(&mut self, ui: &Ui, seen: u64, fields: Vec<Field>) {
-        let fresh = fields.into_iter().filter(|f| self.sent_at[f.tag()] <= seen).collect();
+        let fresh = fields.into_iter().filter(|f| self.sent_at.get(usize::from(f.index)).is_some_and(|&at| at <= seen)).collect();
         self.mirror.apply(ui, fresh);
     }
 }
