@@ -6,27 +6,28 @@
 use pollster::block_on;
 use rlhf_playground::backend::Backend;
 use rlhf_playground::bench;
+use rlhf_playground::kernels::Kernels;
 use rlhf_playground::model::Preset;
 
-fn report(backend: &Backend, name: &str, steps: usize) {
+/// Every preset on `backend`, the model running `kernels`, the batch split across
+/// threads or not (`shard`).
+fn report(backend: &Backend, name: &str, steps: usize, kernels: Kernels, shard: bool) {
     let print = |b: bench::PretrainBench| {
         let mut v = serde_json::to_value(b).unwrap();
         v["device"] = name.into();
         if name != "wgpu" {
             v["threads"] = cpu_threads().into();
             // Batch split across the threads (train::shards_for), or one pass over it.
-            v["sharded"] = (rlhf_playground::train::sharding() && cpu_threads() > 1).into();
+            v["sharded"] = (shard && cpu_threads() > 1).into();
         }
-        // Our CPU kernels (src/kernels/cpu.rs) ran, or burn's ops in their place.
-        v["cpu_kernels"] = rlhf_playground::kernels::cpu_kernels(&backend.device).into();
         println!("{v}");
     };
     for preset in [Preset::Micro, Preset::Small] {
-        print(block_on(bench::pretrain(preset, &backend.device, steps)).expect("bench"));
+        print(block_on(bench::pretrain_with(preset, &backend.device, steps, kernels, shard)).expect("bench"));
     }
     // The speed issue's starting sizes (1 block), fewer steps: the wider one is slow on a CPU.
     for i in 0..bench::WIDE.len() {
-        print(block_on(bench::pretrain_wide(i, &backend.device, (steps / 3).max(3))).expect("bench"));
+        print(block_on(bench::pretrain_wide(i, &backend.device, (steps / 3).max(3), kernels, shard)).expect("bench"));
     }
 }
 
@@ -54,31 +55,34 @@ fn main() {
     #[cfg(feature = "wgpu")]
     if wanted("wgpu") {
         match block_on(Backend::gpu()) {
-            Ok(gpu) => report(&gpu, "wgpu", steps),
+            Ok(gpu) => report(&gpu, "wgpu", steps, Kernels::default(), true),
             Err(e) => eprintln!("no wgpu device: {e}"),
         }
     }
 }
 
 fn cpu_reports(steps: usize) {
-    report(&Backend::cpu(), "flex", steps);
+    report(&Backend::cpu(), "flex", steps, Kernels::default(), true);
     // The same steps with burn's softmax / LayerNorm / log-softmax ops in place of
     // our CPU kernels: what the kernels gain.
-    rlhf_playground::kernels::set_cpu_kernels(false);
-    report(&Backend::cpu(), "flex", steps);
-    rlhf_playground::kernels::set_cpu_kernels(true);
+    report(&Backend::cpu(), "flex", steps, Kernels { cpu: false, ..Kernels::default() }, true);
     if cpu_threads() > 1 {
         // The same steps without splitting the batch across threads: what it gains.
-        rlhf_playground::train::set_sharding(false);
-        report(&Backend::cpu(), "flex", steps);
-        rlhf_playground::train::set_sharding(true);
+        report(&Backend::cpu(), "flex", steps, Kernels::default(), false);
     }
     // burn 0.22 deprecates ndarray in favour of flex; measured here to show why.
     #[cfg(feature = "ndarray")]
     #[allow(deprecated)]
     report(
-        &Backend { device: burn::tensor::Device::ndarray(), kind: rlhf_playground::backend::BackendKind::Flex, adapter: None },
+        &Backend {
+            device: burn::tensor::Device::ndarray(),
+            kind: rlhf_playground::backend::BackendKind::Flex,
+            adapter: None,
+            timestamps: false,
+        },
         "ndarray",
         steps,
+        Kernels::default(),
+        true,
     );
 }

@@ -19,6 +19,10 @@ pub struct Backend {
     pub kind: BackendKind,
     /// The GPU adapter's name, when there is one.
     pub adapter: Option<String>,
+    /// Whether the adapter has `timestamp-query`, so the kernel check can ask the
+    /// device for its own clock (burn's fallback without it blocks on the device,
+    /// which a browser cannot do).
+    pub timestamps: bool,
 }
 
 impl Backend {
@@ -28,7 +32,7 @@ impl Backend {
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(keep_freed_memory);
         }
-        Self { device: Device::flex(), kind: BackendKind::Flex, adapter: None }
+        Self { device: Device::flex(), kind: BackendKind::Flex, adapter: None, timestamps: false }
     }
 
     /// Asks for a wgpu device; the error says why there is none (the caller falls
@@ -39,9 +43,9 @@ impl Backend {
         let info = setup.adapter.get_info();
         // burn asks the device for every feature the adapter has: with timestamp
         // queries the look-inside check can time our kernels on the GPU's clock.
-        crate::kernels::set_timestamps(setup.adapter.features().contains(burn::cubecl::wgpu::wgpu::Features::TIMESTAMP_QUERY));
+        let timestamps = setup.adapter.features().contains(burn::cubecl::wgpu::wgpu::Features::TIMESTAMP_QUERY);
         let parts: Vec<String> = [info.name, info.driver, format!("{:?}", info.backend)].into_iter().filter(|s| !s.is_empty()).collect();
-        Ok(Self { device, kind: BackendKind::Wgpu, adapter: Some(parts.join(" · ")) })
+        Ok(Self { device, kind: BackendKind::Wgpu, adapter: Some(parts.join(" · ")), timestamps })
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::TrainError;
 use crate::corpus::Lang;
-use crate::kernels;
+use crate::kernels::{self, Kernels};
 use crate::lab::Lab;
 use crate::model::Preset;
 use crate::ppo::{PpoConfig, PpoTrainer};
@@ -59,11 +59,27 @@ pub struct PretrainBench {
     pub ms_per_step: f64,
     pub steps_per_sec: f64,
     pub tokens_per_sec: f64,
+    /// Whether our CPU kernels ran (on the CPU backend), or burn's ops in their place.
+    pub cpu_kernels: bool,
 }
 
 /// `steps` AdamW steps after 3 of warm-up (the first compiles the GPU kernels).
 pub async fn pretrain(preset: Preset, device: &Device, steps: usize) -> Result<PretrainBench, TrainError> {
-    let lab = lab(preset, device)?;
+    pretrain_with(preset, device, steps, Kernels::default(), true).await
+}
+
+/// [`pretrain`] with the model running `kernels`, and the batch split across
+/// threads (where there are some) or not (`shard`): what each gains, in one run.
+pub async fn pretrain_with(
+    preset: Preset,
+    device: &Device,
+    steps: usize,
+    kernels: Kernels,
+    shard: bool,
+) -> Result<PretrainBench, TrainError> {
+    let mut lab = lab(preset, device)?;
+    lab.pretrainer.set_kernels(kernels);
+    lab.pretrainer.cfg.shard = shard;
     time_pretrain(preset.name(), lab, steps).await
 }
 
@@ -76,13 +92,20 @@ pub type WideSize = (&'static str, (usize, usize, usize), (usize, usize));
 pub const WIDE: [WideSize; 2] = [("w128", (64, 4, 128), (32, 64)), ("w256", (128, 4, 256), (64, 128))];
 
 /// [`pretrain`] at one of the [`WIDE`] sizes.
-pub async fn pretrain_wide(index: usize, device: &Device, steps: usize) -> Result<PretrainBench, TrainError> {
+pub async fn pretrain_wide(
+    index: usize,
+    device: &Device,
+    steps: usize,
+    kernels: Kernels,
+    shard: bool,
+) -> Result<PretrainBench, TrainError> {
     let (name, (ctx, heads, width), (batch, window)) = WIDE[index];
     let mut lab = lab(Preset::Micro, device)?;
     lab.model_cfg = crate::model::GptConfig::new(lab.tokenizer.vocab_size(), ctx, 1, heads, width);
     let mut cfg = crate::pretrain::PretrainConfig::for_preset(Preset::Micro);
-    (cfg.batch_size, cfg.block) = (batch, window);
+    (cfg.batch_size, cfg.block, cfg.shard) = (batch, window, shard);
     lab.pretrainer = crate::pretrain::Pretrainer::new(&lab.model_cfg, cfg, lab.split.train.clone(), &lab.split.held_out, 1, device);
+    lab.pretrainer.set_kernels(kernels);
     time_pretrain(name, lab, steps).await
 }
 
@@ -107,6 +130,7 @@ async fn time_pretrain(name: &'static str, mut lab: Lab, steps: usize) -> Result
         ms_per_step: 1e3 * secs / steps as f64,
         steps_per_sec: steps as f64 / secs,
         tokens_per_sec: tokens as f64 / secs,
+        cpu_kernels: kernels::cpu_kernels(&lab.device, lab.pretrainer.model().kernels()),
     })
 }
 
@@ -133,14 +157,20 @@ pub struct SamplingBench {
 /// top-k 20), as the Rank panel samples them; no stop token, so every answer
 /// has all its tokens.
 pub async fn sampling(preset: Preset, device: &Device, batches: usize) -> Result<SamplingBench, TrainError> {
-    sampling_way(preset, device, batches, false).await
+    sampling_way(preset, device, batches, false, Kernels::default()).await
 }
 
 /// [`sampling`], through `generate_k` or (`whole_context`) the GPU's way before
 /// the KV cache: the whole context again for each token, with our kernels.
-async fn sampling_way(preset: Preset, device: &Device, batches: usize, whole_context: bool) -> Result<SamplingBench, TrainError> {
+async fn sampling_way(
+    preset: Preset,
+    device: &Device,
+    batches: usize,
+    whole_context: bool,
+    kernels: Kernels,
+) -> Result<SamplingBench, TrainError> {
     let lab = lab(preset, device)?;
-    let model = lab.pretrainer.model();
+    let model = lab.pretrainer.model().with_kernels(kernels);
     let tok = &lab.tokenizer;
     let prompt = tok.encode("Q: What does the fox eat?\nA:");
     let (k, tokens) = (9, 32);
@@ -158,7 +188,7 @@ async fn sampling_way(preset: Preset, device: &Device, batches: usize, whole_con
     Ok(SamplingBench {
         bench: "sampling",
         preset: preset.name(),
-        path: match (kernels::gpu_sampling(device), whole_context) {
+        path: match (kernels::gpu_sampling(device, kernels), whole_context) {
             (true, false) => "sample-kernel",
             (true, true) => "sample-kernel-whole-context",
             (false, _) => "readback-per-token",
@@ -371,13 +401,8 @@ pub async fn sampling_both(preset: Preset, device: &Device, batches: usize) -> R
     let mut out = vec![sampling(preset, device, batches).await?];
     if kernels::on_gpu(device) {
         // How a GPU sampled before the KV cache, then with no kernel of ours.
-        out.push(sampling_way(preset, device, batches, true).await?);
-        kernels::set_gpu_sampling(false);
-        kernels::set_gpu_attention(false);
-        let r = sampling(preset, device, batches).await;
-        kernels::set_gpu_sampling(true);
-        kernels::set_gpu_attention(true);
-        out.push(r?);
+        out.push(sampling_way(preset, device, batches, true, Kernels::default()).await?);
+        out.push(sampling_way(preset, device, batches, false, Kernels::BURN).await?);
     }
     Ok(out)
 }

@@ -6,7 +6,7 @@
 
 use crate::TrainError;
 use crate::losses::dpo_loss;
-use crate::model::{Gpt, token_log_probs};
+use crate::model::Gpt;
 use crate::rank::Comparison;
 use crate::readback::read_vec;
 use crate::reward::{Scored, encode_answers};
@@ -35,7 +35,7 @@ pub fn sequence_log_probs(model: &Gpt, s: &Scored) -> Tensor<1> {
     let [k, t] = s.ids.dims();
     let logits = model.forward(s.ids.clone().narrow(1, 0, t - 1));
     let targets = s.ids.clone().narrow(1, 1, t - 1);
-    (token_log_probs(logits, targets) * s.answer.clone()).sum_dim(1).reshape([k])
+    (model.token_log_probs(logits, targets) * s.answer.clone()).sum_dim(1).reshape([k])
 }
 
 /// The policy's implicit reward per answer token, β·(log π − log π_ref) at each
@@ -52,7 +52,7 @@ pub async fn implicit_reward_per_token(
     let s = encode_answers(tok, prompt, &[answer.to_string()], policy.block_size(), device);
     let [_, t] = s.ids.dims();
     let targets = s.ids.clone().narrow(1, 1, t - 1);
-    let lp = |m: &Gpt| token_log_probs(m.forward(s.ids.clone().narrow(1, 0, t - 1)), targets.clone());
+    let lp = |m: &Gpt| m.token_log_probs(m.forward(s.ids.clone().narrow(1, 0, t - 1)), targets.clone());
     let diff = read_vec((lp(policy) - lp(reference)) * beta).await?;
     let (mask, ids) = (read_vec(s.answer).await?, crate::readback::read_ints(targets).await?);
     Ok(ids.iter().zip(&mask).zip(diff).filter(|((_, m), _)| **m > 0.0).map(|((&id, _), r)| (tok.decode(&[id]), r)).collect())

@@ -5,7 +5,8 @@
 //! kernels.
 
 use crate::TrainError;
-use crate::kernels::{Draw, on_gpu, reference, sample_groups, sample_now, timestamps, token_stats};
+use crate::backend::Backend;
+use crate::kernels::{Draw, Kernels, on_gpu, reference, sample_groups, sample_now, token_stats};
 use crate::readback::read_vec;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -44,8 +45,8 @@ fn closeness(got: &[f32], want: &[f32]) -> (f32, f32) {
 
 /// Device time of one call of `f` in µs: `reps` calls inside one profiling window
 /// (their outputs kept alive so nothing is skipped), divided by `reps`.
-async fn gpu_time<O: Send + 'static>(device: &Device, reps: usize, f: impl Fn() -> O + Send) -> Option<f32> {
-    if !(on_gpu(device) && timestamps()) {
+async fn gpu_time<O: Send + 'static>(device: &Device, timestamps: bool, reps: usize, f: impl Fn() -> O + Send) -> Option<f32> {
+    if !(on_gpu(device) && timestamps) {
         return None;
     }
     let options = burn::tensor::ProfileOptions::default().flush();
@@ -61,7 +62,8 @@ async fn gpu_time<O: Send + 'static>(device: &Device, reps: usize, f: impl Fn() 
 /// `attention`. The page runs this from
 /// the "look inside" view's compare button (and under `?bench=1`); the e2e test
 /// asserts on it.
-pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError> {
+pub async fn check(backend: &Backend, seed: u64) -> Result<Vec<Check>, TrainError> {
+    let (device, timestamps) = (&backend.device, backend.timestamps);
     let (rows, vocab) = (48, 300);
     let device = device.clone().inner();
     let normal = burn::tensor::Distribution::Normal(0.0, 2.0);
@@ -91,7 +93,7 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
             let g = g as usize;
             g < vocab && reference::order_key(row[g]) >= reference::top_k_threshold(row, if temperature > 0.0 { top_k } else { 1 })
         });
-        let gpu_us = gpu_time(&device, 8, {
+        let gpu_us = gpu_time(&device, timestamps, 8, {
             let (l, s, d) = (logits.clone(), seeds.clone(), draw);
             move || sample_now(l.clone(), &s, &d)
         })
@@ -110,12 +112,12 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     let got = read_vec(token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
     let want = read_vec(reference::token_stats(logits.clone(), reference_logits.clone(), targets.clone())).await?;
     let (agreement, max) = closeness(&got, &want);
-    let gpu_us = gpu_time(&device, 8, {
+    let gpu_us = gpu_time(&device, timestamps, 8, {
         let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone());
         move || token_stats(p.clone(), r.clone(), t.clone())
     })
     .await;
-    let burn_gpu_us = gpu_time(&device, 8, {
+    let burn_gpu_us = gpu_time(&device, timestamps, 8, {
         let (p, r, t) = (logits.clone(), reference_logits.clone(), targets.clone());
         move || reference::token_stats(p.clone(), r.clone(), t.clone())
     })
@@ -132,20 +134,20 @@ pub async fn check(device: &Device, seed: u64) -> Result<Vec<Check>, TrainError>
     });
 
     // attention against the model's burn ops; both outputs compared.
-    let fused = crate::kernels::fused_attention(&qkv, nh);
-    let (y, att) = crate::model::attention(qkv.clone(), nh);
-    let (want_y, want_att) = crate::model::causal_attention(qkv.clone(), nh);
+    let fused = crate::kernels::fused_attention(&qkv, nh, Kernels::default());
+    let (y, att) = crate::model::attention(qkv.clone(), nh, Kernels::default());
+    let (want_y, want_att) = crate::model::causal_attention(qkv.clone(), nh, Kernels::default());
     let got = [read_vec(y).await?, read_vec(att).await?].concat();
     let want = [read_vec(want_y).await?, read_vec(want_att).await?].concat();
     let (agreement, max) = closeness(&got, &want);
-    let gpu_us = gpu_time(&device, 8, {
+    let gpu_us = gpu_time(&device, timestamps, 8, {
         let x = qkv.clone();
-        move || crate::model::attention(x.clone(), nh)
+        move || crate::model::attention(x.clone(), nh, Kernels::default())
     })
     .await;
-    let burn_gpu_us = gpu_time(&device, 8, {
+    let burn_gpu_us = gpu_time(&device, timestamps, 8, {
         let x = qkv.clone();
-        move || crate::model::causal_attention(x.clone(), nh)
+        move || crate::model::causal_attention(x.clone(), nh, Kernels::default())
     })
     .await;
     out.push(Check {

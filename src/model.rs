@@ -6,10 +6,13 @@
 //! Shapes in comments: B batch, T time (tokens), C channels (n_embd), nh heads,
 //! hs head size (C / nh), V vocabulary.
 
+use crate::kernels::Kernels;
 use burn::module::{Initializer, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A model size. `micro` trains in seconds on a CPU or a software GPU (CI, e2e);
 /// `small` is the default for a laptop GPU.
@@ -70,22 +73,28 @@ pub struct CausalSelfAttention {
 
 impl CausalSelfAttention {
     /// Returns the output and the attention probabilities (B, nh, T, T).
-    pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
-        let (y, att) = attention(self.c_attn.forward(x), self.n_head); // qkv (B, T, 3C)
+    pub fn forward(&self, x: Tensor<3>, kernels: Kernels) -> (Tensor<3>, Tensor<4>) {
+        let (y, att) = attention(self.c_attn.forward(x), self.n_head, kernels); // qkv (B, T, 3C)
         (self.c_proj.forward(y), att)
     }
 
     /// The output for the n new positions x (B, n, C) after the `past` keys and
     /// values, and the keys and values of all of them.
     /// `mask` (B, 1, 1, Tk), added to the scores, hides each row's left padding.
-    fn forward_cached(&self, x: Tensor<3>, past: Option<KeysValues>, mask: Option<&Tensor<4>>) -> (Tensor<3>, KeysValues) {
+    fn forward_cached(
+        &self,
+        x: Tensor<3>,
+        past: Option<KeysValues>,
+        mask: Option<&Tensor<4>>,
+        kernels: Kernels,
+    ) -> (Tensor<3>, KeysValues) {
         let [b, n, c] = x.dims();
         let (q, k, v) = heads(self.c_attn.forward(x), self.n_head);
         let (k, v) = match past {
             Some((past_k, past_v)) => (Tensor::cat(vec![past_k, k], 2), Tensor::cat(vec![past_v, v], 2)),
             None => (k, v),
         };
-        let (y, _) = attend(q, k.clone(), v.clone(), mask); // (B, nh, n, hs)
+        let (y, _) = attend(q, k.clone(), v.clone(), mask, kernels); // (B, nh, n, hs)
         (self.c_proj.forward(y.swap_dims(1, 2).reshape([b, n, c])), (k, v))
     }
 }
@@ -109,29 +118,33 @@ fn heads(qkv: Tensor<3>, n_head: usize) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
 
 /// Each of the Tq queries, the last Tq positions, over the keys up to its own:
 /// (y (B, nh, Tq, hs), the probabilities (B, nh, Tq, Tk)).
-fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Option<&Tensor<4>>) -> (Tensor<4>, Tensor<4>) {
+fn attend(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Option<&Tensor<4>>, kernels: Kernels) -> (Tensor<4>, Tensor<4>) {
     let mut att = q.matmul(k.swap_dims(2, 3)); // (B, nh, Tq, Tk)
     if let Some(mask) = mask {
         att = att + mask.clone(); // (B, 1, 1, Tk): 0, or PAD_SCORE for a padding key
     }
     // Position i may only look at positions j ≤ i: softmax over those, probability
     // 0 for the future (our CPU kernel on flex, a masked burn softmax elsewhere).
-    let att = crate::kernels::causal_softmax(att);
+    let att = crate::kernels::causal_softmax(att, kernels);
     (att.clone().matmul(v), att)
 }
 
 /// [`causal_attention`]: without gradients on a GPU, our fused kernel
 /// (shaders/attention.wgsl) computes exactly it in one dispatch.
-pub fn attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
-    if crate::kernels::fused_attention(&qkv, n_head) { crate::kernels::attention(qkv, n_head) } else { causal_attention(qkv, n_head) }
+pub fn attention(qkv: Tensor<3>, n_head: usize, kernels: Kernels) -> (Tensor<3>, Tensor<4>) {
+    if crate::kernels::fused_attention(&qkv, n_head, kernels) {
+        crate::kernels::attention(qkv, n_head)
+    } else {
+        causal_attention(qkv, n_head, kernels)
+    }
 }
 
 /// Causal self-attention of the fused projection qkv (B, T, 3C): the heads'
 /// outputs side by side (B, T, C) and the probabilities (B, nh, T, T).
-pub fn causal_attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
+pub fn causal_attention(qkv: Tensor<3>, n_head: usize, kernels: Kernels) -> (Tensor<3>, Tensor<4>) {
     let [b, t, c3] = qkv.dims();
     let (q, k, v) = heads(qkv, n_head);
-    let (y, att) = attend(q, k, v, None); // (B, nh, T, hs)
+    let (y, att) = attend(q, k, v, None, kernels); // (B, nh, T, hs)
     (y.swap_dims(1, 2).reshape([b, t, c3 / 3]), att) // re-assemble heads side by side
 }
 
@@ -142,9 +155,9 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, kernels: Kernels) -> Tensor<3> {
         // The exact (erf) GELU, as GPT-2's paper defines it (our CPU kernel on flex).
-        self.c_proj.forward(crate::kernels::gelu(self.c_fc.forward(x)))
+        self.c_proj.forward(crate::kernels::gelu(self.c_fc.forward(x), kernels))
     }
 }
 
@@ -157,17 +170,23 @@ pub struct Block {
 }
 
 impl Block {
-    pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
-        let (a, att) = self.attn.forward(layer_norm(&self.ln_1, x.clone()));
+    pub fn forward(&self, x: Tensor<3>, kernels: Kernels) -> (Tensor<3>, Tensor<4>) {
+        let (a, att) = self.attn.forward(layer_norm(&self.ln_1, x.clone(), kernels), kernels);
         let x = x + a;
-        let x = x.clone() + self.mlp.forward(layer_norm(&self.ln_2, x));
+        let x = x.clone() + self.mlp.forward(layer_norm(&self.ln_2, x, kernels), kernels);
         (x, att)
     }
 
-    fn forward_cached(&self, x: Tensor<3>, past: Option<KeysValues>, mask: Option<&Tensor<4>>) -> (Tensor<3>, KeysValues) {
-        let (a, kv) = self.attn.forward_cached(layer_norm(&self.ln_1, x.clone()), past, mask);
+    fn forward_cached(
+        &self,
+        x: Tensor<3>,
+        past: Option<KeysValues>,
+        mask: Option<&Tensor<4>>,
+        kernels: Kernels,
+    ) -> (Tensor<3>, KeysValues) {
+        let (a, kv) = self.attn.forward_cached(layer_norm(&self.ln_1, x.clone(), kernels), past, mask, kernels);
         let x = x + a;
-        (x.clone() + self.mlp.forward(layer_norm(&self.ln_2, x)), kv)
+        (x.clone() + self.mlp.forward(layer_norm(&self.ln_2, x, kernels), kernels), kv)
     }
 }
 
@@ -233,8 +252,8 @@ fn layer_norm_config(c: usize) -> LayerNormConfig {
 }
 
 /// `ln(x)`: our CPU kernel on flex, burn's LayerNorm elsewhere.
-fn layer_norm<const D: usize>(ln: &LayerNorm, x: Tensor<D>) -> Tensor<D> {
-    crate::kernels::layer_norm(ln, LN_EPS, x)
+fn layer_norm<const D: usize>(ln: &LayerNorm, x: Tensor<D>, kernels: Kernels) -> Tensor<D> {
+    crate::kernels::layer_norm(ln, LN_EPS, x, kernels)
 }
 
 #[derive(Module, Debug)]
@@ -246,6 +265,35 @@ pub struct Gpt {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     block_size: usize,
+    /// Which of our kernels this model runs (not saved: a loaded model runs all).
+    #[module(skip)]
+    kernels: Kernels,
+    /// How long this model's answers were (see [`crate::sample`]): shared by its
+    /// clones, whose answers are alike.
+    #[module(skip)]
+    answer_length: AnswerLength,
+}
+
+/// The longest answer (with its end token) of the model's last generated batch
+/// that had a stop token, rounded up to a breath; where the GPU path first looks
+/// at a batch's answers ([`crate::sample::first_readback_after`]).
+#[derive(Debug, Clone)]
+pub struct AnswerLength(Arc<AtomicUsize>);
+
+impl Default for AnswerLength {
+    fn default() -> Self {
+        Self(Arc::new(AtomicUsize::new(crate::sample::READBACK_EVERY)))
+    }
+}
+
+impl AnswerLength {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn set(&self, tokens: usize) {
+        self.0.store(tokens, Ordering::Relaxed);
+    }
 }
 
 impl GptConfig {
@@ -269,6 +317,8 @@ impl GptConfig {
             blocks,
             ln_f: layer_norm_config(c).init(device),
             block_size: self.block_size,
+            kernels: Kernels::default(),
+            answer_length: AnswerLength::default(),
         };
         gpt.visit(&mut DrawNow);
         gpt
@@ -292,6 +342,21 @@ impl Gpt {
         self.block_size
     }
 
+    /// The same model, running `kernels` (benchmarks and tests: burn's own
+    /// operations beside ours, in one run).
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
+    pub fn answer_length(&self) -> &AnswerLength {
+        &self.answer_length
+    }
+
     /// Logits of the next token at every position: (B, T) ids → (B, T, V).
     pub fn forward(&self, idx: Tensor<2, Int>) -> Tensor<3> {
         self.forward_with_attention(idx).0
@@ -313,11 +378,11 @@ impl Gpt {
         let mut x = self.wte.forward(idx) + self.wpe.forward(pos); // (B, T, C)
         let mut atts = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
-            let (y, att) = block.forward(x);
+            let (y, att) = block.forward(x, self.kernels);
             x = y;
             atts.push(att);
         }
-        (layer_norm(&self.ln_f, x), atts)
+        (layer_norm(&self.ln_f, x, self.kernels), atts)
     }
 
     /// Logits (B, n, V) of the n tokens `idx` (B, n) that follow the positions in
@@ -349,12 +414,12 @@ impl Gpt {
         let mut x = self.wte.forward(idx) + self.wpe.forward(pos); // (B, n, C)
         let mut past = std::mem::take(&mut cache.layers).into_iter();
         for block in &self.blocks {
-            let (y, kv) = block.forward_cached(x, past.next(), mask.as_ref());
+            let (y, kv) = block.forward_cached(x, past.next(), mask.as_ref(), self.kernels);
             x = y;
             cache.layers.push(kv);
         }
         cache.len = start + n;
-        self.lm_head(layer_norm(&self.ln_f, x))
+        self.lm_head(layer_norm(&self.ln_f, x, self.kernels))
     }
 
     /// Tied LM head: logits = h · Wteᵀ, (B, T, C) → (B, T, V).
@@ -366,15 +431,17 @@ impl Gpt {
     }
 }
 
-/// log p(target) = log softmax(logits)[target] at every position: logits (B, T, V),
-/// targets (B, T) → (B, T). Cross-entropy is its negative mean; PPO and the KL view
-/// reuse it per token. (Our CPU kernel on flex, burn's log-softmax and gather
-/// elsewhere.)
-pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
-    crate::kernels::token_log_probs(logits, targets)
-}
+impl Gpt {
+    /// log p(target) = log softmax(logits)[target] at every position: logits
+    /// (B, T, V) of this model, targets (B, T) → (B, T). Cross-entropy is its
+    /// negative mean; PPO and the KL view reuse it per token. (Our CPU kernel on
+    /// flex where the model runs it, burn's log-softmax and gather elsewhere.)
+    pub fn token_log_probs(&self, logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
+        crate::kernels::token_log_probs(logits, targets, self.kernels)
+    }
 
-/// Mean next-token cross-entropy over all positions.
-pub fn cross_entropy(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<1> {
-    token_log_probs(logits, targets).mean().neg()
+    /// Mean next-token cross-entropy over all positions.
+    pub fn cross_entropy(&self, logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<1> {
+        self.token_log_probs(logits, targets).mean().neg()
+    }
 }

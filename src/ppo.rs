@@ -8,7 +8,7 @@ use crate::TrainError;
 use crate::data::{Batch, padded};
 use crate::kernels;
 use crate::losses::{clipped_surrogate, clipped_value_loss, gae, whiten};
-use crate::model::{Gpt, cross_entropy, token_log_probs};
+use crate::model::Gpt;
 use crate::readback::read_vec;
 use crate::reward::{RewardModel, score_pairs};
 use crate::sample::{SampleConfig, generate_many};
@@ -533,13 +533,14 @@ impl PpoTrainer {
 
         // Policy: clipped surrogate (+ γ_ptx × pretraining loss on a corpus batch).
         let logits = self.policy.model.forward(p.inputs.clone());
-        let pl = clipped_surrogate(token_log_probs(logits, p.targets.clone()), old_lp, adv, p.mask.clone(), self.cfg.clip_eps);
+        let pl =
+            clipped_surrogate(self.policy.model.token_log_probs(logits, p.targets.clone()), old_lp, adv, p.mask.clone(), self.cfg.clip_eps);
         let mut loss = pl.loss.clone();
         let mut ptx_loss = Tensor::<1>::zeros([1], &d);
         if self.cfg.gamma_ptx > 0.0 && self.ptx_tokens.len() > p.width + 1 {
             let b = Batch::random(&self.ptx_tokens, mb.len(), p.width, &mut self.rng.ptx);
             let (x, y) = b.to_tensors(&d);
-            ptx_loss = cross_entropy(self.policy.model.forward(x), y);
+            ptx_loss = self.policy.model.cross_entropy(self.policy.model.forward(x), y);
             loss = loss + ptx_loss.clone() * self.cfg.gamma_ptx as f64;
         }
         let diag = Tensor::cat(vec![pl.approx_kl, pl.clip_frac, pl.ratio, pl.loss.detach(), ptx_loss.detach()], 0);

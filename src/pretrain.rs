@@ -3,7 +3,8 @@
 
 use crate::TrainError;
 use crate::data::Batch;
-use crate::model::{Gpt, GptConfig, Preset, cross_entropy};
+use crate::kernels::Kernels;
+use crate::model::{Gpt, GptConfig, Preset};
 use crate::readback::read_scalar;
 use crate::train::{Fitter, OptimConfig};
 use burn::prelude::*;
@@ -19,14 +20,17 @@ pub struct PretrainConfig {
     pub optim: OptimConfig,
     /// Held-out windows averaged for one held-out loss.
     pub eval_windows: usize,
+    /// Split each batch across rayon's threads where there are some (`fast-cpu`);
+    /// the pretraining bench turns it off to time the unsplit step in the same run.
+    pub shard: bool,
 }
 
 impl PretrainConfig {
     pub fn for_preset(preset: Preset) -> Self {
         let optim = |lr, warmup_steps| OptimConfig { lr, warmup_steps, weight_decay: 0.01, grad_clip_norm: 1.0 };
         match preset {
-            Preset::Micro => Self { batch_size: 8, block: 32, optim: optim(3e-3, 10), eval_windows: 16 },
-            Preset::Small => Self { batch_size: 16, block: 96, optim: optim(1e-3, 30), eval_windows: 32 },
+            Preset::Micro => Self { batch_size: 8, block: 32, optim: optim(3e-3, 10), eval_windows: 16, shard: true },
+            Preset::Small => Self { batch_size: 16, block: 96, optim: optim(1e-3, 30), eval_windows: 32, shard: true },
         }
     }
 }
@@ -71,6 +75,13 @@ impl Pretrainer {
         self.fitter.restart_from(model, steps);
     }
 
+    /// From here on the model runs `kernels` (benchmarks: burn's own operations in
+    /// place of ours, in the same run). Before the first step, so nothing is lost.
+    pub fn set_kernels(&mut self, kernels: Kernels) {
+        let model = self.fitter.model.clone().with_kernels(kernels);
+        self.fitter.restart_from(model, self.step_count());
+    }
+
     /// A copy of the model without autodiff, for sampling and inspection.
     pub fn model(&self) -> Gpt {
         self.fitter.model.valid()
@@ -85,7 +96,7 @@ impl Pretrainer {
     pub async fn step(&mut self) -> Result<PretrainStep, TrainError> {
         let batch = Batch::random(&self.train, self.cfg.batch_size, self.cfg.block, &mut self.rng);
         // One shard (a GPU, or a CPU build without threads) is the whole batch.
-        let shards = batch.split(crate::train::shards_for(&self.device, batch.batch_size));
+        let shards = batch.split(crate::train::shards_for(&self.device, batch.batch_size, self.cfg.shard));
         // Every row has `block` targets: a shard's share of the mean is its rows' share.
         let rows = batch.batch_size as f64;
         let device = &self.device;
@@ -93,7 +104,7 @@ impl Pretrainer {
             .fitter
             .step_sharded(shards, |model, shard| {
                 let (inputs, targets) = shard.to_tensors(device);
-                cross_entropy(model.forward(inputs), targets) * (shard.batch_size as f64 / rows)
+                model.cross_entropy(model.forward(inputs), targets) * (shard.batch_size as f64 / rows)
             })
             .await?;
         Ok(PretrainStep { step: self.step_count(), train_loss, lr, tokens: batch.batch_size * batch.block })
@@ -109,5 +120,5 @@ impl Pretrainer {
 /// measure later stages reuse on the held-out corpus.
 pub async fn held_out_loss(model: &Gpt, batch: &Batch, device: &Device) -> Result<f32, TrainError> {
     let (inputs, targets) = batch.to_tensors(device);
-    read_scalar(cross_entropy(model.forward(inputs), targets)).await
+    read_scalar(model.cross_entropy(model.forward(inputs), targets)).await
 }

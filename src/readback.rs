@@ -4,18 +4,22 @@
 
 use crate::TrainError;
 use burn::prelude::*;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
-static READBACKS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// Per thread, like [`crate::kernels::dispatches`]: an engine reads back from
+    /// its own thread, so tests side by side each count their own.
+    static READBACKS: Cell<u64> = const { Cell::new(0) };
+}
 
-/// How many tensors have been read back from the device since start — what the
-/// "look inside" view counts per step (each one is a wait for the GPU).
+/// How many tensors this thread has read back from the device — what the "look
+/// inside" view counts per step (each one is a wait for the GPU).
 pub fn readbacks() -> u64 {
-    READBACKS.load(Ordering::Relaxed)
+    READBACKS.with(Cell::get)
 }
 
 fn counted<T, E: std::fmt::Debug>(data: Result<T, E>) -> Result<T, TrainError> {
-    READBACKS.fetch_add(1, Ordering::Relaxed);
+    READBACKS.with(|n| n.set(n.get() + 1));
     data.map_err(|e| TrainError::Backend(format!("{e:?}")))
 }
 

@@ -65,7 +65,7 @@ impl RewardModel {
         let r = self.head.forward(h.clone()).squeeze_dim::<2>(2); // (B, T)
         let r = r.gather(1, last.unsqueeze_dim::<2>(1)).squeeze_dim::<1>(1); // (B): read at the answer's end
         let logits = self.backbone.lm_head(h.slice([0..b, 0..t - 1])); // (B, T-1, V)
-        let lp = crate::model::token_log_probs(logits, ids.slice([0..b, 1..t])); // (B, T-1)
+        let lp = self.backbone.token_log_probs(logits, ids.slice([0..b, 1..t])); // (B, T-1)
         let mean_lp = (lp * answer.clone()).sum_dim(1).squeeze_dim::<1>(1) / answer.sum_dim(1).squeeze_dim::<1>(1).clamp_min(1.0);
         r + mean_lp * self.fluency.val()
     }

@@ -16,7 +16,6 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SampleConfig {
@@ -118,7 +117,7 @@ pub async fn generate_k(
         let prompts = [prompt.to_vec()];
         return Ok(generate_many(model, bos, &prompts, k, cfg, stop, std::slice::from_mut(rng), device).await?.remove(0));
     }
-    if kernels::gpu_sampling(device) {
+    if kernels::gpu_sampling(device, model.kernels()) {
         return generate_with_kernel(model, bos, prompt, k, cfg, stop, rng, device).await;
     }
     let mut rows: Vec<Vec<u32>> = vec![prompt.to_vec(); k];
@@ -178,7 +177,7 @@ pub async fn generate_many<R: Rng>(
     device: &Device,
 ) -> Result<Vec<Vec<Vec<u32>>>, TrainError> {
     assert_eq!(prompts.len(), rngs.len(), "one random stream per prompt");
-    if kernels::gpu_sampling(device) {
+    if kernels::gpu_sampling(device, model.kernels()) {
         return generate_many_with_kernel(model, bos, prompts, k, cfg, stop, rngs, device).await;
     }
     let room = rooms(prompts, cfg, model.block_size());
@@ -250,11 +249,10 @@ pub const READBACK_EVERY: usize = 16;
 /// (taken once [`crate::breathe::EVERY`] has passed).
 const BREATHE_EVERY: usize = 4;
 
-/// The longest answer (with its end token) of the last batch that had a stop
-/// token, rounded up to [`BREATHE_EVERY`]: the next batch looks at its answers
-/// after that many tokens. Answers of one stage are alike in length, so most
-/// batches are read back once and make at most a few tokens past their end.
-static LONGEST_LAST: AtomicUsize = AtomicUsize::new(READBACK_EVERY);
+// The longest answer (with its end token) of the model's last batch that had a
+// stop token, rounded up to [`BREATHE_EVERY`], is when its next batch looks at its
+// answers ([`crate::model::AnswerLength`]). A model's answers are alike in length,
+// so most batches are read back once and make at most a few tokens past their end.
 
 /// How many tokens to make before the first readback: all of them when nothing
 /// can end early (no stop token: an earlier look would only cost a stall),
@@ -290,7 +288,7 @@ pub async fn generate_with_kernel(
     let seed: u32 = rng.random();
     let mut new: Vec<Vec<u32>> = vec![vec![]; k];
     let mut made = 0;
-    let mut n = first_readback_after(cfg.max_new_tokens, stop, LONGEST_LAST.load(Ordering::Relaxed));
+    let mut n = first_readback_after(cfg.max_new_tokens, stop, model.answer_length().get());
     while made < cfg.max_new_tokens {
         n = n.min(cfg.max_new_tokens - made);
         let mut chunk = Vec::with_capacity(n);
@@ -316,7 +314,7 @@ pub async fn generate_with_kernel(
         }
         n = READBACK_EVERY;
     }
-    remember_longest(stop, &new);
+    remember_longest(model, stop, &new);
     Ok(new)
 }
 
@@ -358,7 +356,7 @@ pub async fn generate_many_with_kernel<R: Rng>(
     let steps = live.iter().map(|&p| room[p]).max().unwrap_or(0);
     let mut new: Vec<Vec<u32>> = vec![vec![]; rows];
     let mut made = 0;
-    let mut n = first_readback_after(steps, stop, LONGEST_LAST.load(Ordering::Relaxed));
+    let mut n = first_readback_after(steps, stop, model.answer_length().get());
     while made < steps {
         n = n.min(steps - made);
         let mut chunk = Vec::with_capacity(n);
@@ -382,7 +380,7 @@ pub async fn generate_many_with_kernel<R: Rng>(
         }
         n = READBACK_EVERY;
     }
-    remember_longest(stop, &new);
+    remember_longest(model, stop, &new);
     for (r, answer) in new.into_iter().enumerate() {
         out[prompt_of(r)][r % k] = answer;
     }
@@ -407,10 +405,10 @@ fn append_until_end(answers: &mut [Vec<u32>], tokens: &[u32], n: usize, stop: Op
 
 /// After a batch that could end early: its longest answer, rounded up to
 /// [`BREATHE_EVERY`], is when the next batch first looks.
-fn remember_longest(stop: Option<u32>, answers: &[Vec<u32>]) {
+fn remember_longest(model: &Gpt, stop: Option<u32>, answers: &[Vec<u32>]) {
     if stop.is_some() {
         let longest = answers.iter().map(Vec::len).max().unwrap_or(0);
-        LONGEST_LAST.store(longest.div_ceil(BREATHE_EVERY) * BREATHE_EVERY, Ordering::Relaxed);
+        model.answer_length().set(longest.div_ceil(BREATHE_EVERY) * BREATHE_EVERY);
     }
 }
 

@@ -7,7 +7,7 @@ use crate::TrainError;
 use crate::corpus::Lang;
 use crate::data::padded;
 use crate::losses::{masked_mean, sft_loss};
-use crate::model::{Gpt, Preset, token_log_probs};
+use crate::model::{Gpt, Preset};
 use crate::readback::read_vec;
 use crate::tokenizer::Tokenizer;
 use crate::train::{Fitter, OptimConfig};
@@ -184,7 +184,7 @@ impl SftTrainer {
             (0..self.cfg.batch_size).map(|_| &self.examples[self.rng.random_range(0..self.examples.len())]).collect();
         let (inputs, targets, mask) = batch(&picked, self.pad, &self.device);
         let logits = self.fitter.model.forward(inputs); // (B, T, V)
-        let loss = sft_loss(token_log_probs(logits.clone(), targets.clone()), mask.clone());
+        let loss = sft_loss(self.fitter.model.token_log_probs(logits.clone(), targets.clone()), mask.clone());
         // Diagnostics on the same forward pass, without gradients.
         let logits = logits.detach();
         let correct = logits.clone().argmax(2).squeeze_dim::<2>(2).equal(targets).float();

@@ -135,29 +135,17 @@ impl<M: Module> Fitter<M> {
     }
 }
 
-static SHARDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-/// The pretraining bench switches sharding off to time the unsplit step in the
-/// same run.
-pub fn set_sharding(on: bool) {
-    SHARDING.store(on, std::sync::atomic::Ordering::Relaxed);
-}
-
-pub fn sharding() -> bool {
-    SHARDING.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// How many shards to split a batch of `rows` into on `device`: one per rayon
-/// thread on the CPU backend with threads (`fast-cpu`), else 1 (a GPU runs the
-/// whole batch in parallel already).
-pub fn shards_for(device: &Device, rows: usize) -> usize {
+/// thread on the CPU backend with threads (`fast-cpu`) where `shard` asks for it,
+/// else 1 (a GPU runs the whole batch in parallel already).
+pub fn shards_for(device: &Device, rows: usize, shard: bool) -> usize {
     #[cfg(feature = "fast-cpu")]
     {
-        if !sharding() || crate::kernels::on_gpu(device) { 1 } else { rayon::current_num_threads().clamp(1, rows.max(1)) }
+        if !shard || crate::kernels::on_gpu(device) { 1 } else { rayon::current_num_threads().clamp(1, rows.max(1)) }
     }
     #[cfg(not(feature = "fast-cpu"))]
     {
-        let _ = (device, rows);
+        let _ = (device, rows, shard);
         1
     }
 }

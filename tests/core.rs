@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rlhf_playground::corpus::{self, Lang};
 use rlhf_playground::data::ids_row;
 use rlhf_playground::inspect::{attention_maps, top_next_tokens};
-use rlhf_playground::model::{KvCache, Preset, cross_entropy};
+use rlhf_playground::model::{KvCache, Preset};
 use rlhf_playground::pretrain::{PretrainConfig, Pretrainer};
 use rlhf_playground::readback::read_vec;
 use rlhf_playground::sample::{
@@ -255,7 +255,8 @@ fn untrained_loss_is_near_uniform() {
     let device = Device::flex();
     let model = micro_model(&device);
     let ids: Vec<u32> = (0..33).map(|i| (i * 11 % VOCAB) as u32).collect();
-    let loss = block_on(read_vec(cross_entropy(model.forward(ids_row(&ids[..32], &device)), ids_row(&ids[1..], &device)))).unwrap()[0];
+    let loss =
+        block_on(read_vec(model.cross_entropy(model.forward(ids_row(&ids[..32], &device)), ids_row(&ids[1..], &device)))).unwrap()[0];
     let uniform = (VOCAB as f32).ln();
     assert!((loss - uniform).abs() < 0.3, "initial loss {loss} vs ln(V) = {uniform}");
 }
@@ -408,10 +409,10 @@ fn a_batch_split_into_shards_trains_exactly_like_the_whole_batch() {
             "the shards are the batch's rows, in order"
         );
         let (inputs, targets) = batch.to_tensors(&autodiff);
-        let (a, _) = block_on(whole.step(cross_entropy(whole.model.forward(inputs), targets))).unwrap();
+        let (a, _) = block_on(whole.step(whole.model.cross_entropy(whole.model.forward(inputs), targets))).unwrap();
         let (b, _) = block_on(sharded.step_sharded(shards, |m, s| {
             let (inputs, targets) = s.to_tensors(&autodiff);
-            cross_entropy(m.forward(inputs), targets) * (s.batch_size as f64 / 4.0)
+            m.cross_entropy(m.forward(inputs), targets) * (s.batch_size as f64 / 4.0)
         }))
         .unwrap();
         assert!((a - b).abs() < 1e-5, "step {step}: whole-batch loss {a}, summed shards {b}");

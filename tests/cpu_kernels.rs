@@ -6,19 +6,14 @@ use burn::nn::LayerNormConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use pollster::block_on;
-use rlhf_playground::kernels::{self, cpu, reference};
+use rlhf_playground::kernels::{self, Kernels, cpu, reference};
 use rlhf_playground::readback::read_vec;
-use std::sync::Mutex;
 
 mod common;
 use common::numeric_grad;
 
-/// `kernels::set_cpu_kernels` is process-wide: the tests that read or flip it take turns.
-static SWITCH: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    SWITCH.lock().unwrap_or_else(|p| p.into_inner())
-}
+/// Ours, where they apply (f32 on flex): what every test here checks.
+const OURS: Kernels = Kernels { cpu: true, gpu_attention: false, gpu_sampling: false };
 
 fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     block_on(read_vec(t)).unwrap()
@@ -46,12 +41,11 @@ fn value_and_grad<const D: usize>(f: impl Fn(Tensor<D>) -> Tensor<D>, x: &Tensor
 
 #[test]
 fn causal_softmax_equals_the_masked_burn_softmax_with_its_gradient() {
-    let _g = lock();
     let device = Device::flex().autodiff();
     // Scale 4: rows with a few dominant scores, as trained attention has.
     let x = random([2, 3, 9, 9], 4.0, 1, &device);
     let w = random([2, 3, 9, 9], 1.0, 2, &device);
-    let (y, g) = value_and_grad(kernels::causal_softmax, &x, &w);
+    let (y, g) = value_and_grad(|x| kernels::causal_softmax(x, OURS), &x, &w);
     let (y_ref, g_ref) = value_and_grad(reference::causal_softmax, &x, &w);
     assert!(max_diff(&y, &y_ref) < 1e-6, "values {}", max_diff(&y, &y_ref));
     assert!(max_diff(&g, &g_ref) < 1e-5, "gradients {}", max_diff(&g, &g_ref));
@@ -120,7 +114,6 @@ fn the_kernels_backward_steps_match_finite_differences() {
 
 #[test]
 fn layer_norm_equals_burns_with_its_gradients_even_where_epsilon_matters() {
-    let _g = lock();
     let device = Device::flex().autodiff();
     // Row scales from 1 down to 1e-3: in the last rows σ² ≈ 1e-6 < ε, so using
     // another ε than burn's LayerNorm would show.
@@ -135,7 +128,7 @@ fn layer_norm_equals_burns_with_its_gradients_even_where_epsilon_matters() {
     ln.beta = Some(shifted(ln.beta.as_ref().unwrap().val(), 6));
     let run = |fused: bool| {
         let x = x.clone().require_grad();
-        let y = if fused { kernels::layer_norm(&ln, 1e-5, x.clone()) } else { ln.forward(x.clone()) };
+        let y = if fused { kernels::layer_norm(&ln, 1e-5, x.clone(), OURS) } else { ln.forward(x.clone()) };
         let grads = (y.clone() * w.clone()).sum().backward();
         let beta = ln.beta.as_ref().unwrap();
         [host(y.detach()), host(x.grad(&grads).unwrap()), host(ln.gamma.grad(&grads).unwrap()), host(beta.grad(&grads).unwrap())]
@@ -152,7 +145,6 @@ fn layer_norm_equals_burns_with_its_gradients_even_where_epsilon_matters() {
 
 #[test]
 fn token_log_probs_equal_burns_log_softmax_and_gather_with_the_gradient() {
-    let _g = lock();
     let device = Device::flex().autodiff();
     let logits = random([3, 5, 40], 3.0, 7, &device);
     let targets =
@@ -164,7 +156,7 @@ fn token_log_probs_equal_burns_log_softmax_and_gather_with_the_gradient() {
         let grads = (lp.clone() * w.clone()).sum().backward();
         (host(lp.detach()), host(l.grad(&grads).unwrap()))
     };
-    let (lp, g) = run(kernels::token_log_probs);
+    let (lp, g) = run(|l, t| kernels::token_log_probs(l, t, OURS));
     let (lp_ref, g_ref) = run(reference::token_log_probs);
     assert!(max_diff(&lp, &lp_ref) < 2e-5, "log-probs {}", max_diff(&lp, &lp_ref));
     assert!(max_diff(&g, &g_ref) < 1e-6, "gradients {}", max_diff(&g, &g_ref));
@@ -172,28 +164,26 @@ fn token_log_probs_equal_burns_log_softmax_and_gather_with_the_gradient() {
     let plain = Device::flex();
     let l = Tensor::<3>::from_data(logits.clone().inner().into_data(), &plain);
     let t = Tensor::<2, Int>::from_data(targets.clone().into_data(), &plain);
-    assert!(max_diff(&host(kernels::token_log_probs(l.clone(), t.clone())), &host(reference::token_log_probs(l, t))) < 2e-5);
+    assert!(max_diff(&host(kernels::token_log_probs(l.clone(), t.clone(), OURS)), &host(reference::token_log_probs(l, t))) < 2e-5);
 }
 
 #[test]
 fn a_training_step_with_our_kernels_equals_one_with_burns_ops() {
-    use rlhf_playground::model::{Preset, cross_entropy};
-    let _g = lock();
+    use rlhf_playground::model::Preset;
     let device = Device::flex().autodiff();
     let model = rlhf_playground::backend::seeded(&device, 11, || Preset::Micro.gpt(64).init(&device));
     let ids =
         rlhf_playground::backend::seeded(&device, 12, || Tensor::<2, Int>::random([3, 17], Distribution::Uniform(0.0, 64.0), &device));
     let (inputs, targets) = (ids.clone().slice([0..3, 0..16]), ids.slice([0..3, 1..17]));
-    let step = |on: bool| {
-        kernels::set_cpu_kernels(on);
+    let step = |kernels: Kernels| {
+        let model = model.clone().with_kernels(kernels);
         let logits = model.forward(inputs.clone());
-        let loss = cross_entropy(logits.clone(), targets.clone());
+        let loss = model.cross_entropy(logits.clone(), targets.clone());
         let grads = loss.clone().backward();
         let g = burn::optim::GradientsParams::from_grads(grads, &model);
-        kernels::set_cpu_kernels(true);
         (host(loss.detach()), host(logits.detach()), g)
     };
-    let ((loss, logits, g), (loss_ref, logits_ref, g_ref)) = (step(true), step(false));
+    let ((loss, logits, g), (loss_ref, logits_ref, g_ref)) = (step(Kernels::default()), step(Kernels::BURN));
     assert!(max_diff(&loss, &loss_ref) < 1e-5, "loss {loss:?} vs {loss_ref:?}");
     assert!(max_diff(&logits, &logits_ref) < 1e-4, "logits {}", max_diff(&logits, &logits_ref));
     // Every parameter's gradient, the same to 1e-3 of its largest entry.
@@ -247,11 +237,10 @@ fn polynomial_exp_and_erf_are_as_accurate_as_f32_allows() {
 
 #[test]
 fn gelu_equals_burns_exact_gelu_with_its_gradient() {
-    let _g = lock();
     let device = Device::flex().autodiff();
     let x = random([4, 300], 2.5, 13, &device);
     let w = random([4, 300], 1.0, 14, &device);
-    let (y, g) = value_and_grad(kernels::gelu, &x, &w);
+    let (y, g) = value_and_grad(|x| kernels::gelu(x, OURS), &x, &w);
     let (y_ref, g_ref) = value_and_grad(burn::tensor::activation::gelu, &x, &w);
     assert!(max_diff(&y, &y_ref) < 2e-6, "values {}", max_diff(&y, &y_ref));
     assert!(max_diff(&g, &g_ref) < 2e-6, "gradients {}", max_diff(&g, &g_ref));

@@ -7,7 +7,6 @@
 use burn::prelude::*;
 use pollster::block_on;
 use rlhf_playground::kernels::{self, Draw, reference};
-use rlhf_playground::model::token_log_probs;
 use rlhf_playground::readback::read_vec;
 
 fn softmax(row: &[f32], t: f32) -> Vec<f64> {
@@ -85,13 +84,14 @@ fn token_stats_reference_is_log_softmax_and_entropy() {
         assert!((g - w).abs() < 1e-5, "got {got:?}, want {want:?}");
     }
     // ... and the same log π as the training path's token_log_probs.
-    let lp = block_on(read_vec(token_log_probs(policy.unsqueeze::<3>(), targets.unsqueeze::<2>()))).unwrap();
+    let lp = block_on(read_vec(kernels::token_log_probs(policy.unsqueeze::<3>(), targets.unsqueeze::<2>(), kernels::Kernels::default())))
+        .unwrap();
     assert!((lp[0] - got[0]).abs() < 1e-6 && (lp[1] - got[3]).abs() < 1e-6);
 }
 
 #[test]
 fn kernel_check_on_the_cpu_compares_the_reference_with_itself() {
-    let checks = block_on(rlhf_playground::kernel_check::check(&Device::flex(), 5)).unwrap();
+    let checks = block_on(rlhf_playground::kernel_check::check(&rlhf_playground::backend::Backend::cpu(), 5)).unwrap();
     assert_eq!(checks.len(), 6);
     for c in &checks {
         assert!(!c.on_gpu);
@@ -113,25 +113,29 @@ fn causal_attention_equals_the_loop_written_out() {
         Tensor::<3>::random([b, t, 3 * c], burn::tensor::Distribution::Normal(0.0, 1.0), &device)
     });
     let x = block_on(read_vec(qkv.clone())).unwrap();
-    let (y, att) = rlhf_playground::model::causal_attention(qkv, nh);
-    let (y, att) = (block_on(read_vec(y)).unwrap(), block_on(read_vec(att)).unwrap());
-    let at = |bb: usize, tt: usize, part: usize, h: usize, d: usize| x[(bb * t + tt) * 3 * c + part * c + h * hs + d] as f64;
-    for bb in 0..b {
-        for h in 0..nh {
-            for i in 0..t {
-                let s: Vec<f64> =
-                    (0..=i).map(|j| (0..hs).map(|d| at(bb, i, 0, h, d) * at(bb, j, 1, h, d)).sum::<f64>() / (hs as f64).sqrt()).collect();
-                let m = s.iter().cloned().fold(f64::MIN, f64::max);
-                let z: f64 = s.iter().map(|v| (v - m).exp()).sum();
-                for j in 0..t {
-                    let want = if j <= i { (s[j] - m).exp() / z } else { 0.0 };
-                    let got = att[((bb * nh + h) * t + i) * t + j] as f64;
-                    assert!((got - want).abs() < 1e-5, "p[{bb},{h},{i},{j}] = {got}, want {want}");
-                }
-                for d in 0..hs {
-                    let want: f64 = (0..=i).map(|j| (s[j] - m).exp() / z * at(bb, j, 2, h, d)).sum();
-                    let got = y[(bb * t + i) * c + h * hs + d] as f64;
-                    assert!((got - want).abs() < 1e-5, "y[{bb},{i},{h}·{hs}+{d}] = {got}, want {want}");
+    // With burn's softmax, and with our CPU kernel's where the model runs it.
+    for kernels in [kernels::Kernels::BURN, kernels::Kernels::default()] {
+        let (y, att) = rlhf_playground::model::causal_attention(qkv.clone(), nh, kernels);
+        let (y, att) = (block_on(read_vec(y)).unwrap(), block_on(read_vec(att)).unwrap());
+        let at = |bb: usize, tt: usize, part: usize, h: usize, d: usize| x[(bb * t + tt) * 3 * c + part * c + h * hs + d] as f64;
+        for bb in 0..b {
+            for h in 0..nh {
+                for i in 0..t {
+                    let s: Vec<f64> = (0..=i)
+                        .map(|j| (0..hs).map(|d| at(bb, i, 0, h, d) * at(bb, j, 1, h, d)).sum::<f64>() / (hs as f64).sqrt())
+                        .collect();
+                    let m = s.iter().cloned().fold(f64::MIN, f64::max);
+                    let z: f64 = s.iter().map(|v| (v - m).exp()).sum();
+                    for j in 0..t {
+                        let want = if j <= i { (s[j] - m).exp() / z } else { 0.0 };
+                        let got = att[((bb * nh + h) * t + i) * t + j] as f64;
+                        assert!((got - want).abs() < 1e-5, "p[{bb},{h},{i},{j}] = {got}, want {want}");
+                    }
+                    for d in 0..hs {
+                        let want: f64 = (0..=i).map(|j| (s[j] - m).exp() / z * at(bb, j, 2, h, d)).sum();
+                        let got = y[(bb * t + i) * c + h * hs + d] as f64;
+                        assert!((got - want).abs() < 1e-5, "y[{bb},{i},{h}·{hs}+{d}] = {got}, want {want}");
+                    }
                 }
             }
         }

@@ -22,14 +22,14 @@ fn kernels_match_their_references_on_a_native_wgpu_adapter() {
         Err(e) => return eprintln!("skipped: no wgpu adapter ({e})"),
     };
     eprintln!("adapter: {:?}", gpu.adapter);
-    let checks = block_on(rlhf_playground::kernel_check::check(&gpu.device, 3)).expect("check runs");
+    let checks = block_on(rlhf_playground::kernel_check::check(&gpu, 3)).expect("check runs");
     for c in &checks {
         eprintln!("{c:?}");
         assert!(c.on_gpu && c.within_top_k, "{c:?}");
         assert!(c.agreement >= 0.97, "{c:?}");
         assert!(c.max_abs_error < 1e-3, "{c:?}");
         // Where the adapter has timestamp queries, every kernel was timed on the GPU's clock.
-        assert!(!kernels::timestamps() || c.gpu_us.is_some_and(|t| t > 0.0), "{c:?}");
+        assert!(!gpu.timestamps || c.gpu_us.is_some_and(|t| t > 0.0), "{c:?}");
     }
     let lab = Lab::new(Preset::Micro, 1, Lang::En, &gpu.device).unwrap();
     let tok = &lab.tokenizer;
@@ -73,9 +73,8 @@ fn kernels_match_their_references_on_a_native_wgpu_adapter() {
     let model = lab.pretrainer.model();
     let ids = rlhf_playground::data::ids_row(&tok.encode("Q: where is the fox?"), &gpu.device);
     let fused = block_on(rlhf_playground::readback::read_vec(model.forward(ids.clone()))).unwrap();
-    kernels::set_gpu_attention(false);
-    let plain = block_on(rlhf_playground::readback::read_vec(model.forward(ids))).unwrap();
-    kernels::set_gpu_attention(true);
+    let burn_attention = model.with_kernels(kernels::Kernels { gpu_attention: false, ..Default::default() });
+    let plain = block_on(rlhf_playground::readback::read_vec(burn_attention.forward(ids))).unwrap();
     let err = fused.iter().zip(&plain).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     eprintln!("logits with attention.wgsl vs burn's attention: max |error| {err:.2e}");
     assert!(err < 1e-4, "logits differ by {err}");

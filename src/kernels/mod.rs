@@ -35,7 +35,33 @@ use crate::readback::read_vec;
 use burn::prelude::*;
 pub use reference::Draw;
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
+
+/// Which of our kernels a model runs where they apply (all of them, by default).
+/// Benchmarks and tests turn some off to time or check burn's own operations on
+/// the same device in the same run: the choice travels with the model
+/// ([`crate::model::Gpt::with_kernels`]), so nothing else in the process changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernels {
+    /// Our [`cpu`] kernels for f32 tensors on burn's CPU backend (`flex`).
+    pub cpu: bool,
+    /// `attention.wgsl` for forward passes without gradients on a GPU.
+    pub gpu_attention: bool,
+    /// `sample.wgsl` picks generated tokens on a GPU (else the logits are read
+    /// back after every token and the choice is made on the CPU).
+    pub gpu_sampling: bool,
+}
+
+impl Default for Kernels {
+    fn default() -> Self {
+        Self { cpu: true, gpu_attention: true, gpu_sampling: true }
+    }
+}
+
+impl Kernels {
+    /// burn's operations everywhere: what our kernels are timed and checked against.
+    pub const BURN: Self = Self { cpu: false, gpu_attention: false, gpu_sampling: false };
+}
 
 /// One of our kernels, as the "look inside" view shows it.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -76,16 +102,25 @@ pub const KERNELS: [Kernel; N] = [
     },
 ];
 
-static DISPATCHES: [AtomicU64; N] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+thread_local! {
+    /// Per thread: the engine (the page's worker, the runner, one test) drives its
+    /// device from one thread, so what it counts is its own, even while tests run
+    /// side by side.
+    static DISPATCHES: Cell<[u64; N]> = const { Cell::new([0; N]) };
+}
 
 #[allow(dead_code)] // only the GPU build dispatches
 fn count(kernel: usize) {
-    DISPATCHES[kernel].fetch_add(1, Ordering::Relaxed);
+    DISPATCHES.with(|d| {
+        let mut n = d.get();
+        n[kernel] += 1;
+        d.set(n);
+    });
 }
 
-/// How many times each of [`KERNELS`] has been dispatched since the page opened.
+/// How many times each of [`KERNELS`] has been dispatched from this thread.
 pub fn dispatches() -> [u64; N] {
-    std::array::from_fn(|i| DISPATCHES[i].load(Ordering::Relaxed))
+    DISPATCHES.with(Cell::get)
 }
 
 /// Whether tensors on `device` run our WGSL kernels (a wgpu device) or the CPU
@@ -102,26 +137,9 @@ pub fn on_gpu(device: &Device) -> bool {
     }
 }
 
-static GPU_SAMPLING: AtomicBool = AtomicBool::new(true);
-
-/// Benchmarks switch the `sample` kernel off to time the path it replaced (the
-/// logits read back after every token, the choice made on the CPU) on the same
-/// device, in the same run.
-pub fn set_gpu_sampling(on: bool) {
-    GPU_SAMPLING.store(on, Ordering::Relaxed);
-}
-
 /// Whether generation on `device` picks tokens with the `sample` kernel.
-pub fn gpu_sampling(device: &Device) -> bool {
-    GPU_SAMPLING.load(Ordering::Relaxed) && on_gpu(device)
-}
-
-static GPU_ATTENTION: AtomicBool = AtomicBool::new(true);
-
-/// Benchmarks switch the `attention` kernel off to time burn's operations on the
-/// same device, in the same run.
-pub fn set_gpu_attention(on: bool) {
-    GPU_ATTENTION.store(on, Ordering::Relaxed);
+pub fn gpu_sampling(device: &Device, kernels: Kernels) -> bool {
+    kernels.gpu_sampling && on_gpu(device)
 }
 
 /// `attention.wgsl`'s limits: a thread keeps its query (one head) in a private
@@ -136,19 +154,19 @@ pub fn attention_fits(t: usize, c: usize, n_head: usize) -> bool {
 /// Whether the model's attention on this projection runs `attention.wgsl`: on a
 /// GPU, without autodiff (training needs burn's ops for the backward pass), and
 /// within the kernel's limits.
-pub fn fused_attention(qkv: &Tensor<3>, n_head: usize) -> bool {
+pub fn fused_attention(qkv: &Tensor<3>, n_head: usize, kernels: Kernels) -> bool {
     let [b, t, c3] = qkv.dims();
     let device = qkv.device();
     // One thread per row, in at most 65 535 workgroups of 64.
     let rows_fit = b * n_head * t <= 65_535 * 64;
-    GPU_ATTENTION.load(Ordering::Relaxed) && !device.is_autodiff() && on_gpu(&device) && attention_fits(t, c3 / 3, n_head) && rows_fit
+    kernels.gpu_attention && !device.is_autodiff() && on_gpu(&device) && attention_fits(t, c3 / 3, n_head) && rows_fit
 }
 
 /// `attention.wgsl`: causal self-attention of the projection qkv (B, T, 3C) →
 /// (y (B, T, C), the probabilities (B, nh, T, T)). Only where [`fused_attention`]
 /// says so; the model runs its own burn ops everywhere else.
 pub fn attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
-    assert!(fused_attention(&qkv, n_head), "attention.wgsl runs on a wgpu device, without autodiff, within its limits");
+    assert!(fused_attention(&qkv, n_head, Kernels::default()), "attention.wgsl runs on a wgpu device, without autodiff, within its limits");
     #[cfg(any(target_arch = "wasm32", feature = "wgpu"))]
     {
         use burn::backend::Dispatch;
@@ -159,31 +177,23 @@ pub fn attention(qkv: Tensor<3>, n_head: usize) -> (Tensor<3>, Tensor<4>) {
     unreachable!("no wgpu device in this build")
 }
 
-static CPU_KERNELS: AtomicBool = AtomicBool::new(true);
-
-/// Benchmarks and tests switch our CPU kernels off to run burn's ops on the same
-/// device, in the same run.
-pub fn set_cpu_kernels(on: bool) {
-    CPU_KERNELS.store(on, Ordering::Relaxed);
-}
-
 /// Whether f32 tensors on `device` (with or without autodiff) run our [`cpu`]
 /// kernels: burn's flex backend, unless switched off.
-pub fn cpu_kernels(device: &Device) -> bool {
-    CPU_KERNELS.load(Ordering::Relaxed) && matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_))
+pub fn cpu_kernels(device: &Device, kernels: Kernels) -> bool {
+    kernels.cpu && matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_))
 }
 
 /// Whether `x` goes to our [`cpu`] kernels: f32 on a device where they run.
-fn ours<const D: usize>(x: &Tensor<D>) -> bool {
-    x.dtype() == burn::tensor::DType::F32 && cpu_kernels(&x.device())
+fn ours<const D: usize>(x: &Tensor<D>, kernels: Kernels) -> bool {
+    x.dtype() == burn::tensor::DType::F32 && cpu_kernels(&x.device(), kernels)
 }
 
 /// Softmax of attention scores (B, nh, Tq, Tk) over the keys each query may see,
 /// the queries being the last Tq positions (j ≤ i; Tq < Tk after a KV cache):
 /// [`cpu::CpuKernels::causal_softmax`] on the CPU, the masked burn softmax
 /// ([`reference::causal_softmax`]) elsewhere.
-pub fn causal_softmax(scores: Tensor<4>) -> Tensor<4> {
-    if ours(&scores) {
+pub fn causal_softmax(scores: Tensor<4>, kernels: Kernels) -> Tensor<4> {
+    if ours(&scores, kernels) {
         use burn::backend::Dispatch;
         return Tensor::from_dispatch(<Dispatch as cpu::CpuKernels>::causal_softmax(scores.into_dispatch()));
     }
@@ -192,8 +202,8 @@ pub fn causal_softmax(scores: Tensor<4>) -> Tensor<4> {
 
 /// `ln` applied to `x` (…, C) with ε = `epsilon`: [`cpu::CpuKernels::layer_norm`]
 /// on the CPU, burn's LayerNorm elsewhere.
-pub fn layer_norm<const D: usize>(ln: &burn::nn::LayerNorm, epsilon: f64, x: Tensor<D>) -> Tensor<D> {
-    if ours(&x)
+pub fn layer_norm<const D: usize>(ln: &burn::nn::LayerNorm, epsilon: f64, x: Tensor<D>, kernels: Kernels) -> Tensor<D> {
+    if ours(&x, kernels)
         && let Some(beta) = &ln.beta
     {
         use burn::backend::Dispatch;
@@ -211,8 +221,8 @@ pub fn layer_norm<const D: usize>(ln: &burn::nn::LayerNorm, epsilon: f64, x: Ten
 /// log p(target) at every position: logits (B, T, V), targets (B, T) → (B, T).
 /// [`cpu::CpuKernels::token_log_probs`] on the CPU, burn's log-softmax and gather
 /// ([`reference::token_log_probs`]) elsewhere.
-pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> {
-    if ours(&logits) {
+pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>, kernels: Kernels) -> Tensor<2> {
+    if ours(&logits, kernels) {
         use burn::backend::Dispatch;
         let [b, t, v] = logits.dims();
         let lp = <Dispatch as cpu::CpuKernels>::token_log_probs(
@@ -225,8 +235,8 @@ pub fn token_log_probs(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<2> 
 }
 
 /// The exact GELU: [`cpu::CpuKernels::gelu`] on the CPU, burn's elsewhere.
-pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if ours(&x) {
+pub fn gelu<const D: usize>(x: Tensor<D>, kernels: Kernels) -> Tensor<D> {
+    if ours(&x, kernels) {
         use burn::backend::Dispatch;
         return Tensor::from_dispatch(<Dispatch as cpu::CpuKernels>::gelu(x.into_dispatch()));
     }
@@ -288,17 +298,4 @@ pub fn token_stats(policy: Tensor<2>, reference: Tensor<2>, targets: Tensor<1, I
         return Tensor::from_dispatch(out);
     }
     reference::token_stats(policy, reference, targets)
-}
-
-static TIMESTAMPS: AtomicBool = AtomicBool::new(false);
-
-/// Set by the GPU backend's set-up: whether the adapter has `timestamp-query`, so
-/// [`gpu_time`] can ask the device for its own clock. (burn's fallback without it
-/// blocks on the device, which a browser cannot do.)
-pub fn set_timestamps(available: bool) {
-    TIMESTAMPS.store(available, Ordering::Relaxed);
-}
-
-pub fn timestamps() -> bool {
-    TIMESTAMPS.load(Ordering::Relaxed)
 }

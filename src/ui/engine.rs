@@ -484,7 +484,7 @@ async fn run(params: Params, ui: Ui, on_turn: fn(&Ui)) {
             seen_checks = checks;
             ui.inside.update(|v| v.checking = true);
             yield_to_browser(0).await;
-            match crate::kernel_check::check(&lab.device, params.seed).await {
+            match crate::kernel_check::check(&backend, params.seed).await {
                 Ok(c) => ui.inside.update(|v| v.checks = c),
                 Err(e) => ui.error.set(Some(e.to_string())),
             }

@@ -143,7 +143,7 @@ fn take(command: Command, bytes: Option<Vec<u8>>) {
         Command::Bench { run, preset, seed, steps, force_cpu } => wasm_bindgen_futures::spawn_local(async move {
             let (backend, info) = choose_backend(force_cpu).await;
             post(&Event::Backend(info), None);
-            measure(run, preset, seed, steps, &backend.device).await;
+            measure(run, preset, seed, steps, &backend).await;
             post(&Event::BenchDone, None);
         }),
         Command::Start { params, fields } => {
@@ -261,8 +261,9 @@ pub fn engine(params: &Params, ui: Ui) -> Result<(), String> {
 }
 
 /// src/bench.rs's measurements, each posted as it is done.
-async fn measure(run: BenchRun, preset: Preset, seed: u64, steps: usize, device: &burn::prelude::Device) {
+async fn measure(run: BenchRun, preset: Preset, seed: u64, steps: usize, backend: &crate::backend::Backend) {
     use crate::bench;
+    let device = &backend.device;
     let each = |v: Result<Vec<serde_json::Value>, crate::TrainError>| match v {
         Ok(rows) => rows.into_iter().for_each(|r| post(&Event::Bench(r.to_string()), None)),
         Err(e) => post(&Event::Bench(serde_json::json!({ "error": e.to_string() }).to_string()), None),
@@ -285,7 +286,7 @@ async fn measure(run: BenchRun, preset: Preset, seed: u64, steps: usize, device:
     yield_to_browser(0).await;
     let cfg = crate::ppo::PpoConfig { rollout_size: 4, ppo_epochs: 1, max_new_tokens: 16, ..bench::ppo_config() };
     each(rows(bench::ppo(preset, device, cfg, 1).await.map(|b| vec![b])));
-    match crate::kernel_check::check(device, seed).await {
+    match crate::kernel_check::check(backend, seed).await {
         Ok(c) => post(&Event::Checks(c), None),
         Err(e) => post(&Event::Failed(e.to_string()), None),
     }
