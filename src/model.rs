@@ -275,20 +275,14 @@ pub struct Gpt {
 }
 
 /// The longest answer (with its end token) of the model's last generated batch
-/// that had a stop token, rounded up to a breath; where the GPU path first looks
-/// at a batch's answers ([`crate::sample::first_readback_after`]).
-#[derive(Debug, Clone)]
+/// that had a stop token, rounded up to a breath (0: none yet); where the GPU path
+/// first looks at a batch's answers ([`crate::sample::first_readback_after`]).
+#[derive(Debug, Clone, Default)]
 pub struct AnswerLength(Arc<AtomicUsize>);
 
-impl Default for AnswerLength {
-    fn default() -> Self {
-        Self(Arc::new(AtomicUsize::new(crate::sample::READBACK_EVERY)))
-    }
-}
-
 impl AnswerLength {
-    pub fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+    pub fn get(&self) -> Option<usize> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&n| n > 0)
     }
 
     pub fn set(&self, tokens: usize) {

@@ -288,7 +288,7 @@ pub async fn generate_with_kernel(
     let seed: u32 = rng.random();
     let mut new: Vec<Vec<u32>> = vec![vec![]; k];
     let mut made = 0;
-    let mut n = first_readback_after(cfg.max_new_tokens, stop, model.answer_length().get());
+    let mut n = first_readback_after(cfg.max_new_tokens, stop, model.answer_length().get().unwrap_or(READBACK_EVERY));
     while made < cfg.max_new_tokens {
         n = n.min(cfg.max_new_tokens - made);
         let mut chunk = Vec::with_capacity(n);
@@ -356,7 +356,7 @@ pub async fn generate_many_with_kernel<R: Rng>(
     let steps = live.iter().map(|&p| room[p]).max().unwrap_or(0);
     let mut new: Vec<Vec<u32>> = vec![vec![]; rows];
     let mut made = 0;
-    let mut n = first_readback_after(steps, stop, model.answer_length().get());
+    let mut n = first_readback_after(steps, stop, model.answer_length().get().unwrap_or(READBACK_EVERY));
     while made < steps {
         n = n.min(steps - made);
         let mut chunk = Vec::with_capacity(n);

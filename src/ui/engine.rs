@@ -100,40 +100,13 @@ pub struct Ui {
     pub world: Lang,
     pub preset: Preset,
     pub seed: u64,
-    // commands
-    pub running: RwSignal<bool>,
-    pub step_requests: RwSignal<u64>,
-    pub reset_requests: RwSignal<u64>,
-    pub prompt: RwSignal<String>,
-    // results
     pub ready: RwSignal<bool>,
     pub backend: RwSignal<Option<BackendInfo>>,
-    pub step: RwSignal<usize>,
-    pub losses: RwSignal<Vec<LossPoint>>,
-    pub tokens_per_sec: RwSignal<f64>,
-    pub samples: RwSignal<Vec<(usize, String)>>,
-    pub next_tokens: RwSignal<Vec<TokenProb>>,
-    pub attention: RwSignal<Option<AttentionMaps>>,
-    pub vocab: RwSignal<Vec<String>>,
     pub error: RwSignal<Option<String>>,
-    // the stages after pretraining
     pub tab: RwSignal<Tab>,
-    pub sft_running: RwSignal<bool>,
-    pub sft_step_requests: RwSignal<u64>,
-    /// SFT starts over from the pretrained model (and so do the stages after it).
-    pub sft_restart_requests: RwSignal<u64>,
-    pub sft_step: RwSignal<usize>,
-    pub sft_points: RwSignal<Vec<SftPoint>>,
-    pub sft_watch: RwSignal<Vec<Watch>>,
-    /// One demonstration's tokens, each marked whether the SFT loss counts it.
-    pub sft_mask: RwSignal<Vec<(String, bool)>>,
-    pub rank_prompt: RwSignal<String>,
-    pub rank_k: RwSignal<usize>,
-    /// The persona's helpful / honest / harmless weights on the Rank panel.
-    pub rank_weights: RwSignal<crate::persona::Weights>,
-    pub rank_requests: RwSignal<u64>,
-    pub rank_sampling: RwSignal<bool>,
-    pub rank_answers: RwSignal<Vec<String>>,
+    pub pretrain: PretrainUi,
+    pub sft: SftUi,
+    pub rank: RankUi,
     pub session: RwSignal<crate::session::Session>,
     pub rm: RewardUi,
     pub ppo: PpoUi,
@@ -144,20 +117,83 @@ pub struct Ui {
     pub keep: super::keep::KeepUi,
 }
 
-impl Ui {
-    /// One stage trains at a time: Start or Step on any stage pauses the others.
-    pub fn pause_all(&self) {
-        self.running.set(false);
-        self.sft_running.set(false);
-        self.rm.running.set(false);
-        self.ppo.running.set(false);
-        self.dpo.running.set(false);
-    }
+/// The pretraining panel's signals.
+#[derive(Clone, Copy)]
+pub struct PretrainUi {
+    // commands
+    pub running: RwSignal<bool>,
+    pub step_requests: RwSignal<u64>,
+    pub reset_requests: RwSignal<u64>,
+    pub prompt: RwSignal<String>,
+    // results
+    pub step: RwSignal<usize>,
+    pub losses: RwSignal<Vec<LossPoint>>,
+    pub tokens_per_sec: RwSignal<f64>,
+    pub samples: RwSignal<Vec<(usize, String)>>,
+    pub next_tokens: RwSignal<Vec<TokenProb>>,
+    pub attention: RwSignal<Option<AttentionMaps>>,
+    pub vocab: RwSignal<Vec<String>>,
+}
 
+/// The SFT panel's signals.
+#[derive(Clone, Copy)]
+pub struct SftUi {
+    pub running: RwSignal<bool>,
+    pub step_requests: RwSignal<u64>,
+    /// SFT starts over from the pretrained model (and so do the stages after it).
+    pub restart_requests: RwSignal<u64>,
+    pub step: RwSignal<usize>,
+    pub points: RwSignal<Vec<SftPoint>>,
+    pub watch: RwSignal<Vec<Watch>>,
+    /// One demonstration's tokens, each marked whether the SFT loss counts it.
+    pub mask: RwSignal<Vec<(String, bool)>>,
+}
+
+/// The ranking panel's signals (the rankings themselves are in the session).
+#[derive(Clone, Copy)]
+pub struct RankUi {
+    pub prompt: RwSignal<String>,
+    pub k: RwSignal<usize>,
+    /// The persona's helpful / honest / harmless weights.
+    pub weights: RwSignal<crate::persona::Weights>,
+    pub requests: RwSignal<u64>,
+    pub sampling: RwSignal<bool>,
+    pub answers: RwSignal<Vec<String>>,
+}
+
+/// The demonstrations SFT trains on: the user's, or the shipped ones.
+pub fn demonstrations(session: RwSignal<crate::session::Session>, world: Lang) -> Vec<crate::sft::Demonstration> {
+    let own = session.with_untracked(|s| s.demonstrations.clone());
+    if own.is_empty() { crate::sft::demonstrations(world) } else { own }
+}
+
+/// Every stage's Start/Pause: one stage trains at a time, so Start or Step on any
+/// stage pauses the others.
+#[derive(Clone, Copy)]
+pub struct Runs([RwSignal<bool>; 5]);
+
+impl Runs {
+    pub fn pause_all(&self) {
+        self.0.iter().for_each(|r| r.set(false));
+    }
+}
+
+/// The settings a session file and a shared link carry, as the panels hold them.
+#[derive(Clone, Copy)]
+pub struct SettingsUi {
+    pub preset: Preset,
+    pub seed: u64,
+    pub world: Lang,
+    pub lang: RwSignal<Lang>,
+    pub session: RwSignal<crate::session::Session>,
+    pub rank: RankUi,
+    pub ppo: PpoUi,
+}
+
+impl SettingsUi {
     /// The demonstrations SFT trains on: the user's, or the shipped ones.
     pub fn demonstrations(&self) -> Vec<crate::sft::Demonstration> {
-        let own = self.session.with_untracked(|s| s.demonstrations.clone());
-        if own.is_empty() { crate::sft::demonstrations(self.world) } else { own }
+        demonstrations(self.session, self.world)
     }
 
     /// A link that opens the page with the current settings (shareable).
@@ -168,7 +204,7 @@ impl Ui {
             self.preset.name(),
             self.seed,
             self.lang.get().code(),
-            self.rank_k.get(),
+            self.rank.k.get(),
             p.beta.get(),
             p.gamma_ptx.get(),
             p.lr.get(),
@@ -183,19 +219,47 @@ impl Ui {
         s.preset = self.preset;
         s.seed = self.seed;
         s.lang = self.world;
-        s.k = self.rank_k.get_untracked();
+        s.k = self.rank.k.get_untracked();
         s.beta = self.ppo.beta.get_untracked();
         s.gamma_ptx = self.ppo.gamma_ptx.get_untracked();
-        s.weights = self.rank_weights.get_untracked();
+        s.weights = self.rank.weights.get_untracked();
         s
     }
 
     /// An imported session's settings, applied to the page's controls.
     pub fn apply_settings(&self, s: &crate::session::Settings) {
-        self.rank_k.set(s.k);
+        self.rank.k.set(s.k);
         self.ppo.beta.set(s.beta);
         self.ppo.gamma_ptx.set(s.gamma_ptx);
-        self.rank_weights.set(s.weights);
+        self.rank.weights.set(s.weights);
+    }
+}
+
+impl Ui {
+    pub fn runs(&self) -> Runs {
+        Runs([self.pretrain.running, self.sft.running, self.rm.running, self.ppo.running, self.dpo.running])
+    }
+
+    pub fn settings_ui(&self) -> SettingsUi {
+        SettingsUi {
+            preset: self.preset,
+            seed: self.seed,
+            world: self.world,
+            lang: self.lang,
+            session: self.session,
+            rank: self.rank,
+            ppo: self.ppo,
+        }
+    }
+
+    /// The demonstrations SFT trains on: the user's, or the shipped ones.
+    pub fn demonstrations(&self) -> Vec<crate::sft::Demonstration> {
+        self.settings_ui().demonstrations()
+    }
+
+    /// The settings part of the session follows the page.
+    pub fn settings(&self) -> crate::session::Settings {
+        self.settings_ui().settings()
     }
 
     /// The page's signals (and the engine worker's copy): `session` is what this
@@ -206,34 +270,40 @@ impl Ui {
             world: lang,
             preset: params.preset,
             seed: params.seed,
-            running: RwSignal::new(false),
-            step_requests: RwSignal::new(0),
-            reset_requests: RwSignal::new(0),
-            prompt: RwSignal::new("Q: What does the fox eat?".to_string()),
             ready: RwSignal::new(false),
             backend: RwSignal::new(None),
-            step: RwSignal::new(0),
-            losses: RwSignal::new(vec![]),
-            tokens_per_sec: RwSignal::new(0.0),
-            samples: RwSignal::new(vec![]),
-            next_tokens: RwSignal::new(vec![]),
-            attention: RwSignal::new(None),
-            vocab: RwSignal::new(vec![]),
             error: RwSignal::new(None),
             tab: RwSignal::new(Tab::Pretrain),
-            sft_running: RwSignal::new(false),
-            sft_step_requests: RwSignal::new(0),
-            sft_restart_requests: RwSignal::new(0),
-            sft_step: RwSignal::new(0),
-            sft_points: RwSignal::new(vec![]),
-            sft_watch: RwSignal::new(vec![]),
-            sft_mask: RwSignal::new(vec![]),
-            rank_prompt: RwSignal::new(String::new()),
-            rank_k: RwSignal::new(params.k),
-            rank_weights: RwSignal::new(crate::persona::Weights::default()),
-            rank_requests: RwSignal::new(0),
-            rank_sampling: RwSignal::new(false),
-            rank_answers: RwSignal::new(vec![]),
+            pretrain: PretrainUi {
+                running: RwSignal::new(false),
+                step_requests: RwSignal::new(0),
+                reset_requests: RwSignal::new(0),
+                prompt: RwSignal::new("Q: What does the fox eat?".to_string()),
+                step: RwSignal::new(0),
+                losses: RwSignal::new(vec![]),
+                tokens_per_sec: RwSignal::new(0.0),
+                samples: RwSignal::new(vec![]),
+                next_tokens: RwSignal::new(vec![]),
+                attention: RwSignal::new(None),
+                vocab: RwSignal::new(vec![]),
+            },
+            sft: SftUi {
+                running: RwSignal::new(false),
+                step_requests: RwSignal::new(0),
+                restart_requests: RwSignal::new(0),
+                step: RwSignal::new(0),
+                points: RwSignal::new(vec![]),
+                watch: RwSignal::new(vec![]),
+                mask: RwSignal::new(vec![]),
+            },
+            rank: RankUi {
+                prompt: RwSignal::new(String::new()),
+                k: RwSignal::new(params.k),
+                weights: RwSignal::new(crate::persona::Weights::default()),
+                requests: RwSignal::new(0),
+                sampling: RwSignal::new(false),
+                answers: RwSignal::new(vec![]),
+            },
             session: RwSignal::new(session),
             rm: RewardUi::new(),
             ppo: PpoUi::new(params),
@@ -255,7 +325,7 @@ impl Ui {
             return self; // nothing was ever kept
         }
         if !params.given("k") {
-            self.rank_k.set(saved.k);
+            self.rank.k.set(saved.k);
         }
         if !params.given("beta") {
             self.ppo.beta.set(saved.beta);
@@ -263,7 +333,7 @@ impl Ui {
         if !params.given("ptx") {
             self.ppo.gamma_ptx.set(saved.gamma_ptx);
         }
-        self.rank_weights.set(saved.weights);
+        self.rank.weights.set(saved.weights);
         self
     }
 }
@@ -369,22 +439,22 @@ pub fn publish_status(ui: &Ui) {
     if !ui.ready.get_untracked() {
         return;
     }
-    let losses = ui.losses.get_untracked();
+    let losses = ui.pretrain.losses.get_untracked();
     let last = losses.last().cloned();
     let held = losses.iter().rev().find_map(|p| p.held_out);
     let first_held = losses.iter().find_map(|p| p.held_out);
     let (running, step, tps, error, backend) = (
-        ui.running.get_untracked(),
-        ui.step.get_untracked(),
-        ui.tokens_per_sec.get_untracked(),
+        ui.pretrain.running.get_untracked(),
+        ui.pretrain.step.get_untracked(),
+        ui.pretrain.tokens_per_sec.get_untracked(),
         ui.error.get_untracked(),
         ui.backend.get_untracked(),
     );
     let tab = ui.tab.get_untracked();
     let (sft_running, sft_step, sft_last) =
-        (ui.sft_running.get_untracked(), ui.sft_step.get_untracked(), ui.sft_points.with_untracked(|v| v.last().cloned()));
+        (ui.sft.running.get_untracked(), ui.sft.step.get_untracked(), ui.sft.points.with_untracked(|v| v.last().cloned()));
     let (prompts, (human, persona)) = ui.session.with_untracked(|s| (s.comparisons.len(), s.pair_counts()));
-    let answers = ui.rank_answers.with_untracked(Vec::len);
+    let answers = ui.rank.answers.with_untracked(Vec::len);
     status::update(|s| {
         s.stage = tab.name();
         s.running = running || sft_running;
@@ -406,8 +476,8 @@ pub fn publish_status(ui: &Ui) {
             s.metrics.insert("initial_held_out_loss", h as f64);
         }
         s.metrics.insert("tokens_per_sec", tps);
-        s.metrics.insert("samples", ui.samples.with_untracked(|v| v.len()) as f64);
-        s.metrics.insert("attention_cells", ui.attention.with_untracked(|a| a.as_ref().map_or(0, |m| m.len() * m.len())) as f64);
+        s.metrics.insert("samples", ui.pretrain.samples.with_untracked(|v| v.len()) as f64);
+        s.metrics.insert("attention_cells", ui.pretrain.attention.with_untracked(|a| a.as_ref().map_or(0, |m| m.len() * m.len())) as f64);
         s.metrics.insert("sft_step", sft_step as f64);
         s.kept = ui.keep.kept.get_untracked();
         s.resume_offered = ui.keep.offer.with_untracked(Option::is_some);
@@ -443,8 +513,8 @@ pub fn publish_status(ui: &Ui) {
 fn build_lab(params: &Params, backend: &Backend, ui: &Ui) -> Option<Lab> {
     match Lab::new(params.preset, params.seed, params.lang, &backend.device) {
         Ok(lab) => {
-            ui.vocab.set(lab.tokenizer.merges().iter().map(|m| format!("{}+{}", m.left, m.right)).collect());
-            ui.sft_mask.set(super::stages::mask_example(&lab));
+            ui.pretrain.vocab.set(lab.tokenizer.merges().iter().map(|m| format!("{}+{}", m.left, m.right)).collect());
+            ui.sft.mask.set(super::stages::mask_example(&lab));
             Some(lab)
         }
         Err(e) => {
@@ -469,7 +539,7 @@ async fn run(params: Params, ui: Ui, on_turn: fn(&Ui)) {
 
     // First held-out point at step 0, so the chart starts from the untrained loss.
     match lab.pretrainer.held_out_loss().await {
-        Ok(h) => ui.losses.set(vec![LossPoint { step: 0, train: h, held_out: Some(h) }]),
+        Ok(h) => ui.pretrain.losses.set(vec![LossPoint { step: 0, train: h, held_out: Some(h) }]),
         Err(e) => ui.error.set(Some(e.to_string())),
     }
     keeper.offer(&ui).await;
@@ -490,12 +560,12 @@ async fn run(params: Params, ui: Ui, on_turn: fn(&Ui)) {
             }
             ui.inside.update(|v| v.checking = false);
         }
-        let resets = ui.reset_requests.get_untracked();
+        let resets = ui.pretrain.reset_requests.get_untracked();
         if resets != seen_resets {
             seen_resets = resets;
-            ui.running.set(false);
-            ui.step.set(0);
-            ui.samples.set(vec![]);
+            ui.pretrain.running.set(false);
+            ui.pretrain.step.set(0);
+            ui.pretrain.samples.set(vec![]);
             ui.error.set(None);
             tps_ema = None;
             stages.reset(&ui);
@@ -504,12 +574,12 @@ async fn run(params: Params, ui: Ui, on_turn: fn(&Ui)) {
                 lab = l;
             }
             let h = lab.pretrainer.held_out_loss().await.ok();
-            ui.losses.set(h.map(|h| vec![LossPoint { step: 0, train: h, held_out: Some(h) }]).unwrap_or_default());
+            ui.pretrain.losses.set(h.map(|h| vec![LossPoint { step: 0, train: h, held_out: Some(h) }]).unwrap_or_default());
             inspected_prompt = None;
         }
 
-        let requested = ui.step_requests.get_untracked();
-        let want_step = ui.running.get_untracked() || requested != seen_steps;
+        let requested = ui.pretrain.step_requests.get_untracked();
+        let want_step = ui.pretrain.running.get_untracked() || requested != seen_steps;
         seen_steps = requested;
         if want_step {
             let t0 = Instant::now();
@@ -519,29 +589,29 @@ async fn run(params: Params, ui: Ui, on_turn: fn(&Ui)) {
                     let tps = s.stats.tokens as f64 / dt;
                     let ema = tps_ema.map_or(tps, |e| 0.8 * e + 0.2 * tps);
                     tps_ema = Some(ema);
-                    ui.tokens_per_sec.set(ema);
+                    ui.pretrain.tokens_per_sec.set(ema);
                     let step = s.stats.step;
-                    ui.step.set(step);
-                    ui.losses.update(|v| v.push(LossPoint { step, train: s.stats.train_loss, held_out: s.held_out_loss }));
+                    ui.pretrain.step.set(step);
+                    ui.pretrain.losses.update(|v| v.push(LossPoint { step, train: s.stats.train_loss, held_out: s.held_out_loss }));
                     if step % cadence.inspect == 0 {
                         inspected_prompt = None;
                     }
                     if let Some(text) = s.sample {
-                        ui.samples.update(|v| {
+                        ui.pretrain.samples.update(|v| {
                             v.insert(0, (step, text));
                             v.truncate(8);
                         });
                     }
                 }
                 Err(e) => {
-                    ui.running.set(false);
-                    ui.step.set(lab.pretrainer.step_count());
+                    ui.pretrain.running.set(false);
+                    ui.pretrain.step.set(lab.pretrainer.step_count());
                     ui.error.set(Some(e.to_string()));
                 }
             }
         }
 
-        let prompt = ui.prompt.get_untracked();
+        let prompt = ui.pretrain.prompt.get_untracked();
         if inspected_prompt.as_deref() != Some(prompt.as_str()) {
             let model = lab.pretrainer.model();
             match (
@@ -549,8 +619,8 @@ async fn run(params: Params, ui: Ui, on_turn: fn(&Ui)) {
                 attention_maps(&model, &lab.tokenizer, &prompt, &lab.device).await,
             ) {
                 (Ok(top), Ok(maps)) => {
-                    ui.next_tokens.set(top);
-                    ui.attention.set(Some(maps));
+                    ui.pretrain.next_tokens.set(top);
+                    ui.pretrain.attention.set(Some(maps));
                 }
                 (Err(e), _) | (_, Err(e)) => ui.error.set(Some(e.to_string())),
             }

@@ -3,8 +3,9 @@
 //! model's verdicts beside; the alignment tax; one prompt answered by all three models.
 
 use super::controls::Intro;
-use super::engine::Ui;
-use super::eval_stage::Contestant;
+use super::dpo_stage::DpoPoint;
+use super::engine::Runs;
+use super::eval_stage::{Contestant, EvalUi};
 use super::i18n::tr;
 use crate::corpus::Lang;
 use crate::evaluate::{Judgement, WinRate, verdict, win_rate};
@@ -43,9 +44,8 @@ fn rate_line(l: Lang, who_en: &str, who_zh: &str, name: &str, w: WinRate) -> Str
 }
 
 #[component]
-pub fn EvalPanel(ui: Ui) -> impl IntoView {
-    let lang = ui.lang;
-    let ev = ui.eval;
+pub fn EvalPanel(ev: EvalUi, ppo_iteration: RwSignal<usize>, dpo_points: RwSignal<Vec<DpoPoint>>) -> impl IntoView {
+    let lang = expect_context::<RwSignal<Lang>>();
     let show_judges = RwSignal::new(false);
     let current = move || ev.duels.with(|d| d.iter().position(|x| x.judged.is_none()));
     let judge = move |j: Judgement| {
@@ -66,14 +66,13 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
         judge(j);
     };
     let run = move || {
-        ui.pause_all();
+        expect_context::<Runs>().pause_all();
         show_judges.set(false);
         ev.busy.set(true);
         ev.requests.update(|n| *n += 1);
     };
-    let ready = move || {
-        ui.ppo.iteration.get() > 0 && !ev.busy.get() && (ev.against.get() != Contestant::Dpo || ui.dpo.points.with(|p| !p.is_empty()))
-    };
+    let ready =
+        move || ppo_iteration.get() > 0 && !ev.busy.get() && (ev.against.get() != Contestant::Dpo || dpo_points.with(|p| !p.is_empty()));
     // The policy the duels were drawn from.
     let name = move || ev.judged.get().name().to_string();
     let progress = move || {
@@ -103,7 +102,7 @@ pub fn EvalPanel(ui: Ui) -> impl IntoView {
                 <label>{move || tr(lang.get(), "SFT against ", "微调模型对阵 ")}
                     <select data-testid="eval-against" on:change=move |ev_| ev.against.set(if event_target_value(&ev_) == "dpo" { Contestant::Dpo } else { Contestant::Ppo })>
                         <option value="ppo" selected=move || ev.against.get() == Contestant::Ppo>"PPO"</option>
-                        <option value="dpo" selected=move || ev.against.get() == Contestant::Dpo disabled=move || ui.dpo.points.with(Vec::is_empty)>{move || tr(lang.get(), "DPO (train it on the PPO tab)", "DPO（在 PPO 页训练）")}</option>
+                        <option value="dpo" selected=move || ev.against.get() == Contestant::Dpo disabled=move || dpo_points.with(Vec::is_empty)>{move || tr(lang.get(), "DPO (train it on the PPO tab)", "DPO（在 PPO 页训练）")}</option>
                     </select>
                 </label>
                 <button data-testid="eval-run" class="primary" disabled=move || !ready() on:click=move |_| run()>{move || tr(lang.get(), "Evaluate the current policy", "评估当前策略")}</button>

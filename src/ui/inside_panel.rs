@@ -3,15 +3,21 @@
 //! step made, and a button that compares each kernel with the burn computation it
 //! replaces on this very device.
 
-use super::engine::Ui;
+use super::engine::{BackendInfo, InsideView};
 use super::i18n::tr;
+use crate::corpus::Lang;
 use crate::kernels::KERNELS;
 use leptos::prelude::*;
 
 #[component]
-pub fn InsidePanel(ui: Ui) -> impl IntoView {
-    let lang = ui.lang;
-    let on_gpu = move || ui.backend.get().is_some_and(|b| b.webgpu);
+pub fn InsidePanel(
+    inside: RwSignal<InsideView>,
+    kernel_check_requests: RwSignal<u64>,
+    backend: RwSignal<Option<BackendInfo>>,
+    ready: RwSignal<bool>,
+) -> impl IntoView {
+    let lang = expect_context::<RwSignal<Lang>>();
+    let on_gpu = move || backend.get().is_some_and(|b| b.webgpu);
     let rows = KERNELS
         .iter()
         .enumerate()
@@ -21,9 +27,9 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                     <h3><code>{k.file}</code></h3>
                     <p class="muted">{k.used_by}</p>
                     <p>
-                        <span data-testid="inside-last" data-kernel=k.name>{move || format!("{}: {}", tr(lang.get(), "dispatches in the last GPU step", "最近一步的调度次数"), ui.inside.with(|v| v.last[i]))}</span>
+                        <span data-testid="inside-last" data-kernel=k.name>{move || format!("{}: {}", tr(lang.get(), "dispatches in the last GPU step", "最近一步的调度次数"), inside.with(|v| v.last[i]))}</span>
                         " · "
-                        <span data-testid="inside-total" data-kernel=k.name>{move || format!("{}: {}", tr(lang.get(), "since the page opened", "页面打开以来"), ui.inside.with(|v| v.total[i]))}</span>
+                        <span data-testid="inside-total" data-kernel=k.name>{move || format!("{}: {}", tr(lang.get(), "since the page opened", "页面打开以来"), inside.with(|v| v.total[i]))}</span>
                     </p>
                     <details>
                         <summary>{move || tr(lang.get(), "WGSL source", "WGSL 源码")}</summary>
@@ -45,12 +51,12 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                     "本页运行在 CPU 后端，这些内核不会运行：CPU 用普通 Rust 计算同样的结果（src/kernels/reference.rs）。")}</p>
             </Show>
             <p>
-                <span data-testid="inside-readbacks">{move || format!("{}: {}", tr(lang.get(), "readbacks from the device in the last step", "最近一步从设备读回的次数"), ui.inside.with(|v| v.last_readbacks))}</span>
+                <span data-testid="inside-readbacks">{move || format!("{}: {}", tr(lang.get(), "readbacks from the device in the last step", "最近一步从设备读回的次数"), inside.with(|v| v.last_readbacks))}</span>
             </p>
             <div class="grid">{rows}</div>
             <div class="controls">
-                <button data-testid="inside-check" disabled=move || !ui.ready.get() || ui.inside.with(|v| v.checking)
-                    on:click=move |_| ui.kernel_check_requests.update(|n| *n += 1)>
+                <button data-testid="inside-check" disabled=move || !ready.get() || inside.with(|v| v.checking)
+                    on:click=move |_| kernel_check_requests.update(|n| *n += 1)>
                     {move || tr(lang.get(), "Compare each kernel with burn on this device", "在本设备上将每个内核与 burn 对比")}
                 </button>
             </div>
@@ -66,7 +72,7 @@ pub fn InsidePanel(ui: Ui) -> impl IntoView {
                     <th>{move || tr(lang.get(), "GPU time, burn's ops", "GPU 耗时（burn 运算）")}</th>
                 </tr></thead>
                 <tbody>
-                    {move || ui.inside.with(|v| v.checks.iter().map(|c| view! {
+                    {move || inside.with(|v| v.checks.iter().map(|c| view! {
                         <tr data-testid="inside-check-row">
                             <td><code>{c.kernel.to_string()}</code></td>
                             <td>{c.rows}</td>

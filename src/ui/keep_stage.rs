@@ -115,7 +115,7 @@ impl KeepStage {
                     k.error.set(None);
                     k.note.set(Some("forgotten".into()));
                     // Start over: the page's models too.
-                    ui.reset_requests.update(|n| *n += 1);
+                    ui.pretrain.reset_requests.update(|n| *n += 1);
                 }
                 Err(e) => k.error.set(Some(e)),
             }
@@ -175,8 +175,8 @@ impl KeepStage {
 
     fn running(ui: &Ui, role: Role) -> bool {
         match role {
-            Role::Pretrained => ui.running.get_untracked(),
-            Role::Sft => ui.sft_running.get_untracked(),
+            Role::Pretrained => ui.pretrain.running.get_untracked(),
+            Role::Sft => ui.sft.running.get_untracked(),
             Role::RewardModel => ui.rm.running.get_untracked(),
             Role::Policy | Role::Value => ui.ppo.running.get_untracked(),
         }
@@ -271,8 +271,8 @@ impl KeepStage {
                 .into_iter()
                 .filter_map(|(r, _)| self.kept.get(&r).map(|s| (r.name().to_string(), *s)))
                 .collect(),
-            losses: ui.losses.get_untracked(),
-            sft_points: ui.sft_points.get_untracked(),
+            losses: ui.pretrain.losses.get_untracked(),
+            sft_points: ui.sft.points.get_untracked(),
             rm_points: ui.rm.points.get_untracked(),
             rm_held_out: ui.rm.held_out.get_untracked(),
             rm_epoch: ui.rm.epoch.get_untracked(),
@@ -355,13 +355,13 @@ impl KeepStage {
                 let (model, _) = checkpoint::load_gpt(bytes, &[role], &arch, &device).map_err(|e| e.0)?;
                 stages.reset(ui);
                 lab.pretrainer.resume(model, steps);
-                ui.step.set(steps);
-                ui.losses.set(vec![]);
+                ui.pretrain.step.set(steps);
+                ui.pretrain.losses.set(vec![]);
             }
             Role::Sft => {
                 let (model, _) = checkpoint::load_gpt(bytes, &[role], &arch, &device).map_err(|e| e.0)?;
                 stages.resume_sft(ui, lab, model, steps);
-                ui.sft_points.set(vec![]);
+                ui.sft.points.set(vec![]);
             }
             _ => {
                 let (model, _) = checkpoint::load_reward_model(bytes, &[role], &arch, &device).map_err(|e| e.0)?;
@@ -429,19 +429,19 @@ impl KeepStage {
         stages.reset(ui);
         if let Some((model, steps)) = pretrained {
             lab.pretrainer.resume(model, steps);
-            ui.step.set(steps);
+            ui.pretrain.step.set(steps);
             let mut losses = p.losses.clone();
             if losses.is_empty()
                 && let Ok(h) = lab.pretrainer.held_out_loss().await
             {
                 losses.push(LossPoint { step: steps, train: h, held_out: Some(h) });
             }
-            ui.losses.set(losses);
+            ui.pretrain.losses.set(losses);
             self.kept.insert(Role::Pretrained, steps);
         }
         if let Some((model, steps)) = sft {
             stages.resume_sft(ui, lab, model, steps);
-            ui.sft_points.set(p.sft_points.clone());
+            ui.sft.points.set(p.sft_points.clone());
             self.kept.insert(Role::Sft, steps);
         }
         if let Some((model, steps)) = reward_model {

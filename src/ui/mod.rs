@@ -251,14 +251,18 @@ fn App() -> impl IntoView {
     // Settings changed on the page are written into the kept session (and so into
     // an export); the first run stores the page's starting settings.
     Effect::new(move |_| {
-        let (_, _, _, _) = (ui.rank_k.get(), ui.ppo.beta.get(), ui.ppo.gamma_ptx.get(), ui.rank_weights.get());
+        let (_, _, _, _) = (ui.rank.k.get(), ui.ppo.beta.get(), ui.ppo.gamma_ptx.get(), ui.rank.weights.get());
         let settings = ui.settings();
         if ui.session.with_untracked(|s| s.settings != settings) {
             ui.session.update(|s| s.settings = settings);
             let _ = ui.session.with_untracked(storage::save_session);
         }
     });
+    // Page-wide: the language every panel speaks, and every stage's Start/Pause
+    // (one stage trains at a time). Each panel gets only its own stage's signals.
     let lang = ui.lang;
+    provide_context(lang);
+    provide_context(ui.runs());
     let backend_line = move || {
         let l = lang.get();
         match ui.backend.get() {
@@ -271,10 +275,10 @@ fn App() -> impl IntoView {
     let made = Signal::derive(move || {
         use crate::checkpoint::Role;
         let mut v = vec![];
-        if ui.step.get() > 0 {
+        if ui.pretrain.step.get() > 0 {
             v.push(Role::Pretrained);
         }
-        if ui.sft_step.get() > 0 {
+        if ui.sft.step.get() > 0 {
             v.push(Role::Sft);
         }
         if ui.rm.step.get() > 0 {
@@ -289,8 +293,8 @@ fn App() -> impl IntoView {
     let open = |f: fn(&Ui) -> bool| Signal::derive(move || f(&ui));
     let tabs = [
         (Tab::Pretrain, ("1 · Pretrain", "1 · 预训练"), open(|_| true), ("", "")),
-        (Tab::Sft, ("2 · SFT", "2 · 监督微调"), open(|ui| ui.step.get() > 0), ("after at least one pretraining step", "至少预训练一步之后")),
-        (Tab::Rank, ("3 · Rank", "3 · 排序"), open(|ui| ui.sft_step.get() > 0), ("after at least one SFT step", "至少微调一步之后")),
+        (Tab::Sft, ("2 · SFT", "2 · 监督微调"), open(|ui| ui.pretrain.step.get() > 0), ("after at least one pretraining step", "至少预训练一步之后")),
+        (Tab::Rank, ("3 · Rank", "3 · 排序"), open(|ui| ui.sft.step.get() > 0), ("after at least one SFT step", "至少微调一步之后")),
         (Tab::Reward, ("4 · Reward model", "4 · 奖励模型"), open(|ui| ui.session.with(|s| s.pair_counts() != (0, 0))), ("after at least one ranked pair", "至少有一对排序之后")),
         (Tab::Ppo, ("5 · PPO", "5 · PPO"), open(|ui| ui.rm.step.get() > 0), ("after at least one reward-model step", "奖励模型至少训练一步之后")),
         (Tab::Evaluate, ("6 · Evaluate", "6 · 评估"), open(|ui| ui.ppo.iteration.get() > 0), ("after at least one PPO iteration", "PPO 至少迭代一次之后")),
@@ -322,31 +326,31 @@ fn App() -> impl IntoView {
         <nav class="stages" data-testid="stages" aria-label="stages">
             {tabs}
         </nav>
-        {(!params.hides("session")).then(|| view! { <rank_panel::SessionBar ui=ui /> })}
+        {(!params.hides("session")).then(|| view! { <rank_panel::SessionBar settings=ui.settings_ui() error=ui.error /> })}
         {(!params.hides("keep")).then(|| view! { <keep_panel::KeepBar keep=ui.keep lang=ui.lang made=made /> })}
         <Show when=move || ui.error.get().is_some()>
             <div class="error" role="alert" data-testid="error">{move || ui.error.get().unwrap_or_default()}</div>
         </Show>
         <main>
             <div hidden=move || ui.tab.get() != Tab::Pretrain>
-                <pretrain_panel::PretrainPanel ui=ui preset=params.preset />
+                <pretrain_panel::PretrainPanel pretrain=ui.pretrain ready=ui.ready preset=params.preset />
             </div>
             <div hidden=move || ui.tab.get() != Tab::Sft>
-                <sft_panel::SftPanel ui=ui />
+                <sft_panel::SftPanel sft=ui.sft session=ui.session world=ui.world ready=ui.ready error=ui.error />
             </div>
             <div hidden=move || ui.tab.get() != Tab::Rank>
-                <rank_panel::RankPanel ui=ui />
+                <rank_panel::RankPanel rank=ui.rank session=ui.session sft_step=ui.sft.step sft_running=ui.sft.running error=ui.error />
             </div>
             <div hidden=move || ui.tab.get() != Tab::Reward>
-                <reward_panel::RewardPanel ui=ui />
+                <reward_panel::RewardPanel rm=ui.rm session=ui.session sft_step=ui.sft.step />
             </div>
             <div hidden=move || ui.tab.get() != Tab::Ppo>
-                <ppo_panel::PpoPanel ui=ui />
+                <ppo_panel::PpoPanel ppo=ui.ppo dpo=ui.dpo rm_step=ui.rm.step sft_step=ui.sft.step session=ui.session />
             </div>
             <div hidden=move || ui.tab.get() != Tab::Evaluate>
-                <eval_panel::EvalPanel ui=ui />
+                <eval_panel::EvalPanel ev=ui.eval ppo_iteration=ui.ppo.iteration dpo_points=ui.dpo.points />
             </div>
-            {(!params.hides("inside")).then(|| view! { <inside_panel::InsidePanel ui=ui /> })}
+            {(!params.hides("inside")).then(|| view! { <inside_panel::InsidePanel inside=ui.inside kernel_check_requests=ui.kernel_check_requests backend=ui.backend ready=ui.ready /> })}
         </main>
     }
 }

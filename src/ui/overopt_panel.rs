@@ -4,13 +4,14 @@
 
 use super::chart::{BLUE, GREEN, LineChart, ORANGE, PURPLE, Series, VERMILLION};
 use super::controls::RunControls;
+use super::dpo_stage::DpoUi;
 use super::dpo_stage::{DpoBusy, DpoPoint};
-use super::engine::Ui;
 use super::heatmap::kl_colour;
 use super::i18n::tr;
 use super::ppo_stage::{AnswerView, OverOptUi};
 use crate::corpus::Lang;
 use crate::overopt::{Form, GoldProxy, fit};
+use crate::session::Session;
 use leptos::prelude::*;
 
 /// The chart's methods: name in the data, label, colour, dashed.
@@ -195,9 +196,9 @@ fn dpo_series(points: &[DpoPoint], lang: Lang) -> Vec<Series> {
 
 /// DPO on the pairs you ranked, beside PPO.
 #[component]
-pub fn DpoCard(ui: Ui) -> impl IntoView {
-    let (lang, dpo) = (ui.lang, ui.dpo);
-    let ready = Signal::derive(move || ui.sft_step.get() > 0 && ui.session.with(|s| s.comparisons.iter().any(|c| !c.pairs.is_empty())));
+pub fn DpoCard(dpo: DpoUi, sft_step: RwSignal<usize>, session: RwSignal<Session>) -> impl IntoView {
+    let lang = expect_context::<RwSignal<Lang>>();
+    let ready = Signal::derive(move || sft_step.get() > 0 && session.with(|s| s.comparisons.iter().any(|c| !c.pairs.is_empty())));
     let chart = Signal::derive(move || dpo_series(&dpo.points.get(), lang.get()));
     let x = Signal::derive(move || tr(lang.get(), "DPO step", "DPO 步数").to_string());
     let restart = move || {
@@ -226,7 +227,7 @@ pub fn DpoCard(ui: Ui) -> impl IntoView {
                         {[3e-5, 1e-4, 3e-4, 1e-3].into_iter().map(|v| view! { <option value=v.to_string() selected=move || dpo.lr.get() == v>{format!("{v:e}")}</option> }).collect_view()}
                     </select>
                 </label>
-                <RunControls ui=ui running=dpo.running step_requests=dpo.step_requests enabled=ready prefix="dpo" />
+                <RunControls running=dpo.running step_requests=dpo.step_requests enabled=ready prefix="dpo" />
                 <button data-testid="dpo-restart" disabled=move || dpo.points.with(Vec::is_empty) on:click=move |_| restart()>{move || tr(lang.get(), "↺ Restart from SFT", "↺ 从微调模型重新开始")}</button>
                 <span class="stat" data-testid="dpo-stats">{move || last().map(|p| format!("{} {} · loss {:.3} · {:.0} % · margin {:.3}", tr(lang.get(), "step", "步"), p.step, p.loss, 100.0 * p.accuracy, p.margin)).unwrap_or_default()}</span>
                 <span class="muted" data-testid="dpo-busy">{busy}</span>

@@ -5,11 +5,15 @@
 
 use super::chart::{BLUE, GREEN, LineChart, ORANGE, PURPLE, Series, VERMILLION};
 use super::controls::{Intro, RunControls};
-use super::engine::Ui;
+use super::dpo_stage::DpoUi;
+use super::engine::Runs;
 use super::heatmap::{Heatmap, kl_colour};
 use super::i18n::tr;
+use super::ppo_stage::PpoUi;
 use super::ppo_stage::{AnswerView, Beside, PpoBusy, PpoPoint};
+use crate::corpus::Lang;
 use crate::ppo::PpoStats;
+use crate::session::Session;
 use leptos::prelude::*;
 
 fn series_of(points: &[PpoPoint], metric: fn(&PpoStats) -> f32, label: String, color: &'static str, dashed: bool) -> Series {
@@ -18,8 +22,8 @@ fn series_of(points: &[PpoPoint], metric: fn(&PpoStats) -> f32, label: String, c
 
 /// The rollout's answers: prompt, score, KL, and each token coloured by its KL term.
 #[component]
-fn Answers(#[prop(into)] answers: Signal<Vec<AnswerView>>, testid: &'static str, ui: Ui) -> impl IntoView {
-    let lang = ui.lang;
+fn Answers(answers: RwSignal<Vec<AnswerView>>, testid: &'static str) -> impl IntoView {
+    let lang = expect_context::<RwSignal<Lang>>();
     view! {
         <table class="compare" data-testid=testid>
             <thead><tr>
@@ -48,9 +52,8 @@ fn Answers(#[prop(into)] answers: Signal<Vec<AnswerView>>, testid: &'static str,
 }
 
 #[component]
-pub fn PpoPanel(ui: Ui) -> impl IntoView {
-    let lang = ui.lang;
-    let ppo = ui.ppo;
+pub fn PpoPanel(ppo: PpoUi, dpo: DpoUi, rm_step: RwSignal<usize>, sft_step: RwSignal<usize>, session: RwSignal<Session>) -> impl IntoView {
+    let lang = expect_context::<RwSignal<Lang>>();
     let layer = RwSignal::new(0usize);
     let head = RwSignal::new(0usize);
     let names = move || {
@@ -87,7 +90,7 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
     });
     let value = Signal::derive(move || vec![series_of(&ppo.points.get(), |s| s.value_loss, "loss/value_avg".into(), GREEN, false)]);
     let x = Signal::derive(move || tr(lang.get(), "PPO iteration", "PPO 迭代").to_string());
-    let ready = Signal::derive(move || ui.rm.step.get() > 0);
+    let ready = Signal::derive(move || rm_step.get() > 0);
     let busy = move || {
         let l = lang.get();
         match ppo.busy.get() {
@@ -119,7 +122,7 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
     let hacking = move || {
         ppo.beside.set(Beside::Beta0);
         restart();
-        ui.pause_all();
+        expect_context::<Runs>().pause_all();
         ppo.running.set(true);
     };
     let number =
@@ -158,7 +161,7 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
                 </label>
             </div>
             <div class="controls">
-                <RunControls ui=ui running=ppo.running step_requests=ppo.step_requests enabled=ready prefix="ppo" />
+                <RunControls running=ppo.running step_requests=ppo.step_requests enabled=ready prefix="ppo" />
                 <button data-testid="ppo-restart" disabled=move || !ready.get() on:click=move |_| restart()>{move || tr(lang.get(), "↺ Restart from SFT", "↺ 从微调模型重新开始")}</button>
                 <button data-testid="ppo-hacking" disabled=move || !ready.get() on:click=move |_| hacking()>{move || tr(lang.get(), "Show reward hacking (β = 0 beside)", "演示奖励投机（对照 β = 0）")}</button>
                 <span class="stat" data-testid="ppo-iteration">{move || format!("{} {}", tr(lang.get(), "iteration", "迭代"), ppo.iteration.get())}</span>
@@ -198,14 +201,14 @@ pub fn PpoPanel(ui: Ui) -> impl IntoView {
             </div>
             <div class="card">
                 <h3>{move || tr(lang.get(), "Latest rollout: scores and per-token KL (hover a token)", "最近一次采样：得分与逐词元 KL（悬停查看）")}</h3>
-                <Answers answers=ppo.answers testid="ppo-answers" ui=ui />
+                <Answers answers=ppo.answers testid="ppo-answers" />
                 <Show when=move || !ppo.beside_answers.with(Vec::is_empty)>
                     <h3>{move || format!("{} · {}", tr(lang.get(), "The run beside it", "对照组"), names().1.unwrap_or_default())}</h3>
-                    <Answers answers=ppo.beside_answers testid="ppo-beside-answers" ui=ui />
+                    <Answers answers=ppo.beside_answers testid="ppo-beside-answers" />
                 </Show>
             </div>
             <super::overopt_panel::OverOptCard lang=lang overopt=ppo.overopt answers=ppo.answers beside_answers=ppo.beside_answers />
-            <super::overopt_panel::DpoCard ui=ui />
+            <super::overopt_panel::DpoCard dpo=dpo sft_step=sft_step session=session />
             <div class="card">
                 <h3>{move || tr(lang.get(), "The policy's attention over the first watched prompt and its answer", "策略对第一个观察问题及其回答的注意力")}</h3>
                 <div class="controls">

@@ -4,9 +4,10 @@
 //! live. Every saved ranking goes into the session, kept in the browser.
 
 use super::controls::Intro;
-use super::engine::Ui;
+use super::engine::{RankUi, SettingsUi};
 use super::i18n::tr;
 use super::storage;
+use crate::corpus::Lang;
 use crate::persona::{Persona, Weights};
 use crate::rank::{Comparison, K_MAX, K_MIN, Labeler, move_answer, pairs_from_ranking, set_place, tie_with_above};
 use crate::sft;
@@ -23,14 +24,20 @@ fn focus_answer(i: usize) {
 }
 
 #[component]
-pub fn RankPanel(ui: Ui) -> impl IntoView {
-    let lang = ui.lang;
+pub fn RankPanel(
+    rank: RankUi,
+    session: RwSignal<crate::session::Session>,
+    sft_step: RwSignal<usize>,
+    sft_running: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let lang = expect_context::<RwSignal<Lang>>();
     let prompts = move || sft::prompts(lang.get()).rl;
     // Go on where the saved session stopped.
-    let index = RwSignal::new(ui.session.with_untracked(|s| s.comparisons.len()));
+    let index = RwSignal::new(session.with_untracked(|s| s.comparisons.len()));
     let ranks = RwSignal::new(Vec::<u32>::new());
     let labeler = RwSignal::new(Labeler::Human);
-    let weights = ui.rank_weights;
+    let weights = rank.weights;
     // Drag and drop by the handle, with pointer events: one code path for mouse,
     // touch and pen (HTML5 drag and drop never fires on touch screens).
     let dragging = RwSignal::new(None::<usize>);
@@ -38,7 +45,7 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
 
     // New answers: the sampled order, no ties, ranked by nobody yet.
     Effect::new(move |_| {
-        let n = ui.rank_answers.with(Vec::len);
+        let n = rank.answers.with(Vec::len);
         ranks.set((0..n as u32).collect());
         labeler.set(Labeler::Human);
     });
@@ -48,32 +55,32 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
         ps[index.get() % ps.len()].clone()
     };
     let sample = move || {
-        ui.rank_prompt.set(current_prompt());
-        ui.rank_answers.set(vec![]);
-        ui.rank_sampling.set(true);
-        ui.rank_requests.update(|n| *n += 1);
+        rank.prompt.set(current_prompt());
+        rank.answers.set(vec![]);
+        rank.sampling.set(true);
+        rank.requests.update(|n| *n += 1);
     };
-    let can_sample = move || ui.sft_step.get() > 0 && !ui.rank_sampling.get() && !ui.sft_running.get();
-    let have = move || !ui.rank_answers.with(Vec::is_empty) && !ui.rank_sampling.get();
+    let can_sample = move || sft_step.get() > 0 && !rank.sampling.get() && !sft_running.get();
+    let have = move || !rank.answers.with(Vec::is_empty) && !rank.sampling.get();
     let change = move |new: Vec<u32>, i: usize| {
         ranks.set(new);
         labeler.set(Labeler::Human);
         focus_answer(i);
     };
     let save = move || {
-        let answers = ui.rank_answers.get_untracked();
+        let answers = rank.answers.get_untracked();
         if answers.is_empty() {
             return;
         }
         let c = Comparison {
-            prompt: ui.rank_prompt.get_untracked(),
+            prompt: rank.prompt.get_untracked(),
             pairs: pairs_from_ranking(&ranks.get_untracked()),
             answers,
             labeler: labeler.get_untracked(),
         };
-        ui.session.update(|s| s.comparisons.push(c));
-        if let Err(e) = ui.session.with_untracked(storage::save_session) {
-            ui.error.set(Some(e));
+        session.update(|s| s.comparisons.push(c));
+        if let Err(e) = session.with_untracked(storage::save_session) {
+            error.set(Some(e));
         }
         index.update(|i| *i += 1);
         sample();
@@ -82,7 +89,7 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
         let w = weights.get_untracked();
         let persona = Persona::new(lang.get_untracked(), w, 0.0);
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        ranks.set(persona.rank(&ui.rank_prompt.get_untracked(), &ui.rank_answers.get_untracked(), &mut rng));
+        ranks.set(persona.rank(&rank.prompt.get_untracked(), &rank.answers.get_untracked(), &mut rng));
         labeler.set(Labeler::Persona);
     };
     let drag_start = move |i: usize, ev: leptos::ev::PointerEvent| {
@@ -135,7 +142,7 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
     // Display order: best place first, sampled order within a tie.
     let rows = move || {
         let r = ranks.get();
-        let answers = ui.rank_answers.get();
+        let answers = rank.answers.get();
         let mut order: Vec<usize> = (0..answers.len().min(r.len())).collect();
         order.sort_by_key(|&i| (r[i], i));
         order.into_iter().map(|i| (i, r[i], answers[i].clone())).collect::<Vec<_>>()
@@ -154,7 +161,7 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
         }
     };
     let counter = move || {
-        let (prompts, (human, persona)) = ui.session.with(|s| (s.comparisons.len(), s.pair_counts()));
+        let (prompts, (human, persona)) = session.with(|s| (s.comparisons.len(), s.pair_counts()));
         match lang.get() {
             crate::corpus::Lang::En => {
                 format!("{prompts} prompts ranked · {} pairs ({human} by you, {persona} by the persona)", human + persona)
@@ -184,8 +191,8 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
                     "微调模型对同一个问题回答 K 次。你把回答从好到差排序；每两个名次不同的回答构成一条“这个比那个好”的比较。奖励模型会从这些比较对中学习你的偏好。用 ⠿ 手柄拖动回答（鼠标或触屏），或用键盘：聚焦一个回答，↑/↓ 移动，数字键放到该名次，“=” 与上一个回答并列。") />
             <div class="controls">
                 <label>"K "
-                    <select data-testid="rank-k" on:change=move |ev| ui.rank_k.set(event_target_value(&ev).parse().unwrap_or(K_MAX))>
-                        {(K_MIN..=K_MAX).map(|k| view! { <option value=k selected=move || ui.rank_k.get() == k>{k}</option> }).collect_view()}
+                    <select data-testid="rank-k" on:change=move |ev| rank.k.set(event_target_value(&ev).parse().unwrap_or(K_MAX))>
+                        {(K_MIN..=K_MAX).map(|k| view! { <option value=k selected=move || rank.k.get() == k>{k}</option> }).collect_view()}
                     </select>
                 </label>
                 <button data-testid="rank-sample" disabled=move || !can_sample() on:click=move |_| sample()>{move || tr(lang.get(), "Sample answers", "采样回答")}</button>
@@ -195,7 +202,7 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
                 <button data-testid="rank-submit" class="primary" disabled=move || !have() on:click=move |_| save()>{move || tr(lang.get(), "Save ranking ✓", "保存排序 ✓")}</button>
                 <span class="stat" data-testid="rank-counter">{counter}</span>
             </div>
-            <Show when=move || ui.sft_step.get() == 0>
+            <Show when=move || sft_step.get() == 0>
                 <p class="muted" data-testid="rank-gate">{move || tr(lang.get(), "Train the SFT model first (stage 2): ranking compares its answers.", "请先训练微调模型（第 2 步）：排序比较的是它的回答。")}</p>
             </Show>
             <div class="controls persona">
@@ -206,7 +213,7 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
             </div>
             <div class="card">
                 <h3 data-testid="rank-prompt">{move || format!("{} {} · {}", tr(lang.get(), "Prompt", "问题"), index.get() % prompts().len() + 1, current_prompt().trim())}</h3>
-                <Show when=move || ui.rank_sampling.get()>
+                <Show when=move || rank.sampling.get()>
                     <p class="muted">{move || tr(lang.get(), "sampling answers…", "正在采样回答…")}</p>
                 </Show>
                 <ol class="rank-list" data-testid="rank-list">
@@ -244,8 +251,8 @@ pub fn RankPanel(ui: Ui) -> impl IntoView {
 
 /// The session's export and import, on every panel: the labels are the user's.
 #[component]
-pub fn SessionBar(ui: Ui) -> impl IntoView {
-    let lang = ui.lang;
+pub fn SessionBar(settings: SettingsUi, error: RwSignal<Option<String>>) -> impl IntoView {
+    let lang = settings.lang;
     let import_error = RwSignal::new(None::<String>);
     let import_note = RwSignal::new(None::<String>);
     let on_import = move |ev: leptos::ev::Event| {
@@ -253,17 +260,17 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
         let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
         input.set_value("");
         leptos::task::spawn_local(async move {
-            match storage::read_session_file(file, ui.session.get_untracked()).await {
+            match storage::read_session_file(file, settings.session.get_untracked()).await {
                 Ok((s, what)) => {
                     let l = lang.get_untracked();
                     let note = match what {
                         storage::Imported::Demonstrations => format!("{} {} ✓", s.demonstrations.len(), tr(l, "demonstrations", "条示范")),
                         _ => format!("{} {} ✓", s.comparisons.len(), tr(l, "prompts", "个问题")),
                     };
-                    ui.apply_settings(&s.settings);
-                    ui.session.set(s);
-                    if let Err(e) = ui.session.with_untracked(storage::save_session) {
-                        ui.error.set(Some(e));
+                    settings.apply_settings(&s.settings);
+                    settings.session.set(s);
+                    if let Err(e) = settings.session.with_untracked(storage::save_session) {
+                        error.set(Some(e));
                     }
                     import_error.set(None);
                     import_note.set(Some(note));
@@ -276,7 +283,7 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
         });
     };
     let counter = move || {
-        let (prompts, (human, persona)) = ui.session.with(|s| (s.comparisons.len(), s.pair_counts()));
+        let (prompts, (human, persona)) = settings.session.with(|s| (s.comparisons.len(), s.pair_counts()));
         match lang.get() {
             crate::corpus::Lang::En => format!("Your labels, kept in this browser: {prompts} prompts, {} pairs", human + persona),
             crate::corpus::Lang::Zh => format!("你的标注（保存在本浏览器）：{prompts} 个问题，{} 对", human + persona),
@@ -286,12 +293,12 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
         <div class="session-bar" data-testid="session-bar">
             <div class="controls">
                 <span class="stat" data-testid="session-counter">{counter}</span>
-                <button data-testid="session-export" on:click=move |_| { if let Err(e) = ui.session.with_untracked(storage::export_session) { ui.error.set(Some(e)) } }>{move || tr(lang.get(), "Export JSON", "导出 JSON")}</button>
-                <button data-testid="preferences-export" on:click=move |_| { if let Err(e) = ui.session.with_untracked(storage::export_preferences) { ui.error.set(Some(e)) } }
+                <button data-testid="session-export" on:click=move |_| { if let Err(e) = settings.session.with_untracked(storage::export_session) { error.set(Some(e)) } }>{move || tr(lang.get(), "Export JSON", "导出 JSON")}</button>
+                <button data-testid="preferences-export" on:click=move |_| { if let Err(e) = settings.session.with_untracked(storage::export_preferences) { error.set(Some(e)) } }
                     title=move || tr(lang.get(), "one line per ranked pair: prompt, chosen, rejected (TRL / Hugging Face datasets)", "每对排序一行：prompt、chosen、rejected（TRL / Hugging Face datasets 格式）")>
                     {move || tr(lang.get(), "Export pairs (JSONL)", "导出偏好对（JSONL）")}
                 </button>
-                <button data-testid="demonstrations-export" on:click=move |_| { if let Err(e) = storage::export_demonstrations(&ui.demonstrations()) { ui.error.set(Some(e)) } }
+                <button data-testid="demonstrations-export" on:click=move |_| { if let Err(e) = storage::export_demonstrations(&settings.demonstrations()) { error.set(Some(e)) } }
                     title=move || tr(lang.get(), "the SFT demonstrations in use, one per line: prompt, completion (TRL's SFT format)", "当前使用的 SFT 示范，每行一条：prompt、completion（TRL 的 SFT 格式）")>
                     {move || tr(lang.get(), "Export demonstrations (JSONL)", "导出示范（JSONL）")}
                 </button>
@@ -299,7 +306,7 @@ pub fn SessionBar(ui: Ui) -> impl IntoView {
                     <input type="file" accept=".json,.jsonl,application/json" data-testid="session-import" on:change=on_import />
                 </label>
                 <span class="stat" data-testid="import-ok">{move || import_note.get().unwrap_or_default()}</span>
-                <a data-testid="share-link" href=move || ui.share_query() title=move || tr(lang.get(), "open this page with the current settings; copy the link to share the set-up", "用当前设置打开本页；复制链接即可分享这套设置")>
+                <a data-testid="share-link" href=move || settings.share_query() title=move || tr(lang.get(), "open this page with the current settings; copy the link to share the set-up", "用当前设置打开本页；复制链接即可分享这套设置")>
                     {move || tr(lang.get(), "🔗 Link to these settings", "🔗 这些设置的链接")}
                 </a>
             </div>

@@ -4,20 +4,20 @@
 
 use super::chart::{BLUE, GREEN, Histogram, LineChart, ORANGE, Series};
 use super::controls::{Intro, RunControls};
-use super::engine::Ui;
 use super::i18n::tr;
 use super::reward_stage::RewardBusy;
+use super::reward_stage::RewardUi;
 use crate::corpus::Lang;
 use crate::rank::Labeler;
 use crate::session::MAX_TEXT;
+use crate::session::Session;
 use crate::sft;
 use crate::stats::histogram;
 use leptos::prelude::*;
 
 #[component]
-pub fn RewardPanel(ui: Ui) -> impl IntoView {
-    let lang = ui.lang;
-    let rm = ui.rm;
+pub fn RewardPanel(rm: RewardUi, session: RwSignal<Session>, sft_step: RwSignal<usize>) -> impl IntoView {
+    let lang = expect_context::<RwSignal<Lang>>();
     let series = Signal::derive(move || {
         let l = lang.get();
         let pts = rm.points.get();
@@ -107,7 +107,7 @@ pub fn RewardPanel(ui: Ui) -> impl IntoView {
         }
     };
     let prompt_choices = move || {
-        let mut ps: Vec<String> = ui.session.with(|s| s.comparisons.iter().map(|c| c.prompt.clone()).collect());
+        let mut ps: Vec<String> = session.with(|s| s.comparisons.iter().map(|c| c.prompt.clone()).collect());
         ps.extend(sft::prompts(lang.get()).rl);
         let mut seen = std::collections::HashSet::new();
         ps.retain(|p| seen.insert(p.clone()));
@@ -139,7 +139,7 @@ pub fn RewardPanel(ui: Ui) -> impl IntoView {
                 "One departure from InstructGPT, measured on this toy model: r = head(last token) + α × the network's mean log-likelihood of the answer, α learned.",
                 "与 InstructGPT 的一处不同（在这个小模型上实测过）：r = 头部(最后一个词元) + α × 网络对回答的平均对数似然，α 可学习。")}</p>
             <div class="controls">
-                <RunControls ui=ui running=rm.running step_requests=rm.step_requests enabled=Signal::derive(move || ui.sft_step.get() > 0 && ui.session.with(|s| s.pair_counts() != (0, 0))) prefix="rm" />
+                <RunControls running=rm.running step_requests=rm.step_requests enabled=Signal::derive(move || sft_step.get() > 0 && session.with(|s| s.pair_counts() != (0, 0))) prefix="rm" />
                 <span class="stat" data-testid="rm-stats">{stats}</span>
                 <span class="muted" data-testid="rm-busy">{busy}</span>
             </div>

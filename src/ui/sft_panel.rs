@@ -4,19 +4,26 @@
 
 use super::chart::{BLUE, LineChart, ORANGE, Series};
 use super::controls::{Intro, RunControls};
-use super::engine::Ui;
+use super::engine::{SftUi, demonstrations};
 use super::i18n::tr;
 use super::storage;
+use crate::corpus::Lang;
 use crate::session::check_demonstration;
 use crate::sft::Demonstration;
 use leptos::prelude::*;
 
 #[component]
-pub fn SftPanel(ui: Ui) -> impl IntoView {
-    let lang = ui.lang;
+pub fn SftPanel(
+    sft: SftUi,
+    session: RwSignal<crate::session::Session>,
+    world: Lang,
+    ready: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let lang = expect_context::<RwSignal<Lang>>();
     let series = Signal::derive(move || {
         let l = lang.get();
-        ui.sft_points.with(|pts| {
+        sft.points.with(|pts| {
             vec![
                 Series {
                     label: tr(l, "loss (answer tokens)", "损失（仅答案词元）").into(),
@@ -35,27 +42,27 @@ pub fn SftPanel(ui: Ui) -> impl IntoView {
     });
     // Read through the session so the list re-renders when it changes.
     let demos = move || {
-        ui.session.track();
-        ui.demonstrations()
+        session.track();
+        demonstrations(session, world)
     };
     let demo_error = RwSignal::new(None::<String>);
     let (new_prompt, new_answer) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     // Every edit lands in the session (kept in the browser, exported with the labels).
     let edit = move |f: &dyn Fn(&mut Vec<Demonstration>) -> Result<(), String>| {
-        let mut d = ui.demonstrations();
+        let mut d = demonstrations(session, world);
         match f(&mut d) {
             Ok(()) => {
                 demo_error.set(None);
-                ui.session.update(|s| s.demonstrations = d);
-                if let Err(e) = ui.session.with_untracked(storage::save_session) {
-                    ui.error.set(Some(e));
+                session.update(|s| s.demonstrations = d);
+                if let Err(e) = session.with_untracked(storage::save_session) {
+                    error.set(Some(e));
                 }
             }
             Err(e) => demo_error.set(Some(e)),
         }
     };
     let add = move || {
-        let d = Demonstration::from_user(ui.world, &new_prompt.get_untracked(), &new_answer.get_untracked());
+        let d = Demonstration::from_user(world, &new_prompt.get_untracked(), &new_answer.get_untracked());
         if new_prompt.get_untracked().trim().is_empty() || new_answer.get_untracked().trim().is_empty() {
             demo_error.set(Some(tr(lang.get_untracked(), "Write both a prompt and an answer.", "请同时写下问题和回答。").into()));
             return;
@@ -73,11 +80,8 @@ pub fn SftPanel(ui: Ui) -> impl IntoView {
     let set_text = move |i: usize, answer: bool, text: String| {
         edit(&|list: &mut Vec<Demonstration>| {
             let mut d = list.get(i).cloned().ok_or("no such demonstration")?;
-            let fixed = if answer {
-                Demonstration::from_user(ui.world, &d.prompt, &text)
-            } else {
-                Demonstration::from_user(ui.world, &text, &d.answer)
-            };
+            let fixed =
+                if answer { Demonstration::from_user(world, &d.prompt, &text) } else { Demonstration::from_user(world, &text, &d.answer) };
             d = if answer { Demonstration { answer: fixed.answer, ..d } } else { Demonstration { prompt: fixed.prompt, ..d } };
             check_demonstration(&d)?;
             list[i] = d;
@@ -99,9 +103,9 @@ pub fn SftPanel(ui: Ui) -> impl IntoView {
                 explain=("The pretrained model only continues text — ask it a question and it asks more questions. Supervised fine-tuning shows it prompt → answer pairs written by people and trains it to predict the answers. The loss counts only the answer's tokens (highlighted below): the model is not asked to predict the question. Like real demonstrators, ours are not perfect: about one answer in four ends with a rude remark, and SFT copies that habit — ranking and PPO are how it gets trained away (or edit the demonstrations below).",
                     "预训练模型只会续写——问它一个问题，它会接着提出更多问题。监督微调给它看人写的“问题 → 回答”示范，训练它预测回答。损失只计算回答部分的词元（下方高亮）：不要求模型预测问题本身。和真实的示范者一样，我们的示范也不完美：大约四分之一的回答带着一句粗鲁的话，微调会学到这个习惯——排序和 PPO 正是用来纠正它的（也可以在下方直接修改示范）。") />
             <div class="controls">
-                <RunControls ui=ui running=ui.sft_running step_requests=ui.sft_step_requests enabled=ui.ready prefix="sft" />
-                <span class="stat" data-testid="sft-step-count">{move || format!("{} {}", tr(lang.get(), "SFT step", "微调步数"), ui.sft_step.get())}</span>
-                <span class="stat">{move || ui.sft_points.with(|v| v.last().map(|p| format!("{} {:.3} · {} {:.0}%", tr(lang.get(), "loss", "损失"), p.loss, tr(lang.get(), "token accuracy", "词元准确率"), p.token_accuracy * 100.0)).unwrap_or_default())}</span>
+                <RunControls running=sft.running step_requests=sft.step_requests enabled=ready prefix="sft" />
+                <span class="stat" data-testid="sft-step-count">{move || format!("{} {}", tr(lang.get(), "SFT step", "微调步数"), sft.step.get())}</span>
+                <span class="stat">{move || sft.points.with(|v| v.last().map(|p| format!("{} {:.3} · {} {:.0}%", tr(lang.get(), "loss", "损失"), p.loss, tr(lang.get(), "token accuracy", "词元准确率"), p.token_accuracy * 100.0)).unwrap_or_default())}</span>
             </div>
             <div class="grid">
                 <div class="card">
@@ -111,7 +115,7 @@ pub fn SftPanel(ui: Ui) -> impl IntoView {
                 <div class="card">
                     <h3>{move || tr(lang.get(), "The loss mask on one demonstration", "一条示范上的损失掩码")}</h3>
                     <p class="tokens" data-testid="sft-mask">
-                        {move || ui.sft_mask.get().into_iter().map(|(t, counted)| view! {
+                        {move || sft.mask.get().into_iter().map(|(t, counted)| view! {
                             <span class="tok" class:counted=counted title={if counted { "counted" } else { "not counted" }}>{t.replace('\n', "⏎")}</span>
                         }).collect_view()}
                     </p>
@@ -127,7 +131,7 @@ pub fn SftPanel(ui: Ui) -> impl IntoView {
                         <th>{move || tr(lang.get(), "SFT model", "微调后模型")}</th>
                     </tr></thead>
                     <tbody>
-                        {move || ui.sft_watch.get().into_iter().map(|w| view! {
+                        {move || sft.watch.get().into_iter().map(|w| view! {
                             <tr>
                                 <td class="mono">{w.prompt.trim().to_string()}</td>
                                 <td class="mono" data-testid="sft-base-answer">{w.base}</td>
@@ -150,7 +154,7 @@ pub fn SftPanel(ui: Ui) -> impl IntoView {
                         on:keydown=move |ev| if ev.key() == "Enter" { add() } />
                     <button data-testid="sft-add-demo" on:click=move |_| add()>{move || tr(lang.get(), "+ Add", "+ 添加")}</button>
                     <button data-testid="sft-demos-reset" on:click=move |_| edit(&|list: &mut Vec<Demonstration>| { *list = vec![]; Ok(()) })>{move || tr(lang.get(), "Restore the shipped ones", "恢复内置示范")}</button>
-                    <button data-testid="sft-restart" disabled=move || ui.sft_step.get() == 0 on:click=move |_| { ui.sft_running.set(false); ui.sft_restart_requests.update(|n| *n += 1) }>
+                    <button data-testid="sft-restart" disabled=move || sft.step.get() == 0 on:click=move |_| { sft.running.set(false); sft.restart_requests.update(|n| *n += 1) }>
                         {move || tr(lang.get(), "↺ Restart SFT (and the stages after it)", "↺ 重新开始 SFT（及其后各阶段）")}
                     </button>
                 </div>

@@ -63,11 +63,11 @@ impl Stages {
     /// Pretraining starts over: so does everything built on it.
     pub fn reset(&mut self, ui: &Ui) {
         self.sft = None;
-        ui.sft_running.set(false);
-        ui.sft_step.set(0);
-        ui.sft_points.set(vec![]);
-        ui.sft_watch.set(vec![]);
-        ui.rank_answers.set(vec![]);
+        ui.sft.running.set(false);
+        ui.sft.step.set(0);
+        ui.sft.points.set(vec![]);
+        ui.sft.watch.set(vec![]);
+        ui.rank.answers.set(vec![]);
         self.reward.reset(ui);
         self.ppo.reset(ui);
         self.dpo.reset(ui);
@@ -149,7 +149,7 @@ impl Stages {
     pub fn resume_sft(&mut self, ui: &Ui, lab: &Lab, model: Gpt, steps: usize) {
         self.reset(ui);
         self.sft = Some(SftStage::resumed(lab, &ui.demonstrations(), model, steps));
-        ui.sft_step.set(steps);
+        ui.sft.step.set(steps);
     }
 
     /// The reward model goes on from a kept or imported one; PPO built on the old one goes.
@@ -169,23 +169,23 @@ impl Stages {
     /// Does whatever the panels asked for; true if it did any work.
     pub async fn tick(&mut self, ui: &Ui, lab: &Lab) -> bool {
         let mut busy = false;
-        let restarts = ui.sft_restart_requests.get_untracked();
+        let restarts = ui.sft.restart_requests.get_untracked();
         if restarts != self.seen_sft_restarts {
             self.seen_sft_restarts = restarts;
             self.reset(ui);
         }
-        let requested = ui.sft_step_requests.get_untracked();
-        if ui.sft_running.get_untracked() || requested != self.seen_sft_steps {
+        let requested = ui.sft.step_requests.get_untracked();
+        if ui.sft.running.get_untracked() || requested != self.seen_sft_steps {
             self.seen_sft_steps = requested;
             busy = true;
             self.sft_step(ui, lab).await;
         }
-        let rank = ui.rank_requests.get_untracked();
+        let rank = ui.rank.requests.get_untracked();
         if rank != self.seen_rank {
             self.seen_rank = rank;
             busy = true;
             self.sample_for_ranking(ui, lab).await;
-            ui.rank_sampling.set(false);
+            ui.rank.sampling.set(false);
         }
         let (base, sft) = (self.sft.as_ref().map(|s| &s.base), self.sft.as_ref().map(|s| &s.trainer));
         busy |= self.reward.tick(ui, lab, sft).await;
@@ -205,14 +205,14 @@ impl Stages {
         let Some(trainer) = self.sft.as_mut() else { return };
         match trainer.step().await {
             Ok(s) => {
-                ui.sft_step.set(s.step);
-                ui.sft_points.update(|v| v.push(SftPoint { step: s.step, loss: s.loss, token_accuracy: s.mean_token_accuracy }));
+                ui.sft.step.set(s.step);
+                ui.sft.points.update(|v| v.push(SftPoint { step: s.step, loss: s.loss, token_accuracy: s.mean_token_accuracy }));
                 if s.step % watch_every(lab.preset) == 0 {
                     self.refresh_watch(ui, lab, s.step).await;
                 }
             }
             Err(e) => {
-                ui.sft_running.set(false);
+                ui.sft.running.set(false);
                 ui.error.set(Some(e.to_string()));
             }
         }
@@ -224,7 +224,7 @@ impl Stages {
         let prompts: Vec<String> = sft::prompts(lab.lang).eval.into_iter().take(WATCHED).collect();
         match stage.watch(lab, &prompts, &mut self.rng).await {
             Ok(rows) => {
-                ui.sft_watch.set(rows.into_iter().map(|w| Watch { prompt: w.prompt, base: w.base, sft: w.sft, at_step: step }).collect())
+                ui.sft.watch.set(rows.into_iter().map(|w| Watch { prompt: w.prompt, base: w.base, sft: w.sft, at_step: step }).collect())
             }
             Err(e) => ui.error.set(Some(e.to_string())),
         }
@@ -235,10 +235,10 @@ impl Stages {
             ui.error.set(Some("train the SFT model first: ranking compares its answers".into()));
             return;
         };
-        let prompt = ui.rank_prompt.get_untracked();
-        let k = ui.rank_k.get_untracked();
+        let prompt = ui.rank.prompt.get_untracked();
+        let k = ui.rank.k.get_untracked();
         match sample_answers(&trainer.model(), &lab.tokenizer, &prompt, k, &rank_sampling(), &mut self.rng, &lab.device).await {
-            Ok(answers) => ui.rank_answers.set(answers),
+            Ok(answers) => ui.rank.answers.set(answers),
             Err(e) => ui.error.set(Some(e.to_string())),
         }
     }

@@ -210,7 +210,7 @@ pub fn engine(params: &Params, ui: Ui) -> Result<(), String> {
     let mirror = Rc::new(RefCell::new(mirror));
     send(&worker, &Command::Start { params: params.clone(), fields }, None)?;
     let stopped = move |why: String| {
-        ui.running.set(false);
+        ui.pretrain.running.set(false);
         super::show_fatal(&why);
     };
     let on_event = {
