@@ -1,8 +1,8 @@
 //! Start / Pause / Step, the same three buttons on every stage that trains.
 //! Starting or stepping one stage pauses the others: one model trains at a time.
 
-use super::engine::Runs;
 use super::i18n::tr;
+use super::view::Runs;
 use crate::corpus::Lang;
 use leptos::prelude::*;
 

@@ -5,8 +5,9 @@
 //! β·(log π − log π_ref) of each token beside the reward model's score.
 
 use super::Params;
-use super::engine::Ui;
 use super::ppo_stage::{gold_judge, greedy_answer};
+use super::view::Ui;
+use super::view::dpo::{DpoAnswer, DpoBusy, DpoPoint};
 use crate::dpo::implicit_reward_per_token;
 use crate::lab::Lab;
 use crate::sft::{self, SftTrainer};
@@ -15,73 +16,6 @@ use crate::stages::evaluate::{probe, probe_prompts};
 use leptos::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-
-/// One DPO step as charted.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DpoPoint {
-    pub step: usize,
-    pub loss: f32,
-    pub accuracy: f32,
-    pub margin: f32,
-}
-
-/// The DPO policy's greedy answer to a watched prompt, token by token.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DpoAnswer {
-    pub prompt: String,
-    pub answer: String,
-    /// The reward model's score of the answer, and each token's implicit reward.
-    pub score: f32,
-    pub tokens: Vec<(String, f32)>,
-    pub at: usize,
-}
-
-#[derive(Clone, Copy)]
-pub struct DpoUi {
-    pub beta: RwSignal<f32>,
-    pub lr: RwSignal<f64>,
-    pub running: RwSignal<bool>,
-    pub step_requests: RwSignal<u64>,
-    pub restart_requests: RwSignal<u64>,
-    pub points: RwSignal<Vec<DpoPoint>>,
-    pub answer: RwSignal<Option<DpoAnswer>>,
-    pub busy: RwSignal<Option<DpoBusy>>,
-}
-
-/// What the DPO run is doing that takes a while.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum DpoBusy {
-    Step,
-    Probing,
-}
-
-impl DpoUi {
-    pub fn new(p: &Params) -> Self {
-        Self {
-            beta: RwSignal::new(p.dpo_beta),
-            lr: RwSignal::new(p.dpo_lr),
-            running: RwSignal::new(false),
-            step_requests: RwSignal::new(0),
-            restart_requests: RwSignal::new(0),
-            points: RwSignal::new(vec![]),
-            answer: RwSignal::new(None),
-            busy: RwSignal::new(None),
-        }
-    }
-
-    pub fn publish(&self, m: &mut std::collections::BTreeMap<&'static str, f64>) {
-        m.insert("dpo_step", self.points.with_untracked(|v| v.last().map_or(0, |p| p.step)) as f64);
-        self.points.with_untracked(|v| {
-            if let (Some(first), Some(last)) = (v.first(), v.last()) {
-                m.insert("dpo_first_loss", first.loss as f64);
-                m.insert("dpo_loss", last.loss as f64);
-                m.insert("dpo_accuracy", last.accuracy as f64);
-                m.insert("dpo_margin", last.margin as f64);
-            }
-        });
-        m.insert("dpo_answer_tokens", self.answer.with_untracked(|a| a.as_ref().map_or(0, |a| a.tokens.len())) as f64);
-    }
-}
 
 pub struct DpoStage {
     stage: Option<Driver>,
@@ -101,9 +35,9 @@ impl DpoStage {
     }
 
     /// What a reload needs to go on with DPO (its weights are kept apart).
-    pub fn kept(&self, ui: &Ui) -> Option<super::keep::KeptDpo> {
+    pub fn kept(&self, ui: &Ui) -> Option<super::view::keep::KeptDpo> {
         let stage = self.stage.as_ref()?;
-        Some(super::keep::KeptDpo {
+        Some(super::view::keep::KeptDpo {
             steps: stage.trainer.step_count(),
             beta: stage.settings.beta,
             lr: stage.settings.lr,
@@ -112,7 +46,7 @@ impl DpoStage {
     }
 
     /// Goes on from a kept DPO policy (on the autodiff device), SFT in place.
-    pub fn resume(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, policy: crate::model::Gpt, kept: &super::keep::KeptDpo) {
+    pub fn resume(&mut self, ui: &Ui, lab: &Lab, sft: &SftTrainer, policy: crate::model::Gpt, kept: &super::view::keep::KeptDpo) {
         ui.dpo.beta.set(kept.beta);
         ui.dpo.lr.set(kept.lr);
         let settings = DpoSettings { beta: kept.beta, lr: kept.lr, ..DpoSettings::default() };

@@ -4,14 +4,11 @@
 //! runs in the engine's worker (src/ui/worker.rs, the signals mirrored to the
 //! page), or with `engine=page` on the page's thread, yielding between steps.
 
-use super::Params;
-use super::eval_stage::EvalUi;
-use super::ppo_stage::PpoUi;
-use super::reward_stage::RewardUi;
 use super::status;
+use super::view::{BackendInfo, LossPoint, Ui};
+use super::{Params, navigator};
 use crate::backend::{Backend, BackendKind};
-use crate::corpus::Lang;
-use crate::inspect::{AttentionMaps, TokenProb, attention_maps, top_next_tokens};
+use crate::inspect::{attention_maps, top_next_tokens};
 use crate::lab::Lab;
 use crate::model::Preset;
 use leptos::prelude::*;
@@ -19,324 +16,6 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct BackendInfo {
-    pub webgpu: bool,
-    pub adapter: Option<String>,
-    /// Why we run on the CPU, in plain words.
-    pub note: String,
-}
-
-/// The stage panels, in the recipe's order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Tab {
-    Pretrain,
-    Sft,
-    Rank,
-    Reward,
-    Ppo,
-    Evaluate,
-}
-
-impl Tab {
-    pub fn parse(name: &str) -> Option<Self> {
-        [Tab::Pretrain, Tab::Sft, Tab::Rank, Tab::Reward, Tab::Ppo, Tab::Evaluate].into_iter().find(|t| t.name() == name)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Tab::Pretrain => "pretrain",
-            Tab::Sft => "sft",
-            Tab::Rank => "rank",
-            Tab::Reward => "reward",
-            Tab::Ppo => "ppo",
-            Tab::Evaluate => "evaluate",
-        }
-    }
-}
-
-/// One SFT step as charted.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SftPoint {
-    pub step: usize,
-    pub loss: f32,
-    pub token_accuracy: f32,
-}
-
-/// A watched prompt: what the pretrained model and the SFT model say to it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Watch {
-    pub prompt: String,
-    pub base: String,
-    pub sft: String,
-    pub at_step: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LossPoint {
-    pub step: usize,
-    pub train: f32,
-    pub held_out: Option<f32>,
-}
-
-/// What the "look inside" view shows of our kernels.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct InsideView {
-    /// Dispatches of each of `kernels::KERNELS`: in the last engine step that ran any, and in all.
-    pub last: [u64; crate::kernels::N],
-    pub total: [u64; crate::kernels::N],
-    /// Tensors read back from the device by the last step.
-    pub last_readbacks: u64,
-    pub checks: Vec<crate::kernel_check::Check>,
-    pub checking: bool,
-}
-
-/// Everything the page shows or commands, as signals (all `Copy`).
-#[derive(Clone, Copy)]
-pub struct Ui {
-    pub lang: RwSignal<Lang>,
-    /// The toy world's language (the corpus the model learns), fixed at load.
-    pub world: Lang,
-    pub preset: Preset,
-    pub seed: u64,
-    pub ready: RwSignal<bool>,
-    pub backend: RwSignal<Option<BackendInfo>>,
-    pub error: RwSignal<Option<String>>,
-    pub tab: RwSignal<Tab>,
-    pub pretrain: PretrainUi,
-    pub sft: SftUi,
-    pub rank: RankUi,
-    pub session: RwSignal<crate::session::Session>,
-    pub rm: RewardUi,
-    pub ppo: PpoUi,
-    pub dpo: super::dpo_stage::DpoUi,
-    pub eval: EvalUi,
-    pub inside: RwSignal<InsideView>,
-    pub kernel_check_requests: RwSignal<u64>,
-    pub keep: super::keep::KeepUi,
-}
-
-/// The pretraining panel's signals.
-#[derive(Clone, Copy)]
-pub struct PretrainUi {
-    // commands
-    pub running: RwSignal<bool>,
-    pub step_requests: RwSignal<u64>,
-    pub reset_requests: RwSignal<u64>,
-    pub prompt: RwSignal<String>,
-    // results
-    pub step: RwSignal<usize>,
-    pub losses: RwSignal<Vec<LossPoint>>,
-    pub tokens_per_sec: RwSignal<f64>,
-    pub samples: RwSignal<Vec<(usize, String)>>,
-    pub next_tokens: RwSignal<Vec<TokenProb>>,
-    pub attention: RwSignal<Option<AttentionMaps>>,
-    pub vocab: RwSignal<Vec<String>>,
-}
-
-/// The SFT panel's signals.
-#[derive(Clone, Copy)]
-pub struct SftUi {
-    pub running: RwSignal<bool>,
-    pub step_requests: RwSignal<u64>,
-    /// SFT starts over from the pretrained model (and so do the stages after it).
-    pub restart_requests: RwSignal<u64>,
-    pub step: RwSignal<usize>,
-    pub points: RwSignal<Vec<SftPoint>>,
-    pub watch: RwSignal<Vec<Watch>>,
-    /// One demonstration's tokens, each marked whether the SFT loss counts it.
-    pub mask: RwSignal<Vec<(String, bool)>>,
-}
-
-/// The ranking panel's signals (the rankings themselves are in the session).
-#[derive(Clone, Copy)]
-pub struct RankUi {
-    pub prompt: RwSignal<String>,
-    pub k: RwSignal<usize>,
-    /// The persona's helpful / honest / harmless weights.
-    pub weights: RwSignal<crate::persona::Weights>,
-    pub requests: RwSignal<u64>,
-    pub sampling: RwSignal<bool>,
-    pub answers: RwSignal<Vec<String>>,
-}
-
-/// The demonstrations SFT trains on: the user's, or the shipped ones.
-pub fn demonstrations(session: RwSignal<crate::session::Session>, world: Lang) -> Vec<crate::sft::Demonstration> {
-    let own = session.with_untracked(|s| s.demonstrations.clone());
-    if own.is_empty() { crate::sft::demonstrations(world) } else { own }
-}
-
-/// Every stage's Start/Pause: one stage trains at a time, so Start or Step on any
-/// stage pauses the others.
-#[derive(Clone, Copy)]
-pub struct Runs([RwSignal<bool>; 5]);
-
-impl Runs {
-    pub fn pause_all(&self) {
-        self.0.iter().for_each(|r| r.set(false));
-    }
-}
-
-/// The settings a session file and a shared link carry, as the panels hold them.
-#[derive(Clone, Copy)]
-pub struct SettingsUi {
-    pub preset: Preset,
-    pub seed: u64,
-    pub world: Lang,
-    pub lang: RwSignal<Lang>,
-    pub session: RwSignal<crate::session::Session>,
-    pub rank: RankUi,
-    pub ppo: PpoUi,
-}
-
-impl SettingsUi {
-    /// The demonstrations SFT trains on: the user's, or the shipped ones.
-    pub fn demonstrations(&self) -> Vec<crate::sft::Demonstration> {
-        demonstrations(self.session, self.world)
-    }
-
-    /// A link that opens the page with the current settings (shareable).
-    pub fn share_query(&self) -> String {
-        let p = &self.ppo;
-        format!(
-            "?preset={}&seed={}&lang={}&k={}&beta={}&ptx={}&ppo_lr={}&ppo_k={}&beside={}",
-            self.preset.name(),
-            self.seed,
-            self.lang.get().code(),
-            self.rank.k.get(),
-            p.beta.get(),
-            p.gamma_ptx.get(),
-            p.lr.get(),
-            p.k.get(),
-            p.beside.get().code()
-        )
-    }
-
-    /// The settings part of the session follows the page, so an export carries them.
-    pub fn settings(&self) -> crate::session::Settings {
-        let mut s = self.session.with_untracked(|s| s.settings.clone());
-        s.preset = self.preset;
-        s.seed = self.seed;
-        s.lang = self.world;
-        s.k = self.rank.k.get_untracked();
-        s.beta = self.ppo.beta.get_untracked();
-        s.gamma_ptx = self.ppo.gamma_ptx.get_untracked();
-        s.weights = self.rank.weights.get_untracked();
-        s
-    }
-
-    /// An imported session's settings, applied to the page's controls.
-    pub fn apply_settings(&self, s: &crate::session::Settings) {
-        self.rank.k.set(s.k);
-        self.ppo.beta.set(s.beta);
-        self.ppo.gamma_ptx.set(s.gamma_ptx);
-        self.rank.weights.set(s.weights);
-    }
-}
-
-impl Ui {
-    pub fn runs(&self) -> Runs {
-        Runs([self.pretrain.running, self.sft.running, self.rm.running, self.ppo.running, self.dpo.running])
-    }
-
-    pub fn settings_ui(&self) -> SettingsUi {
-        SettingsUi {
-            preset: self.preset,
-            seed: self.seed,
-            world: self.world,
-            lang: self.lang,
-            session: self.session,
-            rank: self.rank,
-            ppo: self.ppo,
-        }
-    }
-
-    /// The demonstrations SFT trains on: the user's, or the shipped ones.
-    pub fn demonstrations(&self) -> Vec<crate::sft::Demonstration> {
-        self.settings_ui().demonstrations()
-    }
-
-    /// The settings part of the session follows the page.
-    pub fn settings(&self) -> crate::session::Settings {
-        self.settings_ui().settings()
-    }
-
-    /// The page's signals (and the engine worker's copy): `session` is what this
-    /// browser kept.
-    pub fn new(lang: Lang, params: &Params, session: crate::session::Session) -> Self {
-        Self {
-            lang: RwSignal::new(lang),
-            world: lang,
-            preset: params.preset,
-            seed: params.seed,
-            ready: RwSignal::new(false),
-            backend: RwSignal::new(None),
-            error: RwSignal::new(None),
-            tab: RwSignal::new(Tab::Pretrain),
-            pretrain: PretrainUi {
-                running: RwSignal::new(false),
-                step_requests: RwSignal::new(0),
-                reset_requests: RwSignal::new(0),
-                prompt: RwSignal::new("Q: What does the fox eat?".to_string()),
-                step: RwSignal::new(0),
-                losses: RwSignal::new(vec![]),
-                tokens_per_sec: RwSignal::new(0.0),
-                samples: RwSignal::new(vec![]),
-                next_tokens: RwSignal::new(vec![]),
-                attention: RwSignal::new(None),
-                vocab: RwSignal::new(vec![]),
-            },
-            sft: SftUi {
-                running: RwSignal::new(false),
-                step_requests: RwSignal::new(0),
-                restart_requests: RwSignal::new(0),
-                step: RwSignal::new(0),
-                points: RwSignal::new(vec![]),
-                watch: RwSignal::new(vec![]),
-                mask: RwSignal::new(vec![]),
-            },
-            rank: RankUi {
-                prompt: RwSignal::new(String::new()),
-                k: RwSignal::new(params.k),
-                weights: RwSignal::new(crate::persona::Weights::default()),
-                requests: RwSignal::new(0),
-                sampling: RwSignal::new(false),
-                answers: RwSignal::new(vec![]),
-            },
-            session: RwSignal::new(session),
-            rm: RewardUi::new(),
-            ppo: PpoUi::new(params),
-            dpo: super::dpo_stage::DpoUi::new(params),
-            eval: EvalUi::new(),
-            inside: RwSignal::new(InsideView::default()),
-            kernel_check_requests: RwSignal::new(0),
-            keep: super::keep::KeepUi::new(),
-        }
-        .with_saved_settings(params)
-    }
-
-    /// Settings survive a reload: those the URL does not name come from the kept session.
-    fn with_saved_settings(self, params: &Params) -> Self {
-        let saved = self.session.with_untracked(|s| s.settings.clone());
-        if self.session.with_untracked(|s| s.comparisons.is_empty() && s.demonstrations.is_empty())
-            && saved == crate::session::Settings::default()
-        {
-            return self; // nothing was ever kept
-        }
-        if !params.given("k") {
-            self.rank.k.set(saved.k);
-        }
-        if !params.given("beta") {
-            self.ppo.beta.set(saved.beta);
-        }
-        if !params.given("ptx") {
-            self.ppo.gamma_ptx.set(saved.gamma_ptx);
-        }
-        self.rank.weights.set(saved.weights);
-        self
-    }
-}
 
 /// What the page looks at while pretraining: the core's held-out and sample
 /// cadence, and how often the next-token table and attention maps refresh.
@@ -347,11 +26,6 @@ struct Cadence {
 
 fn cadence(preset: Preset) -> Cadence {
     Cadence { look: crate::stages::pretrain::Cadence::for_page(preset), inspect: 10 }
-}
-
-/// The global scope's `navigator`: the page's window or the engine worker's.
-pub fn navigator() -> Option<JsValue> {
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).ok().filter(|n| !n.is_undefined())
 }
 
 /// Lets the browser paint and handle input (in a worker: take messages): resolves
@@ -423,15 +97,17 @@ pub async fn choose_backend(force_cpu: bool) -> (Backend, BackendInfo) {
 /// The engine on the page's own thread (where no worker could start, or `engine=page`).
 pub fn spawn(params: Params, ui: Ui) {
     crate::breathe::set(|| Box::pin(yield_for_breath()));
-    spawn_with(params, ui, publish_status);
+    spawn_with(params, ui, publish_status, |bytes, name| super::storage::download(bytes, name, "application/octet-stream"));
 }
 
 /// The engine on this thread; `on_turn` runs after each turn of its loop (on the
-/// page: publish `rlhfStatus()`; in the worker: send the page what changed).
-pub fn spawn_with(params: Params, ui: Ui, on_turn: fn(&Ui)) {
+/// page: publish `rlhfStatus()`; in the worker: send the page what changed), and
+/// `save` hands the user an exported model (on the page: a download; in the
+/// worker: the bytes go to the page, which saves them).
+pub fn spawn_with(params: Params, ui: Ui, on_turn: fn(&Ui), save: super::keep_stage::Save) {
     // wasm-bindgen's executor: in the worker no leptos runtime is set up, and the
     // engine needs none (it only reads and writes signals).
-    wasm_bindgen_futures::spawn_local(async move { run(params, ui, on_turn).await });
+    wasm_bindgen_futures::spawn_local(async move { run(params, ui, on_turn, save).await });
 }
 
 /// `rlhfStatus()` from the page's signals, once the engine is ready.
@@ -482,7 +158,7 @@ pub fn publish_status(ui: &Ui) {
         s.kept = ui.keep.kept.get_untracked();
         s.resume_offered = ui.keep.offer.with_untracked(Option::is_some);
         s.keep_error = ui.keep.error.get_untracked();
-        s.keep_busy = ui.keep.busy.get_untracked().map(super::keep::KeepBusy::code);
+        s.keep_busy = ui.keep.busy.get_untracked().map(super::view::keep::KeepBusy::code);
         (s.keep_ms, s.keep_bytes) = ui.keep.last_keep.get_untracked().unzip();
         s.resume_ms = ui.keep.resume_ms.get_untracked();
         if let Some(p) = sft_last {
@@ -524,7 +200,7 @@ fn build_lab(params: &Params, backend: &Backend, ui: &Ui) -> Option<Lab> {
     }
 }
 
-async fn run(params: Params, ui: Ui, on_turn: fn(&Ui)) {
+async fn run(params: Params, ui: Ui, on_turn: fn(&Ui), save: super::keep_stage::Save) {
     let (backend, info) = choose_backend(params.force_cpu).await;
     ui.backend.set(Some(info));
     yield_to_browser(0).await;
@@ -535,7 +211,7 @@ async fn run(params: Params, ui: Ui, on_turn: fn(&Ui)) {
     let mut inspected_prompt: Option<String> = None;
     let mut tps_ema: Option<f64> = None;
     let mut stages = super::stages::Stages::new(&params);
-    let mut keeper = super::keep_stage::KeepStage::new(&lab, !params.models.is_empty());
+    let mut keeper = super::keep_stage::KeepStage::new(&lab, !params.models.is_empty(), save);
 
     // First held-out point at step 0, so the chart starts from the untrained loss.
     match lab.pretrainer.held_out_loss().await {

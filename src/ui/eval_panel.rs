@@ -3,10 +3,10 @@
 //! model's verdicts beside; the alignment tax; one prompt answered by all three models.
 
 use super::controls::Intro;
-use super::dpo_stage::DpoPoint;
-use super::engine::Runs;
-use super::eval_stage::{Contestant, EvalUi};
 use super::i18n::tr;
+use super::view::Runs;
+use super::view::dpo::DpoPoint;
+use super::view::eval::{Contestant, EvalUi};
 use crate::corpus::Lang;
 use crate::evaluate::{Judgement, WinRate, verdict, win_rate};
 use leptos::prelude::*;

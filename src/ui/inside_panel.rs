@@ -3,8 +3,8 @@
 //! step made, and a button that compares each kernel with the burn computation it
 //! replaces on this very device.
 
-use super::engine::{BackendInfo, InsideView};
 use super::i18n::tr;
+use super::view::{BackendInfo, InsideView};
 use crate::corpus::Lang;
 use crate::kernels::KERNELS;
 use leptos::prelude::*;

@@ -2,7 +2,7 @@
 //! resume after a reload, start over, and each model out (safetensors) or in.
 
 use super::i18n::tr;
-use super::keep::{KeepBusy, KeepUi};
+use super::view::keep::{KeepBusy, KeepUi};
 use crate::checkpoint::Role;
 use crate::corpus::Lang;
 use leptos::prelude::*;

@@ -3,9 +3,10 @@
 //! the kept work when the page opens and resumes it, forgets it on "start over",
 //! and exports / imports single models as safetensors files.
 
-use super::engine::{LossPoint, Ui};
-use super::keep::{self, KeepBusy, Progress};
+use super::keep;
 use super::stages::Stages;
+use super::view::keep::{KeepBusy, Progress};
+use super::view::{LossPoint, Ui};
 use crate::checkpoint::{self, ModelCard, Role};
 use crate::lab::Lab;
 use crate::model::Gpt;
@@ -31,15 +32,21 @@ pub struct KeepStage {
     /// The PPO run (`Stages::ppo_kept`'s number) whose policy is kept.
     kept_run: Option<usize>,
     /// DPO as its policy was last kept.
-    kept_dpo: Option<keep::KeptDpo>,
+    kept_dpo: Option<super::view::keep::KeptDpo>,
     seen_resume: u64,
     seen_forget: u64,
+    /// Saves an exported file: the page's download, or (in the engine's worker)
+    /// the bytes handed to the page to save.
+    save: Save,
 }
+
+/// How an exported file (bytes, name) reaches the user.
+pub type Save = fn(&[u8], &str) -> Result<(), String>;
 
 impl KeepStage {
     /// `lesson`: a teacher link brings its own models; what grows from them is kept
     /// apart from the user's own work of the same preset, seed and language.
-    pub fn new(lab: &Lab, lesson: bool) -> Self {
+    pub fn new(lab: &Lab, lesson: bool, save: Save) -> Self {
         Self {
             key: format!("{}-{}-{}{}", lab.preset.name(), lab.seed, lab.lang.code(), if lesson { "-lesson" } else { "" }),
             kept: BTreeMap::new(),
@@ -49,6 +56,7 @@ impl KeepStage {
             kept_dpo: None,
             seen_resume: 0,
             seen_forget: 0,
+            save,
         }
     }
 
@@ -232,13 +240,13 @@ impl KeepStage {
         lab: &Lab,
         stages: &Stages,
         changed: &[(Role, usize)],
-        dpo: Option<keep::KeptDpo>,
+        dpo: Option<super::view::keep::KeptDpo>,
     ) -> Result<usize, String> {
         let mut written = 0;
         if let (Some(dpo), Some(policy)) = (dpo, stages.dpo_policy()) {
             // A policy's card: DPO's steps are optimiser steps on the pairs.
             let bytes = self.model_bytes(lab, &policy, Role::Policy, dpo.steps).await?;
-            keep::put(&self.key, keep::DPO_FILE, &bytes).await?;
+            keep::put(&self.key, super::view::keep::DPO_FILE, &bytes).await?;
             written += bytes.len();
             self.kept_dpo = Some(dpo);
         }
@@ -326,12 +334,7 @@ impl KeepStage {
         let steps = Self::steps(lab, stages).into_iter().find(|&(r, _)| r == role).map_or(0, |(_, s)| s);
         let bytes = self.bytes(lab, stages, role, steps).await?;
         let name = format!("rlhf-playground-{}-{}.safetensors", self.key, role.name());
-        if web_sys::window().is_some() {
-            super::storage::download(&bytes, &name, "application/octet-stream")
-        } else {
-            super::worker::download(&bytes, &name); // the page saves it
-            Ok(())
-        }
+        (self.save)(&bytes, &name)
     }
 
     /// A safetensors file the user picked: checked whole, then it replaces the model
@@ -389,7 +392,7 @@ impl KeepStage {
         let device = lab.device.clone().autodiff();
         let started = Instant::now();
         let ppo = p.ppo.as_ref().filter(|_| p.has(Role::Policy));
-        let beside = ppo.is_some_and(|k| k.beside != super::ppo_stage::Beside::None.code());
+        let beside = ppo.is_some_and(|k| k.beside != super::view::ppo::Beside::None.code());
         let mut wanted: Vec<(Role, bool)> = IMPORTED.into_iter().filter(|&r| p.has(r)).map(|r| (r, false)).collect();
         if ppo.is_some() {
             wanted.extend([(Role::Policy, false), (Role::Value, false)]);
@@ -399,7 +402,7 @@ impl KeepStage {
         }
         let dpo = match &p.dpo {
             Some(kept) => {
-                let bytes = self.kept_file(keep::DPO_FILE, "DPO", lab).await?;
+                let bytes = self.kept_file(super::view::keep::DPO_FILE, "DPO", lab).await?;
                 let (model, _) = checkpoint::load_gpt(&bytes, &[Role::Policy], &arch, &device).map_err(|e| e.0)?;
                 Some((model, kept.clone()))
             }
@@ -461,7 +464,7 @@ impl KeepStage {
             stages.resume_dpo(ui, lab, policy, &kept)?;
             self.kept_dpo = Some(kept);
         }
-        if let Some(tab) = super::engine::Tab::parse(&p.tab) {
+        if let Some(tab) = super::view::Tab::parse(&p.tab) {
             ui.tab.set(tab);
         }
         ui.keep.offer.set(None);

@@ -25,13 +25,14 @@ mod sft_panel;
 mod stages;
 mod status;
 mod storage;
+mod view;
 mod worker;
 
 use crate::corpus::Lang;
 use crate::model::Preset;
-use engine::{Tab, Ui};
 use i18n::tr;
 use leptos::prelude::*;
+use view::{Tab, Ui};
 use wasm_bindgen::prelude::*;
 
 /// What `?bench=` runs.
@@ -77,7 +78,7 @@ pub struct Params {
     pub ppo_tokens: usize,
     pub watch_every: usize,
     /// `beside`: the PPO run trained beside the main one (`none`, `beta0`, `ptx`).
-    pub beside: ppo_stage::Beside,
+    pub beside: view::ppo::Beside,
     /// `overopt_every`, `probe_prompts`, `probe_pool`: PPO iterations between the
     /// over-optimisation chart's probes (0: none), the held-out questions each probe
     /// asks (4 answers each), and the SFT answers per question best-of-n picks from.
@@ -135,7 +136,7 @@ impl Params {
             ppo_epochs: num("ppo_epochs", 1.0, 8.0, ppo.recipe.epochs as f64) as usize,
             ppo_tokens: num("ppo_tokens", 4.0, 64.0, ppo.recipe.max_new_tokens as f64) as usize,
             watch_every: num("watch_every", 1.0, 100.0, 5.0) as usize,
-            beside: get("beside").map_or(ppo_stage::Beside::None, |b| ppo_stage::Beside::parse(&b)),
+            beside: get("beside").map_or(view::ppo::Beside::None, |b| view::ppo::Beside::parse(&b)),
             overopt_every: num("overopt_every", 0.0, 100.0, 5.0) as usize,
             probe_prompts: num("probe_prompts", 1.0, 42.0, 8.0) as usize,
             probe_pool: num("probe_pool", 1.0, 64.0, 16.0) as usize,
@@ -222,6 +223,12 @@ pub(crate) fn show_fatal(message: &str) {
     if let Some(body) = doc.body() {
         let _ = body.prepend_with_node_1(&div);
     }
+}
+
+/// The global scope's `navigator`: the page's window or the engine worker's.
+pub fn navigator() -> Option<wasm_bindgen::JsValue> {
+    use wasm_bindgen::JsValue;
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).ok().filter(|n| !n.is_undefined())
 }
 
 #[component]

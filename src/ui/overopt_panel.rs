@@ -4,11 +4,11 @@
 
 use super::chart::{BLUE, GREEN, LineChart, ORANGE, PURPLE, Series, VERMILLION};
 use super::controls::RunControls;
-use super::dpo_stage::DpoUi;
-use super::dpo_stage::{DpoBusy, DpoPoint};
 use super::heatmap::kl_colour;
 use super::i18n::tr;
-use super::ppo_stage::{AnswerView, OverOptUi};
+use super::view::dpo::DpoUi;
+use super::view::dpo::{DpoBusy, DpoPoint};
+use super::view::ppo::{AnswerView, OverOptUi};
 use crate::corpus::Lang;
 use crate::overopt::{Form, GoldProxy, fit};
 use crate::session::Session;

@@ -5,12 +5,12 @@
 
 use super::chart::{BLUE, GREEN, LineChart, ORANGE, PURPLE, Series, VERMILLION};
 use super::controls::{Intro, RunControls};
-use super::dpo_stage::DpoUi;
-use super::engine::Runs;
 use super::heatmap::{Heatmap, kl_colour};
 use super::i18n::tr;
-use super::ppo_stage::PpoUi;
-use super::ppo_stage::{AnswerView, Beside, PpoBusy, PpoPoint};
+use super::view::Runs;
+use super::view::dpo::DpoUi;
+use super::view::ppo::PpoUi;
+use super::view::ppo::{AnswerView, Beside, PpoBusy, PpoPoint};
 use crate::corpus::Lang;
 use crate::ppo::PpoStats;
 use crate::session::Session;

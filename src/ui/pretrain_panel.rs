@@ -4,9 +4,9 @@
 
 use super::chart::{BLUE, LineChart, ORANGE, Series};
 use super::controls::{Intro, RunControls};
-use super::engine::PretrainUi;
 use super::heatmap::Heatmap;
 use super::i18n::tr;
+use super::view::PretrainUi;
 use crate::corpus::Lang;
 use crate::model::Preset;
 use leptos::prelude::*;

@@ -4,9 +4,9 @@
 //! live. Every saved ranking goes into the session, kept in the browser.
 
 use super::controls::Intro;
-use super::engine::{RankUi, SettingsUi};
 use super::i18n::tr;
 use super::storage;
+use super::view::{RankUi, SettingsUi};
 use crate::corpus::Lang;
 use crate::persona::{Persona, Weights};
 use crate::rank::{Comparison, K_MAX, K_MIN, Labeler, move_answer, pairs_from_ranking, set_place, tie_with_above};

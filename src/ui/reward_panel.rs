@@ -5,8 +5,8 @@
 use super::chart::{BLUE, GREEN, Histogram, LineChart, ORANGE, Series};
 use super::controls::{Intro, RunControls};
 use super::i18n::tr;
-use super::reward_stage::RewardBusy;
-use super::reward_stage::RewardUi;
+use super::view::reward::RewardBusy;
+use super::view::reward::RewardUi;
 use crate::corpus::Lang;
 use crate::rank::Labeler;
 use crate::session::MAX_TEXT;

@@ -4,9 +4,9 @@
 
 use super::chart::{BLUE, LineChart, ORANGE, Series};
 use super::controls::{Intro, RunControls};
-use super::engine::{SftUi, demonstrations};
 use super::i18n::tr;
 use super::storage;
+use super::view::{SftUi, demonstrations};
 use crate::corpus::Lang;
 use crate::session::check_demonstration;
 use crate::sft::Demonstration;

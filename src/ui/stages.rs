@@ -3,7 +3,7 @@
 //! K answers a person ranks. Called once per turn of the engine loop; the panels
 //! only flip signals.
 
-use super::engine::{SftPoint, Ui, Watch};
+use super::view::{SftPoint, Ui, Watch};
 use crate::lab::Lab;
 use crate::model::{Gpt, Preset};
 use crate::rank::{rank_sampling, sample_answers};
@@ -104,7 +104,7 @@ impl Stages {
 
     /// PPO's runs as a reload needs them, with the number of the run (a restart
     /// is another run, whatever its iteration).
-    pub fn ppo_kept(&self, ui: &Ui) -> Option<(usize, super::keep::KeptPpo)> {
+    pub fn ppo_kept(&self, ui: &Ui) -> Option<(usize, super::view::keep::KeptPpo)> {
         self.ppo.kept(ui).map(|k| (self.ppo.runs, k))
     }
 
@@ -113,7 +113,7 @@ impl Stages {
         self.dpo.steps()
     }
 
-    pub fn dpo_kept(&self, ui: &Ui) -> Option<super::keep::KeptDpo> {
+    pub fn dpo_kept(&self, ui: &Ui) -> Option<super::view::keep::KeptDpo> {
         self.dpo.kept(ui)
     }
 
@@ -122,7 +122,7 @@ impl Stages {
     }
 
     /// DPO goes on from a kept policy, on the SFT model in place.
-    pub fn resume_dpo(&mut self, ui: &Ui, lab: &Lab, policy: Gpt, kept: &super::keep::KeptDpo) -> Result<(), String> {
+    pub fn resume_dpo(&mut self, ui: &Ui, lab: &Lab, policy: Gpt, kept: &super::view::keep::KeptDpo) -> Result<(), String> {
         let Some(sft) = self.sft.as_ref().map(|s| &s.trainer) else {
             return Err("the kept DPO policy needs its SFT model, which was not kept".into());
         };
@@ -135,8 +135,8 @@ impl Stages {
         &mut self,
         ui: &Ui,
         lab: &Lab,
-        kept: &super::keep::KeptPpo,
-        runs: (super::ppo_stage::Run, Option<super::ppo_stage::Run>),
+        kept: &super::view::keep::KeptPpo,
+        runs: (super::view::ppo::Run, Option<super::view::ppo::Run>),
     ) -> Result<(), String> {
         let Some(sft) = self.sft.as_ref().map(|s| &s.trainer) else {
             return Err("the kept PPO run needs its SFT model, which was not kept".into());

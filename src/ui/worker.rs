@@ -11,8 +11,9 @@
 //! Two uses: the engine ([`engine`]: the lab, every stage, keeping) with the page's
 //! [`Ui`] mirrored into it (src/ui/mirror.rs), and `?bench=` on a device of its own.
 
-use super::engine::{BackendInfo, Ui, choose_backend, yield_to_browser};
+use super::engine::{choose_backend, yield_to_browser};
 use super::mirror::{Field, Mirror, PageMirror};
+use super::view::{BackendInfo, Ui};
 use super::{BenchRun, Params, status};
 use crate::kernel_check::Check;
 use crate::model::Preset;
@@ -160,7 +161,7 @@ fn take(command: Command, bytes: Option<Vec<u8>>) {
                     view(false);
                 })
             });
-            super::engine::spawn_with(params, ui, |_| view(true));
+            super::engine::spawn_with(params, ui, |_| view(true), download);
         }
         Command::Sync { number, fields } => ENGINE.with(|e| {
             if let Some(e) = e.borrow_mut().as_mut() {
@@ -198,8 +199,9 @@ fn view(turn_end: bool) {
 }
 
 /// In the worker: hands the page a model file to save.
-pub fn download(bytes: &[u8], name: &str) {
+fn download(bytes: &[u8], name: &str) -> Result<(), String> {
     post(&Event::Download { name: name.to_string() }, Some(bytes));
+    Ok(())
 }
 
 /// On the page: the engine in a worker, the page's `ui` mirrored into it. An

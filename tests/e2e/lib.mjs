@@ -82,14 +82,22 @@ export async function engineScope(page) {
 
 /** Records, from the next navigation on, what the page's main thread lets through:
  *  animation-frame intervals and long tasks (the browser's > 50 ms ones). */
+/** `buffered`: count the long tasks since the page opened, not only from now on. */
+function startWatching(buffered) {
+  window.__mt = { frames: [], tasks: [] };
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__mt.tasks.push(e.duration); }).observe({ type: 'longtask', buffered });
+  let last = performance.now();
+  const tick = (t) => { window.__mt.frames.push(t - last); last = t; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+}
+
 export async function watchMainThread(page) {
-  await page.addInitScript(() => {
-    window.__mt = { frames: [], tasks: [] };
-    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__mt.tasks.push(e.duration); }).observe({ type: 'longtask', buffered: true });
-    let last = performance.now();
-    const tick = (t) => { window.__mt.frames.push(t - last); last = t; requestAnimationFrame(tick); };
-    requestAnimationFrame(tick);
-  });
+  await page.addInitScript(startWatching, true);
+}
+
+/** [`watchMainThread`] on the page as it is now (no reload). */
+export async function watchMainThreadNow(page) {
+  await page.evaluate(startWatching, false);
 }
 
 /** What [`watchMainThread`] saw since the last call (then forgets it): frame

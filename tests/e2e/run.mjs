@@ -4,7 +4,7 @@
 // Screenshots go to tests/e2e/screenshots/ (git-ignored).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { engineScope, here, launch, mainThread, openApp, pageWithErrors, serve, sleep, status as statusOf, until, watchMainThread } from './lib.mjs';
+import { engineScope, here, launch, mainThread, openApp, pageWithErrors, serve, sleep, status as statusOf, until, watchMainThread, watchMainThreadNow } from './lib.mjs';
 
 const shots = join(here, 'screenshots');
 
@@ -313,8 +313,10 @@ await test('look inside: our WGSL kernels ran on WebGPU and equal burn\'s comput
 });
 
 await test('PPO: one click starts the reward-hacking comparison (β = 0 beside)', async () => {
+  await watchMainThreadNow(page); // a measurement, printed: the page's thread while two PPO runs train on WebGPU
   await page.getByTestId('ppo-hacking').click();
   const m = await until('both runs iterate', async () => { const s = await status(); assert(!s.error, s.error); return s.metrics.ppo_iteration >= 3 && s.metrics.ppo_beside_iteration >= 3 && s.metrics; }, 420_000, 500);
+  console.log(`     main thread while both runs trained: ${JSON.stringify(await mainThread(page))}`);
   await page.getByTestId('ppo-pause').click();
   await until('PPO paused', async () => !(await status()).running, 120_000, 300);
   assert((await page.locator('[data-testid=ppo-chart-kl] polyline').count()) === 2, 'the KL chart does not show both runs');
