@@ -19,7 +19,7 @@ use crate::kernel_check::Check;
 use crate::model::Preset;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_time::{Duration, Instant};
@@ -205,7 +205,10 @@ fn download(bytes: &[u8], name: &str) -> Result<(), String> {
 }
 
 /// On the page: the engine in a worker, the page's `ui` mirrored into it. An
-/// error means no worker could start (the caller runs the engine on the page).
+/// error means no worker could be made (the caller runs the engine on the page);
+/// a worker that fails before it says anything (no module workers, a blocked
+/// script) hands the engine to the page's thread too: training goes on, only the
+/// page's frames pay for it.
 pub fn engine(params: &Params, ui: Ui) -> Result<(), String> {
     let worker = spawn()?;
     let (mirror, fields) = PageMirror::new(&ui);
@@ -215,30 +218,58 @@ pub fn engine(params: &Params, ui: Ui) -> Result<(), String> {
         ui.pretrain.running.set(false);
         super::show_fatal(&why);
     };
+    let (started, on_page) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+    let fall_back: Rc<dyn Fn(&str) -> bool> = {
+        let (started, on_page, worker, params) = (started.clone(), on_page.clone(), worker.clone(), params.clone());
+        Rc::new(move |why: &str| {
+            if started.get() || on_page.replace(true) {
+                return false;
+            }
+            worker.terminate();
+            web_sys::console::warn_1(&format!("{why}; the engine runs on the page's thread").into());
+            super::engine::spawn(params.clone(), ui);
+            true
+        })
+    };
     let on_event = {
-        let mirror = mirror.clone();
-        move |event: Result<(Event, Option<Vec<u8>>), String>| match event {
-            Ok((Event::View { seen, fields, turn_end }, _)) => {
-                mirror.borrow_mut().incoming(&ui, seen, fields);
-                if turn_end {
-                    super::engine::publish_status(&ui);
+        let (mirror, fall_back) = (mirror.clone(), fall_back.clone());
+        move |event: Result<(Event, Option<Vec<u8>>), String>| {
+            started.set(started.get() || event.is_ok());
+            match event {
+                Ok((Event::View { seen, fields, turn_end }, _)) => {
+                    mirror.borrow_mut().incoming(&ui, seen, fields);
+                    if turn_end {
+                        super::engine::publish_status(&ui);
+                    }
+                }
+                Ok((Event::Download { name }, Some(bytes))) => {
+                    if let Err(err) = super::storage::download(&bytes, &name, "application/octet-stream") {
+                        ui.keep.error.set(Some(err));
+                    }
+                }
+                Ok((Event::Failed(err), _)) => ui.error.set(Some(err)),
+                Ok((Event::Stopped(err), _)) => stopped(err),
+                Ok(_) => {}
+                Err(err) => {
+                    if !fall_back(&err) {
+                        ui.error.set(Some(err))
+                    }
                 }
             }
-            Ok((Event::Download { name }, Some(bytes))) => {
-                if let Err(err) = super::storage::download(&bytes, &name, "application/octet-stream") {
-                    ui.keep.error.set(Some(err));
-                }
-            }
-            Ok((Event::Failed(err), _)) => ui.error.set(Some(err)),
-            Ok((Event::Stopped(err), _)) => stopped(err),
-            Ok(_) => {}
-            Err(err) => ui.error.set(Some(err)),
         }
     };
-    listen(&worker, on_event, move |e| stopped(format!("the engine's worker failed: {e}")));
+    listen(&worker, on_event, move |e| {
+        let why = format!("the engine's worker failed: {e}");
+        if !fall_back(&why) {
+            stopped(why)
+        }
+    });
     // The page's changes go out on every turn of a short timer: a click reaches
     // the engine within a few milliseconds, and typing is sent as it settles.
     let on_tick = Closure::<dyn FnMut()>::new(move || {
+        if on_page.get() {
+            return;
+        }
         if let Some((name, bytes)) = ui.keep.import.get_untracked() {
             ui.keep.import.set(None);
             if let Err(err) = send(&worker, &Command::Import { name }, Some(&bytes)) {

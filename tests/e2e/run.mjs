@@ -419,6 +419,26 @@ await test('without WebGPU (backend=cpu) it trains on the CPU and says so', asyn
   assert(errors.length === 0, `console errors on the CPU page:\n${errors.join('\n')}`);
 });
 
+await test('an engine worker that cannot start hands the engine to the page, which trains', async () => {
+  const { page: p, errors } = await pageWithErrors(browser);
+  const warnings = [];
+  p.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
+  // Every worker gets a script that fails to start, as where module workers are missing.
+  await p.addInitScript(() => {
+    const Real = window.Worker;
+    const failing = "self.onmessage = () => self.postMessage(['the engine worker could not start: simulated'])";
+    window.Worker = function (_url, options) { return new Real(URL.createObjectURL(new Blob([failing], { type: 'text/javascript' })), options); };
+  });
+  const s = await openApp(p, base, 'preset=micro&seed=1&backend=cpu');
+  assert(!s.error, JSON.stringify(s));
+  await p.getByTestId('pretrain-step').click();
+  const after = await until('one step on the page', async () => { const s = await statusOf(p); return s.step === 1 && s; }, 60_000, 200);
+  assert(after.metrics.train_loss > 0 && !after.error, JSON.stringify(after));
+  assert(warnings.some((w) => w.includes("the engine runs on the page's thread")), `no word of the fallback:\n${warnings.join('\n')}`);
+  await p.close();
+  assert(errors.length === 0, `console errors:\n${errors.join('\n')}`);
+});
+
 await test('?bench= measures in a worker of its own (the same module): the page keeps painting meanwhile', async () => {
   const { page: b, errors } = await pageWithErrors(browser);
   await watchMainThread(b);
